@@ -1,0 +1,3 @@
+from kanjinum.cli import main
+
+main()

@@ -1,0 +1,425 @@
+"""The `kanjinum` command: thin Typer commands over the library modules.
+
+Every mistake a user can make ends in one red line and a non-zero exit status (2 for a bad
+option or input, 1 for a failure while working); a traceback means a bug in kanjinum.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kanjinum.errors import DataError, KanjinumError, RunError, VocabError
+
+app = typer.Typer(
+    name="kanjinum",
+    help="Teach numpy-only seq2seq networks to read Japanese numerals: 三兆九千億 → 3900000000000.\n\n"
+         "Typical session: [bold]kanjinum gen-data[/], [bold]kanjinum train[/], "
+         "[bold]kanjinum eval[/], [bold]kanjinum attend 一億一[/].",
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+USAGE, RUNTIME = 2, 1
+
+
+class Task(str, Enum):
+    kanji = "kanji"
+    addition = "addition"
+    hard = "hard"
+
+
+class Style(str, Enum):
+    kanji = "kanji"
+    daiji = "daiji"
+    positional = "positional"
+
+
+class ModelKind(str, Enum):
+    seq2seq = "seq2seq"
+    peeky = "peeky"
+    attention = "attention"
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def fail(message: str, code: int = USAGE) -> typer.Exit:
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code=code)
+
+
+@contextmanager
+def user_errors():
+    """Turn the errors a user can cause into one line and an exit status."""
+    try:
+        yield
+    except (DataError, VocabError) as exc:
+        raise fail(_escape(str(exc)), USAGE) from None
+    except KanjinumError as exc:
+        raise fail(_escape(str(exc)), RUNTIME if not isinstance(exc, RunError) else USAGE) from None
+    except PermissionError as exc:
+        raise fail(_escape(f"permission denied: {exc.filename or exc}"), RUNTIME) from None
+    except OSError as exc:
+        raise fail(_escape(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")),
+                   RUNTIME) from None
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@contextmanager
+def blas_threads(threads: int):
+    from threadpoolctl import threadpool_limits
+
+    if threads < 1:
+        raise fail(f"--threads must be at least 1, not {threads}")
+    with threadpool_limits(limits=threads):
+        yield
+
+
+ThreadsOption = Annotated[int, typer.Option(
+    "--threads", help="BLAS threads for the matrix products (1 is fastest on small models).")]
+RunOption = Annotated[Optional[str], typer.Option(
+    "--run", help="Run folder (or a name under runs/, or 'default' for the shipped model). "
+                  "Default: the newest run under runs/, else the shipped model.")]
+
+
+# --- convert --------------------------------------------------------------------------------
+
+
+@app.command()
+def convert(
+    numbers: Annotated[list[str], typer.Argument(help="Kanji numerals to read, or integers to write.")],
+    style: Annotated[Style, typer.Option(help="How to write integers (Excel NUMBERSTRING types 1-3).")]
+        = Style.kanji,
+) -> None:
+    """Convert with the rule-based converter: 一億一 → 100000001, 100000001 → 一億一."""
+    from kanjinum.numerals import parse_kanji, to_kanji
+
+    console = _console()
+    for text in numbers:
+        stripped = text.strip()
+        try:
+            if stripped.isascii() and stripped.isdigit():
+                console.print(to_kanji(int(stripped), style.value))
+            else:
+                console.print(parse_kanji(text))
+        except (ValueError, TypeError) as exc:
+            raise fail(_escape(str(exc))) from None
+
+
+# --- gen-data -------------------------------------------------------------------------------
+
+
+@app.command("gen-data")
+def gen_data(
+    task: Annotated[Task, typer.Option(help="kanji numerals, the book's addition task, or the "
+                                            "hard test set (closed kinds + open kinds).")] = Task.kanji,
+    size: Annotated[int, typer.Option(help="Number of lines.")] = 50_000,
+    max_digits: Annotated[int, typer.Option(help="Largest number of digits (kanji tasks).")] = 13,
+    style: Annotated[Style, typer.Option(help="Numeral style of the questions.")] = Style.kanji,
+    seed: Annotated[int, typer.Option(help="Random seed: the same options give the same file.")] = 0,
+    hard_share: Annotated[float, typer.Option(
+        help="Share of lines replaced by hard cases (single digits, round, sparse, group "
+             "boundaries, repeated digits, short numbers).")] = 0.1,
+    closed: Annotated[bool, typer.Option(
+        help="Include every single digit and every d×10^k in range.")] = True,
+    exclude: Annotated[Optional[Path], typer.Option(
+        help="With --task hard: a data file whose questions the hard set must avoid.")] = None,
+    per_kind: Annotated[int, typer.Option(help="With --task hard: numbers per open kind.")] = 500,
+    out: Annotated[Optional[Path], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Write a data set in the book's format: question, `_`, answer, fixed widths, one per line."""
+    from kanjinum import data as D
+
+    out = out or Path("data") / f"{task.value}.txt"
+    started = time.perf_counter()
+    with user_errors():
+        if out.exists() and not force:
+            raise DataError(f"{out} exists; pass --force to overwrite it")
+        if task is Task.addition:
+            dataset = D.generate_addition(size, seed)
+        elif task is Task.hard:
+            excluded = D.read_dataset(exclude).questions if exclude else []
+            if per_kind < 1:
+                raise DataError(f"--per-kind must be at least 1, not {per_kind}")
+            if not 1 <= max_digits <= 20:
+                raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
+            dataset = D.hard_dataset(max_digits, style.value, seed + 1, per_kind, excluded)
+        else:
+            dataset = D.generate_kanji(size, max_digits, style.value, seed, hard_share, closed)
+        D.write_dataset(dataset, out, force=force)
+    seconds = time.perf_counter() - started
+    _console().print(f"wrote {len(dataset):,} lines to [bold]{out}[/] "
+                     f"(question width {dataset.question_width}, answer width "
+                     f"{dataset.answer_width}) in {seconds:.2f} s")
+
+
+# --- train ----------------------------------------------------------------------------------
+
+
+class RichReporter:
+    """Progress bars and per-epoch lines in the style of the seed's output."""
+
+    def __init__(self, console, show: int = 3):
+        self.console, self.show = console, show
+        self.progress = None
+
+    def start(self, run, train, test, overlap):
+        cfg = run.train
+        self.run = run
+        self.test = test
+        self.console.print(
+            f"[bold]{run.kind}[/] model, wordvec {cfg.wordvec}, hidden {cfg.hidden}, batch "
+            f"{cfg.batch}; {len(train):,} training and {len(test):,} test lines "
+            f"({overlap} test questions also in training); reverse={cfg.reverse} "
+            f"mask={cfg.mask} bucket={cfg.bucket}; writing {run.path}")
+
+    def epoch_start(self, epoch, epochs, iterations, done):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.progress = Progress(
+            TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]} it/s"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=self.console, transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=iterations, completed=done,
+                                           loss=float("nan"), rate="-")
+        self.started, self.count = time.perf_counter(), 0
+
+    def iteration(self, loss):
+        self.count += 1
+        rate = self.count / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, advance=1, loss=loss, rate=f"{rate:.1f}")
+
+    def _stop(self):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def epoch_end(self, record, evaluation):
+        self._stop()
+        self.console.print(
+            f"epoch {record['epoch']}: loss {record['loss']:.4f}, test accuracy "
+            f"[bold]{100 * record['accuracy']:.3f}%[/], {record['seconds']:.1f} s")
+        for i in range(min(self.show, len(evaluation.questions))):
+            print_example(self.console, evaluation, i)
+
+    def message(self, text):
+        self._stop()
+        self.console.print(text)
+
+
+def print_example(console, evaluation, i: int) -> None:
+    from rich.markup import escape
+
+    prediction = evaluation.predictions[i]
+    ok = prediction == evaluation.answers[i]
+    mark = "[green]☑[/]" if ok else "[red]☒[/]"
+    shown = prediction if prediction is not None else f"({evaluation.problems.get(i, '?')})"
+    console.print(f"Q {escape(evaluation.questions[i])}\nT {escape(evaluation.answers[i])}\n"
+                  f"{mark} {escape(shown)}\n---")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Data file in the book's format.")] = Path("data/kanji.txt"),
+    model: Annotated[ModelKind, typer.Option(help="Which seq2seq variant.")] = ModelKind.attention,
+    wordvec: Annotated[int, typer.Option(help="Embedding size.")] = 16,
+    hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = 256,
+    batch: Annotated[int, typer.Option(help="Batch size.")] = 128,
+    epochs: Annotated[int, typer.Option(help="Number of passes over the training part.")] = 10,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.001,
+    lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch.")] = 1.0,
+    clip: Annotated[float, typer.Option(help="Global gradient-norm clip (0: none).")] = 5.0,
+    reverse: Annotated[bool, typer.Option(help="Feed the question reversed.")] = True,
+    mask: Annotated[bool, typer.Option(help="Mask the padding (attention and loss); "
+                                            "--no-mask is the book's behaviour.")] = True,
+    bucket: Annotated[bool, typer.Option(help="Group batches by question length and skip "
+                                              "padding (needs --mask).")] = True,
+    oversample: Annotated[float, typer.Option(help="Extra share of each epoch drawn from rare "
+                                                   "kinds of number (single digits, round...).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation and shuffling.")] = 0,
+    split_seed: Annotated[int, typer.Option(help="Seed of the book's 90/10 split.")] = 1984,
+    target_acc: Annotated[Optional[float], typer.Option(help="Stop once test accuracy reaches "
+                                                             "this (0-1).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder. Default: runs/<model>-<time>")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out where it stopped.")] = False,
+    force: Annotated[bool, typer.Option(help="Start again in a non-empty --out folder.")] = False,
+    show: Annotated[int, typer.Option(help="Test examples printed after each epoch.")] = 3,
+    threads: ThreadsOption = 1,
+) -> None:
+    """Train a seq2seq model; writes config.json, model.npz, history.json and curve.png."""
+    from kanjinum.train import TrainConfig, fit
+
+    if resume and out is None:
+        raise fail("--resume needs --out, the run folder to continue")
+    out = out or Path("runs") / f"{model.value}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config = TrainConfig(str(data), model.value, wordvec, hidden, batch, epochs, lr, lr_decay,
+                         clip, reverse, mask, bucket and mask, oversample, seed, split_seed,
+                         target_acc)
+    console = _console()
+    with user_errors(), blas_threads(threads):
+        fit(config, out, resume=resume, force=force, reporter=RichReporter(console, show))
+    console.print(f"run saved in [bold]{out}[/]")
+
+
+# --- eval -----------------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_(
+    run: RunOption = None,
+    data: Annotated[Optional[Path], typer.Option(help="Evaluate on this file instead of the "
+                                                      "run's test split.")] = None,
+    show: Annotated[int, typer.Option(help="Print the first N examples as Q / T / ☑☒.")] = 0,
+    errors: Annotated[bool, typer.Option("--errors", help="With --show: print only misses.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
+    threads: ThreadsOption = 1,
+) -> None:
+    """Exact-match accuracy of a trained model, by answer length and kind of number."""
+    from kanjinum import data as D
+    from kanjinum.train import evaluate, load_run, resolve_run
+
+    if show < 0:
+        raise fail(f"--show must be 0 or more, not {show}")
+    with user_errors(), blas_threads(threads):
+        loaded = load_run(resolve_run(run))
+        if data is None:
+            source = Path(loaded.train.data)
+            dataset = D.read_dataset(source)
+            _, dataset = D.split_dataset(dataset, loaded.train.split_seed, keep_in_train=[
+                q for q, a in zip(dataset.questions, dataset.answers)
+                if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS])
+        else:
+            source = data
+            dataset = D.read_dataset(data)
+        evaluation = evaluate(loaded, dataset)
+    summary = evaluation.summary()
+    summary.update(run=str(loaded.path), data=str(source))
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    print_evaluation(_console(), summary, evaluation, show, errors)
+
+
+def print_evaluation(console, summary, evaluation, show: int, errors_only: bool) -> None:
+    from rich.table import Table
+
+    console.print(f"run {summary['run']} on {summary['data']}: [bold]"
+                  f"{100 * summary['accuracy']:.3f}%[/] exact match "
+                  f"({summary['correct']:,} of {summary['total']:,})")
+    if summary["unreadable"]:
+        console.print(f"[yellow]{summary['unreadable']} question(s) hold characters or lengths "
+                      "the model cannot read; counted as wrong[/]")
+    for title, key in (("by answer length", "by_length"), ("by kind of number", "by_kind")):
+        if key not in summary:
+            continue
+        table = Table(title=title)
+        for column in (key.removeprefix("by_"), "correct", "total", "accuracy"):
+            table.add_column(column, justify="right")
+        for name, row in summary[key].items():
+            table.add_row(name, f"{row['correct']:,}", f"{row['total']:,}",
+                          f"{100 * row['accuracy']:.2f}%")
+        console.print(table)
+    rows = [i for i in range(len(evaluation.questions))
+            if not errors_only or not evaluation.correct[i]]
+    for i in rows[:show]:
+        print_example(console, evaluation, i)
+
+
+# --- attend ---------------------------------------------------------------------------------
+
+
+@app.command()
+def attend(
+    numerals: Annotated[Optional[list[str]], typer.Argument(
+        help="One or more numerals, e.g. 一億一 三兆九千億.")] = None,
+    run: RunOption = None,
+    out: Annotated[Optional[Path], typer.Option(help="PNG file to write. Default: "
+                                                     "attention.png")] = None,
+    interactive: Annotated[bool, typer.Option(help="Read numerals line by line until an "
+                                                   "empty line; one PNG each.")] = False,
+    threads: ThreadsOption = 1,
+) -> None:
+    """Answer numerals with a trained model and draw where it attends, as a heatmap PNG."""
+    from kanjinum.train import load_run, resolve_run
+
+    if not numerals and not interactive:
+        raise fail("give at least one numeral, e.g. kanjinum attend 一億一, or use --interactive")
+    with user_errors(), blas_threads(threads):
+        loaded = load_run(resolve_run(run))
+        if loaded.kind not in ("attention",):
+            raise fail(f"run {loaded.path} is a {loaded.kind} model, which has no attention to "
+                       "show; train one with --model attention")
+        console = _console()
+        if numerals:
+            _attend_once(console, loaded, numerals, out or Path("attention.png"))
+        if interactive:
+            _attend_interactive(console, loaded, out)
+
+
+def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
+    from kanjinum.infer import answer_numerals
+    from kanjinum.plot import attention_heatmaps
+
+    results = answer_numerals(loaded, numerals)
+    for r in results:
+        print_answer(console, r)
+    attention_heatmaps([r.panel() for r in results], out)
+    console.print(f"heatmap written to [bold]{out}[/]")
+
+
+def _attend_interactive(console, loaded, out: Path | None) -> None:
+    stem = (out or Path("attention.png")).with_suffix("")
+    count = 0
+    while True:
+        try:
+            line = input("numeral (empty line to stop)> ")
+        except EOFError:
+            break
+        if not line.strip():
+            break
+        count += 1
+        try:
+            _attend_once(console, loaded, [line.strip()], Path(f"{stem}-{count}.png"))
+        except (VocabError, KanjinumError) as exc:
+            console.print(f"[bold red]error:[/] {_escape(str(exc))}")
+            count -= 1
+
+
+def print_answer(console, result) -> None:
+    from rich.markup import escape
+
+    mark = {True: "[green]☑[/]", False: "[red]☒[/]", None: "?"}[result.correct]
+    truth = result.truth if result.truth is not None else f"(the parser cannot read it: {result.truth_error})"
+    console.print(f"Q {escape(result.question)}\nT {escape(str(truth))}\n{mark} "
+                  f"{escape(result.answer)}\n---")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

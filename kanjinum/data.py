@@ -1,0 +1,433 @@
+"""Data sets in the book's line format: generate, write, read, encode, split.
+
+Every line holds a question left-justified with spaces to a fixed width, `_`, and the answer
+left-justified to a fixed width, so that all lines of a file have the same length:
+
+    三百五                      _305          
+
+A question is encoded as its characters padded with spaces; the decoder's side as `_305` padded
+with spaces, so `_` starts decoding and the first space after the answer marks its end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from kanjinum.errors import DataError, VocabError
+from kanjinum.fileio import atomic_write_text
+from kanjinum.numerals import to_kanji
+
+PAD = " "
+START = "_"
+BOOK_SPLIT_SEED = 1984
+TASKS = ("kanji", "addition")
+
+# The kinds of number, in the order a number is tested against them: the first that fits wins.
+KINDS = ("single", "round", "repeated", "short", "sparse", "group", "other")
+CLOSED_KINDS = ("single", "round")  # finitely many: a converter must simply know all of them
+HARD_KINDS = KINDS[:-1]
+# What the seed's model got wrong: 一, 一億一, 三兆九千億, 五兆五千五十五.
+SEED_FAILURES = (1, 100_000_001, 3_900_000_000_000, 5_000_000_005_055)
+
+
+# --- the vocabulary -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """The characters a model reads and writes; saved with the model, never rebuilt from data."""
+
+    chars: tuple[str, ...]
+
+    @classmethod
+    def from_texts(cls, texts) -> "Vocab":
+        seen = set(PAD + START)
+        for text in texts:
+            seen.update(text)
+        return cls(tuple(sorted(seen)))
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {ch: i for i, ch in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    @property
+    def pad_id(self) -> int:
+        return self.index[PAD]
+
+    @property
+    def start_id(self) -> int:
+        return self.index[START]
+
+    def unknown_chars(self, text: str) -> list[str]:
+        return sorted({ch for ch in text if ch not in self.index})
+
+    def encode(self, texts, width: int) -> np.ndarray:
+        """Texts → int32 ids (N, width), padded with PAD; an unknown character is a VocabError."""
+        ids = np.full((len(texts), width), self.index[PAD], dtype=np.int32)
+        index = self.index
+        for row, text in enumerate(texts):
+            if len(text) > width:
+                raise VocabError(f"{text!r} has {len(text)} characters; the limit is {width}")
+            try:
+                ids[row, : len(text)] = [index[ch] for ch in text]
+            except KeyError:
+                bad = "".join(self.unknown_chars(text))
+                raise VocabError(
+                    f"{text!r} holds {bad!r}, which the vocabulary lacks; "
+                    f"known characters: {self.printable()}"
+                ) from None
+        return ids
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+    def printable(self) -> str:
+        return "".join(ch for ch in self.chars if ch not in (PAD, START))
+
+
+# --- data sets ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Questions and answers without their padding, and the widths of the two columns."""
+
+    questions: list[str]
+    answers: list[str]
+    question_width: int
+    answer_width: int
+    source: str = ""
+    duplicates: int = field(default=0, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    def lines(self) -> list[str]:
+        return [format_line(q, a, self.question_width, self.answer_width)
+                for q, a in zip(self.questions, self.answers)]
+
+
+def format_line(question: str, answer: str, question_width: int, answer_width: int) -> str:
+    return f"{question:<{question_width}}{START}{answer:<{answer_width}}"
+
+
+def read_dataset(path: str | os.PathLike) -> Dataset:
+    """Read a file in the book's format; any malformed line is a DataError naming file and line."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    lines = _decode_lines(raw, path)
+    if not lines:
+        raise DataError(f"{path} holds no lines")
+    first = lines[0]
+    sep = first.find(START)
+    if sep < 0:
+        raise DataError(f"{path}, line 1: no '{START}' separates question and answer")
+    width = len(first)
+    questions, answers = [], []
+    for number, line in enumerate(lines, start=1):
+        if len(line) != width:
+            raise DataError(
+                f"{path}, line {number}: {len(line)} characters where line 1 has {width}; "
+                "every line must have the same length")
+        if line[sep] != START:
+            raise DataError(f"{path}, line {number}: no '{START}' at column {sep + 1}, "
+                            "where line 1 has it")
+        questions.append(line[:sep].rstrip(PAD))
+        answers.append(line[sep + 1:].rstrip(PAD))
+    duplicates = len(questions) - len(set(questions))
+    return Dataset(questions, answers, sep, width - sep - 1, str(path), duplicates)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"data file {path} not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder, not a data file") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _decode_lines(raw: bytes, path: Path) -> list[str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: not UTF-8 text") from None
+    text = text.removeprefix("\ufeff")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def write_dataset(dataset: Dataset, path: str | os.PathLike, force: bool = False) -> None:
+    path = Path(path)
+    if path.exists() and not force:
+        raise DataError(f"{path} exists; pass --force to overwrite it")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, "\n".join(dataset.lines()) + "\n")
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+# --- encoding and splitting -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A data set as arrays: xs (N, Wq) question ids; ts (N, Wa + 1) `_` + answer ids."""
+
+    xs: np.ndarray
+    ts: np.ndarray
+    question_lengths: np.ndarray
+    answer_lengths: np.ndarray
+
+
+def encode_dataset(dataset: Dataset, vocab: Vocab,
+                   question_width: int | None = None, answer_width: int | None = None) -> Encoded:
+    qw = dataset.question_width if question_width is None else question_width
+    aw = dataset.answer_width if answer_width is None else answer_width
+    xs = vocab.encode(dataset.questions, qw)
+    ts = vocab.encode([START + a for a in dataset.answers], aw + 1)
+    q_len = np.fromiter((len(q) for q in dataset.questions), dtype=np.int32, count=len(dataset))
+    a_len = np.fromiter((len(a) for a in dataset.answers), dtype=np.int32, count=len(dataset))
+    return Encoded(xs, ts, q_len, a_len)
+
+
+def split_indices(n: int, seed: int = BOOK_SPLIT_SEED, test_share: float = 0.1):
+    """The book's split: shuffle with a seeded legacy generator, the last tenth is the test set."""
+    order = np.random.RandomState(seed).permutation(n)
+    cut = n - int(n * test_share + 1e-9)  # n - n // 10 for the book's tenth
+    return order[:cut], order[cut:]
+
+
+def split_dataset(dataset: Dataset, seed: int = BOOK_SPLIT_SEED, test_share: float = 0.1,
+                  keep_in_train=()):
+    """Split into (train, test). Questions listed in `keep_in_train` are moved out of the test
+    part into the training part, so the closed kinds are always learnt, never only tested."""
+    train_idx, test_idx = split_indices(len(dataset), seed, test_share)
+    keep = set(keep_in_train)
+    if keep:
+        moved = [i for i in test_idx if dataset.questions[i] in keep]
+        test_idx = np.array([i for i in test_idx if dataset.questions[i] not in keep], dtype=int)
+        train_idx = np.concatenate([train_idx, np.array(moved, dtype=int)])
+    return subset(dataset, train_idx), subset(dataset, test_idx)
+
+
+def subset(dataset: Dataset, indices) -> Dataset:
+    return Dataset([dataset.questions[i] for i in indices], [dataset.answers[i] for i in indices],
+                   dataset.question_width, dataset.answer_width, dataset.source)
+
+
+def count_overlap(train: Dataset, test: Dataset) -> int:
+    """How many test questions also occur in the training part."""
+    seen = set(train.questions)
+    return sum(q in seen for q in test.questions)
+
+
+# --- kinds of number ------------------------------------------------------------------------
+
+
+def categorise(n: int) -> str:
+    """The kind of a number, for reporting accuracy where random data is thin.
+
+    single: 1-9; round: d×10^k; repeated: one digit written 2+ times (7777); short: < 1000;
+    sparse: at most 3 non-zero digits; group: some 万/億/兆 group below the top one is 0 or 1
+    (一億一, 五兆五千五十五); other: everything else.
+    """
+    digits = str(n)
+    if n < 10:
+        return "single"
+    if digits.rstrip("0") in "123456789" and len(digits.rstrip("0")) == 1:
+        return "round"
+    if len(set(digits)) == 1:
+        return "repeated"
+    if n < 1000:
+        return "short"
+    if len(digits) - digits.count("0") <= 3:
+        return "sparse"
+    if n >= 10_000 and any(group in (0, 1) for group in _lower_groups(n)):
+        return "group"
+    return "other"
+
+
+def _lower_groups(n: int) -> list[int]:
+    groups = []
+    while n >= 10_000:
+        groups.append(n % 10_000)
+        n //= 10_000
+    return groups
+
+
+def closed_numbers(max_digits: int) -> list[int]:
+    """Every single digit and every d×10^k below 10**max_digits."""
+    return [d * 10**k for k in range(max_digits) for d in range(1, 10)]
+
+
+def draw_hard_number(kind: str, rng: np.random.Generator, max_digits: int) -> int:
+    """One number of the given kind, below 10**max_digits."""
+    if kind == "single":
+        return int(rng.integers(1, 10))
+    if kind == "round":
+        return int(rng.integers(1, 10)) * 10 ** int(rng.integers(0, max_digits))
+    if kind == "repeated":
+        return int(str(rng.integers(1, 10)) * int(rng.integers(2, max_digits + 1)))
+    if kind == "short":
+        return int(rng.integers(1, min(1000, 10**max_digits)))
+    if kind == "sparse":
+        length = int(rng.integers(1, max_digits + 1))
+        n = int(rng.integers(1, 10)) * 10 ** (length - 1)
+        for pos in rng.choice(length, size=min(2, length), replace=False):
+            n += int(rng.integers(0, 10)) * 10 ** int(pos)
+        return n
+    if kind == "group":
+        n = _draw_uniform_number(rng, max_digits)
+        groups = _lower_groups(n)
+        for i in range(len(groups)):
+            if rng.random() < 0.5:
+                n += (int(rng.integers(0, 2)) - groups[i]) * 10_000**i
+        return n
+    raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(HARD_KINDS)}")
+
+
+def _draw_uniform_number(rng: np.random.Generator, max_digits: int) -> int:
+    """The seed's distribution: an upper digit count d in 5..max, then 1..10**d - 1."""
+    d = int(rng.integers(min(5, max_digits), max_digits + 1))
+    return _draw_below(rng, 10**d)
+
+
+def _draw_below(rng: np.random.Generator, limit: int) -> int:
+    # numpy's integers stop at 2**63; larger limits are drawn in base-10**18 pieces.
+    if limit <= 2**62:
+        return int(rng.integers(1, limit))
+    while True:
+        n, scale = 0, 1
+        while scale < limit:
+            n += int(rng.integers(0, 10**18)) * scale
+            scale *= 10**18
+        n %= limit
+        if n:
+            return n
+
+
+def _draw_uniform_batch(rng: np.random.Generator, max_digits: int, size: int) -> list[int]:
+    if max_digits > 18:
+        return [_draw_uniform_number(rng, max_digits) for _ in range(size)]
+    d = rng.integers(min(5, max_digits), max_digits + 1, size=size)
+    return rng.integers(1, np.power(10, d, dtype=np.int64)).tolist()
+
+
+# --- generation -----------------------------------------------------------------------------
+
+
+def kanji_widths(max_digits: int, style: str) -> tuple[int, int]:
+    """Column widths that fit every number below 10**max_digits, whatever the sample."""
+    return len(to_kanji(10**max_digits - 1, style)), max_digits
+
+
+def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji",
+                   seed: int = 0, hard_share: float = 0.0, include_closed: bool = False) -> Dataset:
+    """Unique numbers drawn as the seed drew them, a share replaced by hard cases.
+
+    With include_closed, every single digit and d×10^k in range is in the file (they count
+    towards the hard share), so a model trained on it has seen all of them.
+    """
+    _check_generation_options(size, max_digits, hard_share)
+    capacity = 10**max_digits - 1
+    if size > capacity:
+        raise DataError(f"only {capacity:,} distinct numbers have at most {max_digits} digits; "
+                        f"ask for --size {capacity} or fewer")
+    rng = np.random.default_rng(seed)
+    chosen: dict[int, None] = {}
+    if include_closed:
+        for n in closed_numbers(max_digits)[:size]:
+            chosen[n] = None
+    hard_target = max(int(round(size * hard_share)), len(chosen))
+    _add_hard_numbers(chosen, rng, max_digits, hard_target)
+    while len(chosen) < size:
+        for n in _draw_uniform_batch(rng, max_digits, 2 * (size - len(chosen)) + 16):
+            chosen.setdefault(n, None)
+            if len(chosen) == size:
+                break
+    numbers = list(chosen)
+    rng.shuffle(numbers)
+    question_width, answer_width = kanji_widths(max_digits, style)
+    return Dataset([to_kanji(n, style) for n in numbers], [str(n) for n in numbers],
+                   question_width, answer_width)
+
+
+def _add_hard_numbers(chosen: dict, rng, max_digits: int, target: int) -> None:
+    misses = 0
+    while len(chosen) < target and misses < 100_000:
+        kind = HARD_KINDS[int(rng.integers(len(HARD_KINDS)))]
+        before = len(chosen)
+        chosen.setdefault(draw_hard_number(kind, rng, max_digits), None)
+        misses += len(chosen) == before
+
+
+def _check_generation_options(size: int, max_digits: int, hard_share: float) -> None:
+    if size < 1:
+        raise DataError(f"--size must be at least 1, not {size}")
+    if not 1 <= max_digits <= 20:
+        raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
+    if not 0.0 <= hard_share <= 1.0:
+        raise DataError(f"--hard-share must be between 0 and 1, not {hard_share}")
+
+
+def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999) -> Dataset:
+    """The book's chapter-7 task: `16+75` → `91`, operands 0..max_operand, unique questions."""
+    capacity = (max_operand + 1) ** 2
+    if not 1 <= size <= capacity:
+        raise DataError(f"--size must be between 1 and {capacity:,} for the addition task")
+    rng = np.random.default_rng(seed)
+    chosen: dict[tuple[int, int], None] = {}
+    while len(chosen) < size:
+        pairs = rng.integers(0, max_operand + 1, size=(2 * (size - len(chosen)) + 16, 2))
+        for a, b in pairs.tolist():
+            chosen.setdefault((a, b), None)
+            if len(chosen) == size:
+                break
+    digits = len(str(max_operand))
+    return Dataset([f"{a}+{b}" for a, b in chosen], [str(a + b) for a, b in chosen],
+                   2 * digits + 1, len(str(2 * max_operand)))
+
+
+def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
+                 per_kind: int = 400, exclude=()) -> Dataset:
+    """A test set of hard numbers: every closed-kind number, plus per_kind numbers of each open
+    kind drawn apart from the `exclude` questions (the training file)."""
+    rng = np.random.default_rng(seed)
+    excluded = set(exclude)
+    chosen: dict[int, None] = dict.fromkeys(closed_numbers(max_digits))
+    chosen.update(dict.fromkeys(n for n in SEED_FAILURES if n < 10**max_digits))
+    for kind in ("repeated", "short", "sparse", "group", "other"):
+        got, tries = 0, 0
+        while got < per_kind and tries < 200 * per_kind:
+            tries += 1
+            n = (_draw_uniform_number(rng, max_digits) if kind == "other"
+                 else draw_hard_number(kind, rng, max_digits))
+            if categorise(n) != kind or n in chosen or to_kanji(n, style) in excluded:
+                continue
+            chosen[n] = None
+            got += 1
+    question_width, answer_width = kanji_widths(max_digits, style)
+    return Dataset([to_kanji(n, style) for n in chosen], [str(n) for n in chosen],
+                   question_width, answer_width)
+
+
+def kind_counts(answers) -> Counter:
+    return Counter(categorise(int(a)) for a in answers if a.isdigit())

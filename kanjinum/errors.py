@@ -1,0 +1,17 @@
+"""The errors a user can cause. The CLI turns each into one line and a non-zero exit status."""
+
+
+class KanjinumError(Exception):
+    """Base class: a mistake in what the user asked for, never a bug."""
+
+
+class DataError(KanjinumError):
+    """A data file that is missing, unreadable or not in the book's line format."""
+
+
+class VocabError(KanjinumError):
+    """Text holding a character that the model's vocabulary does not know."""
+
+
+class RunError(KanjinumError):
+    """A run folder that is missing, incomplete or inconsistent."""

@@ -1,0 +1,58 @@
+"""Answering numerals a user types: checks, the model's answer, and the parser's truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kanjinum.errors import VocabError
+from kanjinum.numerals import parse_kanji
+from kanjinum.train import Run
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    weights: np.ndarray | None        # (output chars, input chars) in reading order
+    truth: int | None                 # what the rule-based parser reads, if it can
+    truth_error: str = ""
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.truth is None else self.answer == str(self.truth)
+
+    def panel(self) -> dict:
+        mark = {True: "☑", False: "☒", None: "?"}[self.correct]
+        return {"question": self.question, "answer": self.answer, "weights": self.weights,
+                "title": f"{self.question} → {self.answer or '(nothing)'} {mark}"}
+
+
+def check_numeral(run: Run, text: str) -> str:
+    """The numeral without surrounding spaces, or a VocabError saying why the model can't read it."""
+    numeral = text.strip()
+    if not numeral:
+        raise VocabError("empty numeral: type one such as 一億一")
+    unknown = run.vocab.unknown_chars(numeral)
+    if unknown:
+        raise VocabError(f"{numeral!r}: {''.join(unknown)!r} is not in the model's vocabulary; "
+                         f"allowed characters: {run.vocab.printable()}")
+    if len(numeral) > run.question_width:
+        raise VocabError(f"{numeral!r} has {len(numeral)} characters; this model reads at most "
+                         f"{run.question_width}")
+    return numeral
+
+
+def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
+    """The model's answers for numerals typed by a user; every one is checked before any runs."""
+    numerals = [check_numeral(run, t) for t in texts]
+    answers, weights = run.predict(numerals)
+    results = []
+    for numeral, answer, w in zip(numerals, answers, weights):
+        try:
+            truth, error = parse_kanji(numeral), ""
+        except ValueError as exc:
+            truth, error = None, str(exc)
+        results.append(Answer(numeral, answer, w, truth, error))
+    return results

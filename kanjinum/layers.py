@@ -1,0 +1,333 @@
+"""Layers with a hand-written forward and backward: Embedding, LSTM, TimeAffine, Attention, loss.
+
+Every layer keeps the book's protocol: `params` and `grads` are lists of the same length, `names`
+names them, and `backward` writes into the existing grad arrays in place, so an optimiser that holds
+references to them sees the new values. Arrays are batch-major, `(N, T, ...)`; only the LSTM
+recurrence loops over time. Nothing hard-codes a dtype: a layer computes in its params' dtype
+(float32 for training, float64 for gradient checks).
+"""
+
+import numpy as np
+
+
+def sigmoid(x):
+    """Logistic function, stable in both tails: exp only ever sees -|x|, so it cannot overflow,
+    and sigmoid(-30) keeps its relative precision (0.5 * (1 + tanh(x / 2)) rounds it to 0)."""
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def softmax(x, axis=-1):
+    """Numerically stable softmax; a slice that is all -inf (fully masked) comes out as zeros."""
+    peak = np.max(x, axis=axis, keepdims=True)
+    np.copyto(peak, 0, where=np.isneginf(peak))  # -inf - -inf would be NaN
+    e = np.exp(x - peak)
+    total = np.sum(e, axis=axis, keepdims=True)
+    np.copyto(total, 1, where=total == 0)
+    e /= total
+    return e
+
+
+class Embedding:
+    """Looks up rows of W (V, D): ids (N, T) -> (N, T, D)."""
+
+    def __init__(self, W):
+        self.params, self.grads = [W], [np.zeros_like(W)]
+        self.names = ("W",)
+        self.ids = None
+
+    def forward(self, ids):
+        self.ids = ids
+        return np.take(self.params[0], ids, axis=0)  # (N, T, D)
+
+    def backward(self, dout):
+        dW = self.grads[0]
+        V, D = dW.shape
+        # A scatter-add with repeated ids. bincount over (id, column) pairs beats np.add.at by far
+        # when V is small; it sums in float64, which only helps.
+        flat = (self.ids.reshape(-1, 1) * D + np.arange(D)).ravel()  # (N*T*D,)
+        dW[...] = np.bincount(flat, weights=dout.ravel(), minlength=V * D).reshape(V, D)
+        return None
+
+
+class TimeAffine:
+    """x (N, T, I) @ W (I, O) + b (O,) -> (N, T, O), as one matmul over all N*T rows."""
+
+    def __init__(self, W, b):
+        self.params, self.grads = [W, b], [np.zeros_like(W), np.zeros_like(b)]
+        self.names = ("W", "b")
+        self.x2d = None
+
+    def forward(self, x):
+        W, b = self.params
+        N, T, I = x.shape
+        self.x2d = x.reshape(N * T, I).astype(W.dtype, copy=False)
+        out = np.matmul(self.x2d, W)  # (N*T, O)
+        out += b
+        return out.reshape(N, T, -1)
+
+    def backward(self, dout):
+        W, _ = self.params
+        N, T, O = dout.shape
+        dout2d = dout.reshape(N * T, O)
+        np.matmul(self.x2d.T, dout2d, out=self.grads[0])
+        np.sum(dout2d, axis=0, out=self.grads[1])
+        return np.matmul(dout2d, W.T).reshape(N, T, -1)  # (N, T, I)
+
+
+def _activate_gates(a, H):
+    """In place: pre-scaled pre-activations (N, 4H) -> gate values (o, f, i, g).
+
+    The caller has multiplied the sigmoid columns (o, f, i) by -1 and the tanh column (g) by -2,
+    so one exp pass over all 4H columns serves both: sigmoid(z) = 1 / (1 + exp(-z)) and
+    tanh(z) = 2 * sigmoid(2z) - 1. exp is about twice as fast as tanh in numpy. For very negative
+    z, exp(-z) may reach +inf, which gives exactly 0 (the caller silences the overflow flag;
+    no NaN can arise).
+    """
+    np.exp(a, out=a)
+    a += 1
+    np.reciprocal(a, out=a)
+    g = a[:, 3 * H:]
+    g *= 2
+    g -= 1
+
+
+def _gate_scale(H, dtype):
+    """Per-column factors that turn pre-activations into what `_activate_gates` expects."""
+    scale = np.full(4 * H, -1, dtype=dtype)
+    scale[3 * H:] = -2
+    return scale
+
+
+class LSTM:
+    """An LSTM over a whole sequence, gates fused in one 4H-wide product.
+
+    Wx (D, 4H), Wh (H, 4H), b (4H,). Gate order along the 4H columns: (o, f, i, g) =
+    (output, forget, input, candidate); o, f, i are sigmoids, g is a tanh:
+        c_t = f * c_{t-1} + i * g,    h_t = o * tanh(c_t).
+    (This order puts the three sigmoids side by side and f, i, g side by side, which the
+    vectorised forward and backward use.)
+
+    An optional bool mask (N, T) makes a False step a no-op for that row: h and c carry over.
+    So a reversed, left-padded question keeps h = h0 through its padding, and a right-padded
+    sequence holds its last real state to the end: hs[:, -1] is always the state after the last
+    real input. After forward, `h_last` and `c_last` (N, H) are the final states; after backward,
+    `dh0` and `dc0` (N, H) are the gradients wrt h0 and c0.
+
+    Internally the caches are time-major, (T, N, ...), so each step works on contiguous rows.
+    """
+
+    def __init__(self, Wx, Wh, b):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self.names = ("Wx", "Wh", "b")
+        self.h_last = self.c_last = None
+        self.dh0 = self.dc0 = None
+        self._cache = None
+
+    def forward(self, xs, h0=None, c0=None, mask=None):
+        Wx, Wh, b = self.params
+        N, T, D = xs.shape
+        H = Wh.shape[0]
+        dtype = Wh.dtype
+        scale = _gate_scale(H, dtype)
+        Wh_scaled = Wh * scale  # (H, 4H)
+
+        xs_tm = np.empty((T, N, D), dtype=dtype)
+        xs_tm[...] = xs.transpose(1, 0, 2)
+        # The input projection for every step at once; the loop adds h @ Wh and activates in place.
+        gates = np.matmul(xs_tm.reshape(T * N, D), Wx * scale).reshape(T, N, 4 * H)
+        gates += b * scale
+        h_all = np.empty((T + 1, N, H), dtype=dtype)  # h_all[t] is the state before step t
+        c_all = np.empty((T + 1, N, H), dtype=dtype)
+        h_all[0] = 0 if h0 is None else h0
+        c_all[0] = 0 if c0 is None else c0
+        tanh_c = np.empty((T, N, H), dtype=dtype)
+        recurrent = np.empty((N, 4 * H), dtype=dtype)
+        ig = np.empty((N, H), dtype=dtype)
+
+        if mask is None:
+            mask_tm, padded = None, np.zeros(T, dtype=bool)
+        else:
+            mask_tm = np.ascontiguousarray(np.asarray(mask, dtype=bool).T)  # (T, N)
+            padded = ~mask_tm.all(axis=1)  # steps where some row is a no-op
+
+        with np.errstate(over="ignore", under="ignore"):
+            for t in range(T):
+                a = gates[t]  # (N, 4H)
+                np.matmul(h_all[t], Wh_scaled, out=recurrent)
+                a += recurrent
+                _activate_gates(a, H)
+                o, f, i, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+                c = c_all[t + 1]
+                np.multiply(f, c_all[t], out=c)
+                np.multiply(i, g, out=ig)
+                c += ig
+                np.tanh(c, out=tanh_c[t])
+                np.multiply(o, tanh_c[t], out=h_all[t + 1])
+                if padded[t]:
+                    carry = ~mask_tm[t][:, None]  # (N, 1)
+                    np.copyto(h_all[t + 1], h_all[t], where=carry)
+                    np.copyto(c, c_all[t], where=carry)
+
+        self._cache = (xs_tm, gates, h_all, c_all, tanh_c, mask_tm, padded)
+        self.h_last, self.c_last = h_all[T].copy(), c_all[T].copy()
+        return np.ascontiguousarray(h_all[1:].transpose(1, 0, 2))  # (N, T, H)
+
+    def backward(self, dhs, dh_last=None, dc_last=None):
+        """dhs (N, T, H) or None -> dxs (N, T, D); dh_last, dc_last add to the final h, c."""
+        Wx, Wh, _ = self.params
+        xs_tm, gates, h_all, c_all, tanh_c, mask_tm, padded = self._cache
+        T, N, H4 = gates.shape
+        H, D = H4 // 4, xs_tm.shape[2]
+        o, f, i, g = (gates[..., k * H:(k + 1) * H] for k in range(4))
+
+        # dA holds d(loss)/d(pre-activation). Fill it first with the factors that do not depend
+        # on the incoming gradient, for all steps at once; the loop then only multiplies by dh
+        # (the o column) or dc (the f, i, g columns):
+        #   dA_o = dh * tanh(c) * o(1-o)          dA_f = dc * c_prev * f(1-f)
+        #   dA_i = dc * g * i(1-i)                dA_g = dc * i * (1-g^2)
+        dA = np.empty_like(gates)  # (T, N, 4H)
+        sig, dsig = gates[..., :3 * H], dA[..., :3 * H]
+        np.subtract(1, sig, out=dsig)
+        dsig *= sig
+        dA[..., :H] *= tanh_c
+        dA[..., H:2 * H] *= c_all[:-1]
+        dA[..., 2 * H:3 * H] *= g
+        dA_g = dA[..., 3 * H:]
+        np.multiply(g, g, out=dA_g)
+        np.subtract(1, dA_g, out=dA_g)
+        dA_g *= i
+        dc_dh = np.multiply(tanh_c, tanh_c)  # d c_t / d h_t path: o * (1 - tanh(c)^2)
+        np.subtract(1, dc_dh, out=dc_dh)
+        dc_dh *= o
+
+        dh_next = np.zeros((N, H), dtype=gates.dtype)  # d loss / d h_t coming from step t+1
+        dc_next = np.zeros((N, H), dtype=gates.dtype)
+        if dh_last is not None:
+            dh_next += dh_last
+        if dc_last is not None:
+            dc_next += dc_last
+        dh = np.empty_like(dh_next)
+        dc = np.empty_like(dc_next)
+        Wh_T = Wh.T
+        for t in range(T - 1, -1, -1):
+            if dhs is None:
+                dh[...] = dh_next
+            else:
+                np.add(dh_next, dhs[:, t], out=dh)
+            np.multiply(dh, dc_dh[t], out=dc)
+            dc += dc_next
+            a = dA[t]  # (N, 4H)
+            a[:, :H] *= dh
+            fig = a[:, H:].reshape(N, 3, H)
+            fig *= dc[:, None, :]
+            if padded[t]:
+                real = mask_tm[t][:, None]
+                np.multiply(dc, f[t], out=dc_next, where=real)  # elsewhere dc_next passes through
+                np.copyto(a, 0, where=~real)
+                np.matmul(a, Wh_T, out=dh_next)
+                np.copyto(dh_next, dh, where=~real)
+            else:
+                np.multiply(dc, f[t], out=dc_next)
+                np.matmul(a, Wh_T, out=dh_next)
+        self.dh0, self.dc0 = dh_next, dc_next
+
+        dA2d = dA.reshape(T * N, H4)
+        np.matmul(xs_tm.reshape(T * N, D).T, dA2d, out=self.grads[0])
+        np.matmul(h_all[:-1].reshape(T * N, H).T, dA2d, out=self.grads[1])
+        np.sum(dA2d, axis=0, out=self.grads[2])
+        dxs = np.matmul(dA2d, Wx.T).reshape(T, N, D)
+        return np.ascontiguousarray(dxs.transpose(1, 0, 2))  # (N, T, D)
+
+    def step(self, x, h, c):
+        """One step without caching, for greedy decoding: x (N, D), h, c (N, H) -> h, c."""
+        Wx, Wh, b = self.params
+        H = Wh.shape[0]
+        a = np.matmul(x.astype(Wx.dtype, copy=False), Wx)  # (N, 4H)
+        a += np.matmul(h.astype(Wh.dtype, copy=False), Wh)
+        a += b
+        a *= _gate_scale(H, Wh.dtype)
+        with np.errstate(over="ignore", under="ignore"):
+            _activate_gates(a, H)
+        o, f, i, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        c_new = f * c + i * g
+        return o * np.tanh(c_new), c_new
+
+
+class Attention:
+    """Dot-product attention of every decoder state over the encoder states; no params.
+
+    forward(enc_hs (N, Te, H), dec_hs (N, Td, H), src_mask (N, Te) True = real) -> context
+    (N, Td, H). `weights` (N, Td, Te) stays readable after forward; padding gets weight exactly 0.
+    """
+
+    def __init__(self):
+        self.params, self.grads, self.names = [], [], ()
+        self.weights = None
+        self._cache = None
+
+    def forward(self, enc_hs, dec_hs, src_mask=None):
+        scores = np.matmul(dec_hs, enc_hs.transpose(0, 2, 1))  # (N, Td, Te)
+        if src_mask is not None:
+            np.copyto(scores, -np.inf, where=~np.asarray(src_mask, dtype=bool)[:, None, :])
+        self.weights = softmax(scores, axis=-1)
+        self._cache = (enc_hs, dec_hs)
+        return np.matmul(self.weights, enc_hs)  # (N, Td, H)
+
+    def backward(self, dcontext):
+        """dcontext (N, Td, H) -> (denc_hs (N, Te, H), ddec_hs (N, Td, H))."""
+        enc_hs, dec_hs = self._cache
+        weights = self.weights
+        dweights = np.matmul(dcontext, enc_hs.transpose(0, 2, 1))  # (N, Td, Te)
+        denc_hs = np.matmul(weights.transpose(0, 2, 1), dcontext)  # (N, Te, H)
+        # softmax backward: ds = w * (dw - sum(w * dw)); masked positions have w = 0.
+        dscores = dweights
+        dscores -= np.sum(weights * dweights, axis=-1, keepdims=True)
+        dscores *= weights
+        denc_hs += np.matmul(dscores.transpose(0, 2, 1), dec_hs)
+        ddec_hs = np.matmul(dscores, enc_hs)  # (N, Td, H)
+        return denc_hs, ddec_hs
+
+
+class SoftmaxCrossEntropy:
+    """Mean cross-entropy of scores (N, T, V) against int targets (N, T) over counted positions.
+
+    mask (N, T), bool or float, weights each position; the mean divides by mask.sum() (a loss
+    over no positions is 0, not NaN). Without a mask every position counts.
+    """
+
+    def __init__(self):
+        self.params, self.grads, self.names = [], [], ()
+        self._cache = None
+
+    def forward(self, scores, targets, mask=None):
+        N, T, V = scores.shape
+        shifted = scores - np.max(scores, axis=-1, keepdims=True)  # (N, T, V)
+        probs = np.exp(shifted)
+        total = np.sum(probs, axis=-1)  # (N, T)
+        target_scores = np.take_along_axis(shifted, targets[..., None], axis=-1)[..., 0]
+        losses = np.log(total) - target_scores  # (N, T)
+        probs /= total[..., None]
+        if mask is None:
+            weights, count = None, N * T
+            loss = float(np.sum(losses))
+        else:
+            weights = np.asarray(mask, dtype=scores.dtype)
+            count = float(np.sum(weights))
+            loss = float(np.sum(losses * weights))
+        count = count if count > 0 else 1.0
+        self._cache = (probs, targets, weights, count)
+        return loss / count
+
+    def backward(self, dout=1.0):
+        probs, targets, weights, count = self._cache
+        dscores = probs.copy()  # (N, T, V)
+        np.put_along_axis(dscores, targets[..., None],
+                          np.take_along_axis(dscores, targets[..., None], axis=-1) - 1, axis=-1)
+        if weights is None:
+            dscores *= dout / count
+        else:
+            dscores *= (weights * (dout / count))[..., None]
+        return dscores

@@ -1,0 +1,271 @@
+"""The seq2seq variants: an LSTM encoder and one of three decoders, and batched greedy decoding.
+
+- seq2seq:   the encoder's last hidden state starts the decoder LSTM;
+- peeky:     that state is also fed to every decoder step, beside the LSTM input and the output;
+- attention: each decoder step attends over all encoder states; the output reads [context; h].
+
+Shapes: N batch, Te question length, Td answer length + 1, V vocabulary, D wordvec, H hidden.
+Initialisation follows the book (embeddings N(0, 0.01²), weights N(0, 1/fan_in), zero biases), so
+results compare with the seeds'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kanjinum.layers import LSTM, Attention, Embedding, SoftmaxCrossEntropy, TimeAffine
+
+MODEL_KINDS = ("seq2seq", "peeky", "attention")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: str = "attention"
+    vocab_size: int = 0
+    wordvec: int = 16
+    hidden: int = 256
+
+    def __post_init__(self):
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(f"unknown model {self.kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+        for name in ("vocab_size", "wordvec", "hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+
+def _normal(rng, shape, scale, dtype):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def _lstm(rng, inputs: int, hidden: int, dtype) -> LSTM:
+    return LSTM(_normal(rng, (inputs, 4 * hidden), 1 / np.sqrt(inputs), dtype),
+                _normal(rng, (hidden, 4 * hidden), 1 / np.sqrt(hidden), dtype),
+                np.zeros(4 * hidden, dtype=dtype))
+
+
+def _affine(rng, inputs: int, outputs: int, dtype) -> TimeAffine:
+    return TimeAffine(_normal(rng, (inputs, outputs), 1 / np.sqrt(inputs), dtype),
+                      np.zeros(outputs, dtype=dtype))
+
+
+class Seq2seq:
+    """Encoder and plain decoder; Peeky and AttentionSeq2seq change only the decoder."""
+
+    kind = "seq2seq"
+
+    def __init__(self, config: ModelConfig, rng: np.random.Generator, dtype=np.float32):
+        V, D, H = config.vocab_size, config.wordvec, config.hidden
+        self.config = config
+        self.dtype = np.dtype(dtype)
+        self.layers = {
+            "encoder.embed": Embedding(_normal(rng, (V, D), 0.01, dtype)),
+            "encoder.lstm": _lstm(rng, D, H, dtype),
+            "decoder.embed": Embedding(_normal(rng, (V, D), 0.01, dtype)),
+            "decoder.lstm": _lstm(rng, self._decoder_lstm_inputs(), H, dtype),
+            "decoder.affine": _affine(rng, self._affine_inputs(), V, dtype),
+        }
+        self.loss_layer = SoftmaxCrossEntropy()
+
+    def _decoder_lstm_inputs(self) -> int:
+        return self.config.wordvec
+
+    def _affine_inputs(self) -> int:
+        return self.config.hidden
+
+    # -- parameters -------------------------------------------------------------------------
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        return [p for layer in self.layers.values() for p in layer.params]
+
+    @property
+    def grads(self) -> list[np.ndarray]:
+        return [g for layer in self.layers.values() for g in layer.grads]
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        return {f"{prefix}.{name}": p for prefix, layer in self.layers.items()
+                for name, p in zip(layer.names, layer.params)}
+
+    def load_params(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy saved weights in, after checking that every name and shape matches."""
+        own = self.named_params()
+        missing = sorted(set(own) - set(arrays))
+        extra = sorted(set(arrays) - set(own))
+        if missing or extra:
+            raise ValueError(f"weights do not fit a {self.kind} model "
+                             f"(missing: {missing[:3]}, unexpected: {extra[:3]})")
+        for name, param in own.items():
+            if arrays[name].shape != param.shape:
+                raise ValueError(f"weight {name} has shape {arrays[name].shape}, "
+                                 f"the model needs {param.shape}")
+            param[...] = arrays[name]
+
+    # -- training ---------------------------------------------------------------------------
+
+    def forward(self, xs, ts, src_mask=None, tgt_mask=None) -> float:
+        """Mean cross-entropy of predicting ts[:, 1:] from xs and ts[:, :-1] (teacher forcing)."""
+        enc_hs = self.encode(xs, src_mask)
+        scores = self._decode_train(ts[:, :-1], enc_hs, src_mask)
+        return self.loss_layer.forward(scores, ts[:, 1:], tgt_mask)
+
+    def backward(self) -> None:
+        dscores = self.loss_layer.backward()
+        denc_hs = self._decode_train_backward(dscores)
+        demb = self.layers["encoder.lstm"].backward(denc_hs)
+        self.layers["encoder.embed"].backward(demb)
+
+    def encode(self, xs, src_mask=None) -> np.ndarray:
+        emb = self.layers["encoder.embed"].forward(xs)
+        return self.layers["encoder.lstm"].forward(emb, mask=src_mask)  # (N, Te, H)
+
+    def _decode_train(self, dec_in, enc_hs, src_mask):
+        self._enc_shape = enc_hs.shape
+        h = enc_hs[:, -1]
+        emb = self.layers["decoder.embed"].forward(dec_in)
+        dec_hs = self.layers["decoder.lstm"].forward(emb, h0=h)
+        return self.layers["decoder.affine"].forward(dec_hs)
+
+    def _decode_train_backward(self, dscores):
+        lstm = self.layers["decoder.lstm"]
+        demb = lstm.backward(self.layers["decoder.affine"].backward(dscores))
+        self.layers["decoder.embed"].backward(demb)
+        denc_hs = np.zeros(self._enc_shape, dtype=self.dtype)
+        denc_hs[:, -1] = lstm.dh0
+        return denc_hs
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def generate(self, xs, start_id: int, length: int, src_mask=None, end_id=None):
+        """Greedy decoding of a whole batch at once.
+
+        Returns ids (N, length) and attention weights (N, length, Te), or None for models with no
+        attention. With end_id, a row that has produced it keeps producing it, and decoding stops
+        as soon as every row has ended; the rest is filled with end_id.
+        """
+        N = xs.shape[0]
+        enc_hs = self.encode(xs, src_mask)
+        state = self._start_state(enc_hs, src_mask)
+        ids = np.full((N, length), end_id if end_id is not None else start_id, dtype=np.int32)
+        weights = [] if isinstance(self, AttentionSeq2seq) else None
+        current = np.full(N, start_id, dtype=np.int32)
+        ended = np.zeros(N, dtype=bool)
+        for t in range(length):
+            scores, step_weights = self._step(current, state)
+            current = scores.argmax(axis=1).astype(np.int32)
+            if end_id is not None:
+                current[ended] = end_id
+                ended |= current == end_id
+            ids[:, t] = current
+            if weights is not None:
+                weights.append(step_weights)
+            if end_id is not None and ended.all():
+                break
+        if weights is not None:
+            attn = np.zeros((N, length, enc_hs.shape[1]), dtype=self.dtype)
+            attn[:, : len(weights)] = np.stack(weights, axis=1)
+            weights = attn
+        return ids, weights
+
+    def _start_state(self, enc_hs, src_mask):
+        h = enc_hs[:, -1]
+        return {"h": h, "c": np.zeros_like(h), "enc_h": h}
+
+    def _step(self, current, state):
+        x = self.layers["decoder.embed"].params[0][current]
+        state["h"], state["c"] = self.layers["decoder.lstm"].step(x, state["h"], state["c"])
+        W, b = self.layers["decoder.affine"].params
+        return state["h"] @ W + b, None
+
+
+class PeekySeq2seq(Seq2seq):
+    kind = "peeky"
+
+    def _decoder_lstm_inputs(self) -> int:
+        return self.config.hidden + self.config.wordvec
+
+    def _affine_inputs(self) -> int:
+        return 2 * self.config.hidden
+
+    def _decode_train(self, dec_in, enc_hs, src_mask):
+        self._enc_shape = enc_hs.shape
+        N, Td = dec_in.shape
+        H = self.config.hidden
+        h = enc_hs[:, -1]
+        peek = np.broadcast_to(h[:, None, :], (N, Td, H))
+        emb = self.layers["decoder.embed"].forward(dec_in)
+        dec_hs = self.layers["decoder.lstm"].forward(np.concatenate((peek, emb), axis=2), h0=h)
+        return self.layers["decoder.affine"].forward(np.concatenate((peek, dec_hs), axis=2))
+
+    def _decode_train_backward(self, dscores):
+        H = self.config.hidden
+        lstm = self.layers["decoder.lstm"]
+        dout = self.layers["decoder.affine"].backward(dscores)  # (N, Td, 2H)
+        dx = lstm.backward(dout[:, :, H:])  # (N, Td, H + D)
+        self.layers["decoder.embed"].backward(dx[:, :, H:])
+        denc_hs = np.zeros(self._enc_shape, dtype=self.dtype)
+        denc_hs[:, -1] = lstm.dh0 + dout[:, :, :H].sum(axis=1) + dx[:, :, :H].sum(axis=1)
+        return denc_hs
+
+    def _step(self, current, state):
+        x = self.layers["decoder.embed"].params[0][current]
+        peek = state["enc_h"]
+        lstm = self.layers["decoder.lstm"]
+        state["h"], state["c"] = lstm.step(np.concatenate((peek, x), axis=1), state["h"], state["c"])
+        W, b = self.layers["decoder.affine"].params
+        return np.concatenate((peek, state["h"]), axis=1) @ W + b, None
+
+
+class AttentionSeq2seq(Seq2seq):
+    kind = "attention"
+
+    def __init__(self, config: ModelConfig, rng: np.random.Generator, dtype=np.float32):
+        super().__init__(config, rng, dtype)
+        self.attention = Attention()
+
+    def _affine_inputs(self) -> int:
+        return 2 * self.config.hidden
+
+    def _decode_train(self, dec_in, enc_hs, src_mask):
+        h = enc_hs[:, -1]
+        emb = self.layers["decoder.embed"].forward(dec_in)
+        dec_hs = self.layers["decoder.lstm"].forward(emb, h0=h)
+        context = self.attention.forward(enc_hs, dec_hs, src_mask)  # (N, Td, H)
+        return self.layers["decoder.affine"].forward(np.concatenate((context, dec_hs), axis=2))
+
+    def _decode_train_backward(self, dscores):
+        H = self.config.hidden
+        lstm = self.layers["decoder.lstm"]
+        dout = self.layers["decoder.affine"].backward(dscores)  # (N, Td, 2H)
+        denc_hs, ddec_hs = self.attention.backward(dout[:, :, :H])
+        ddec_hs += dout[:, :, H:]
+        self.layers["decoder.embed"].backward(lstm.backward(ddec_hs))
+        denc_hs[:, -1] += lstm.dh0
+        return denc_hs
+
+    def _start_state(self, enc_hs, src_mask):
+        state = super()._start_state(enc_hs, src_mask)
+        state["enc_hs"], state["src_mask"] = enc_hs, src_mask
+        return state
+
+    def _step(self, current, state):
+        x = self.layers["decoder.embed"].params[0][current]
+        state["h"], state["c"] = self.layers["decoder.lstm"].step(x, state["h"], state["c"])
+        h = state["h"]
+        scores = np.matmul(state["enc_hs"], h[:, :, None])[:, :, 0]  # (N, Te)
+        if state["src_mask"] is not None:
+            scores = np.where(state["src_mask"], scores, -np.inf)
+        scores -= scores.max(axis=1, keepdims=True)
+        weights = np.exp(scores)
+        weights /= weights.sum(axis=1, keepdims=True)
+        context = np.matmul(weights[:, None, :], state["enc_hs"])[:, 0]  # (N, H)
+        W, b = self.layers["decoder.affine"].params
+        return np.concatenate((context, h), axis=1) @ W + b, weights
+
+
+MODEL_CLASSES = {cls.kind: cls for cls in (Seq2seq, PeekySeq2seq, AttentionSeq2seq)}
+
+
+def build_model(config: ModelConfig, seed: int = 0, dtype=np.float32) -> Seq2seq:
+    return MODEL_CLASSES[config.kind](config, np.random.default_rng(seed), dtype)

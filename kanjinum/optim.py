@@ -1,0 +1,82 @@
+"""Adam and global-norm gradient clipping, both in place on the model's own arrays."""
+
+import math
+
+import numpy as np
+
+
+class Adam:
+    """Adam with bias correction (Kingma & Ba, Algorithm 1; the same arithmetic as PyTorch's):
+
+        m = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2,
+        p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+
+    m and v are created on the first update, in the params' dtype. `state_dict()` returns plain
+    arrays ("step" as a 0-d int64, "m_0", "v_0", ...), and `load_state_dict` restores them
+    exactly, so a resumed run continues bit for bit.
+    """
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.step_count = 0
+        self.m, self.v = None, None
+        self._scratch = None  # one work array per param, so an update allocates nothing
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        if len(self.m) != len(params) or any(m.shape != p.shape for m, p in zip(self.m, params)):
+            raise ValueError("Adam state does not match the params it is asked to update")
+        if self._scratch is None or len(self._scratch) != len(params):
+            self._scratch = [np.empty_like(p) for p in params]
+
+        self.step_count += 1
+        t = self.step_count
+        b1, b2 = self.beta1, self.beta2
+        step_size = self.lr / (1 - b1 ** t)
+        inv_sqrt_bc2 = 1 / math.sqrt(1 - b2 ** t)
+        for p, g, m, v, work in zip(params, grads, self.m, self.v, self._scratch):
+            m *= b1
+            np.multiply(g, 1 - b1, out=work)
+            m += work
+            v *= b2
+            np.multiply(g, g, out=work)
+            work *= 1 - b2
+            v += work
+            np.sqrt(v, out=work)  # denominator: sqrt(v_hat) + eps
+            work *= inv_sqrt_bc2
+            work += self.eps
+            np.divide(m, work, out=work)
+            work *= step_size
+            p -= work
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {"step": np.array(self.step_count, dtype=np.int64)}
+        for k, (m, v) in enumerate(zip(self.m or [], self.v or [])):
+            state[f"m_{k}"], state[f"v_{k}"] = m.copy(), v.copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        count = sum(1 for key in state if key.startswith("m_"))
+        try:
+            m = [np.array(state[f"m_{k}"]) for k in range(count)]
+            v = [np.array(state[f"v_{k}"]) for k in range(count)]
+        except KeyError as missing:
+            raise ValueError(f"Adam state is missing {missing}") from None
+        if any(a.shape != b.shape for a, b in zip(m, v)):
+            raise ValueError("Adam state has m and v of different shapes")
+        self.step_count = int(state["step"])
+        self.m, self.v = (m, v) if count else (None, None)
+        self._scratch = None
+
+
+def clip_grads(grads, max_norm) -> float:
+    """Scale all grads in place so their global L2 norm is at most max_norm; returns the norm
+    before clipping. A max_norm of None or <= 0 turns clipping off (the norm is still returned)."""
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    if max_norm is not None and max_norm > 0 and norm > max_norm:
+        rate = max_norm / norm
+        for g in grads:
+            g *= rate
+    return norm

@@ -1,0 +1,102 @@
+"""Figures: learning curves and attention heatmaps, saved as PNG files.
+
+Japanese labels use the IPAex Gothic font that the matplotlib-fontja package ships, loaded from
+the package's own file: no system font, no font-cache surgery. Figures are drawn on matplotlib's
+Agg canvas directly, so nothing here changes pyplot's backend or opens a window.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, fontManager
+
+from kanjinum.fileio import atomic_write_bytes
+
+END_LABEL = "⏎"
+
+
+@lru_cache(maxsize=1)
+def japanese_font() -> FontProperties:
+    """The packaged Japanese font, registered with matplotlib once."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("matplotlib_fontja")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("matplotlib-fontja is not installed; reinstall kanjinum")
+    # Read the font file by path rather than importing the package, whose import rewrites the
+    # global rcParams of whoever uses kanjinum as a library.
+    ttf = Path(spec.origin).parent / "fonts" / "ipaexg.ttf"
+    fontManager.addfont(str(ttf))
+    return FontProperties(fname=str(ttf))
+
+
+def _save(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def learning_curve(history: list[dict], path: str | os.PathLike) -> None:
+    """Training loss and test accuracy per epoch, side by side."""
+    epochs = [h["epoch"] for h in history]
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    loss_ax.plot(epochs, [h["loss"] for h in history], marker="o")
+    loss_ax.set(xlabel="epoch", ylabel="training loss", yscale="log", title="loss")
+    acc_ax.plot(epochs, [100 * h["accuracy"] for h in history], marker="o", color="tab:green")
+    acc_ax.set(xlabel="epoch", ylabel="exact-match accuracy (%)", ylim=(-2, 102),
+               title=f"test accuracy (best {100 * max(h['accuracy'] for h in history):.2f}%)")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.set_xticks(epochs if len(epochs) <= 20 else np.linspace(1, epochs[-1], 10).round())
+    _save(fig, path)
+
+
+def attention_heatmaps(items: list[dict], path: str | os.PathLike) -> None:
+    """One panel per numeral: rows are output characters, columns input characters.
+
+    Each item: {"question": str, "answer": str, "weights": (rows, cols) array, "title": str}.
+    Columns are in reading order and hold only the real characters, never the padding.
+    """
+    font = japanese_font()
+    n = len(items)
+    cols = min(n, 2)
+    rows = (n + cols - 1) // cols
+    widths = [max(len(it["question"]), 1) for it in items]
+    heights = [max(len(it["answer"]), 1) for it in items]
+    panel_w = 1.2 + 0.38 * max(widths)
+    panel_h = 1.3 + 0.33 * max(heights)
+    fig = Figure(figsize=(cols * (panel_w + 1.2), rows * panel_h), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, item in zip(axes, items):
+        image = _heatmap(ax, item, font)
+        fig.colorbar(image, ax=ax, shrink=0.9, label="attention weight")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    _save(fig, path)
+
+
+def _heatmap(ax, item: dict, font: FontProperties):
+    weights = np.asarray(item["weights"], dtype=float)
+    row_labels = list(item["answer"]) or [END_LABEL]
+    weights = weights[: len(row_labels)]
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
+                      interpolation="nearest")
+    ax.set_xticks(range(len(item["question"])))
+    ax.set_xticklabels(list(item["question"]), fontproperties=font, fontsize=12)
+    ax.set_yticks(range(len(row_labels)))
+    ax.set_yticklabels(row_labels, fontproperties=font, fontsize=11)
+    ax.set_xlabel("input (reading order)")
+    ax.set_ylabel("output")
+    ax.set_title(item.get("title", item["question"]), fontproperties=font, fontsize=11)
+    return image

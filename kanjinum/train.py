@@ -1,0 +1,583 @@
+"""Training, evaluation and run folders.
+
+A run folder holds everything a user keeps from one experiment:
+
+    runs/NAME/config.json    what rebuilds the model: kinds, sizes, vocabulary, flags, data hash
+    runs/NAME/model.npz      the weights of the best test accuracy so far
+    runs/NAME/history.json   per epoch: loss, accuracy, seconds
+    runs/NAME/curve.png      loss and accuracy per epoch
+    runs/NAME/state.npz      where training stopped (weights, Adam, generator), for --resume
+
+All are plain data written atomically; nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from kanjinum import data as D
+from kanjinum.errors import KanjinumError, RunError
+from kanjinum.fileio import atomic_save_npz, atomic_write_json
+from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
+from kanjinum.optim import Adam, clip_grads
+
+FORMAT_VERSION = 1
+DECODE_BATCH = 1000
+
+
+class TrainingStopped(KanjinumError):
+    """Training ended early: a non-finite loss; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = "data/kanji.txt"
+    model: str = "attention"
+    wordvec: int = 16
+    hidden: int = 256
+    batch: int = 128
+    epochs: int = 10
+    lr: float = 0.001
+    lr_decay: float = 1.0          # the learning rate is multiplied by this after each epoch
+    clip: float = 5.0
+    reverse: bool = True
+    mask: bool = True
+    bucket: bool = True            # group batches by question length; needs mask
+    oversample: float = 0.0        # extra share of each epoch drawn from the rare kinds
+    seed: int = 0
+    split_seed: int = D.BOOK_SPLIT_SEED
+    target_acc: float | None = None
+
+    def check(self) -> None:
+        if self.model not in MODEL_KINDS:
+            raise KanjinumError(f"--model must be one of {', '.join(MODEL_KINDS)}, not {self.model!r}")
+        for name in ("wordvec", "hidden", "batch", "epochs"):
+            if getattr(self, name) < 1:
+                raise KanjinumError(f"--{name} must be at least 1, not {getattr(self, name)}")
+        if not self.lr > 0:
+            raise KanjinumError(f"--lr must be positive, not {self.lr}")
+        if not 0 < self.lr_decay <= 1:
+            raise KanjinumError(f"--lr-decay must be in (0, 1], not {self.lr_decay}")
+        if not 0 <= self.oversample < 1:
+            raise KanjinumError(f"--oversample must be in [0, 1), not {self.oversample}")
+        if self.target_acc is not None and not 0 < self.target_acc <= 1:
+            raise KanjinumError(f"--target-acc must be in (0, 1], not {self.target_acc}")
+
+
+# --- a trained model and what it needs to read questions ------------------------------------
+
+
+@dataclass
+class Run:
+    """A model with its vocabulary and input conventions: everything needed to answer."""
+
+    model: Seq2seq
+    vocab: D.Vocab
+    question_width: int
+    answer_width: int
+    reverse: bool
+    mask: bool
+    train: TrainConfig = field(default_factory=TrainConfig)
+    path: Path | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+    def inputs(self, xs, question_lengths):
+        """Model inputs from encoded questions: reversed if asked, masked and trimmed if asked.
+
+        Trimming drops the columns that are padding in every row; with the mask this changes
+        nothing in the result (masked steps leave the LSTM state alone) but saves their work.
+        """
+        W = xs.shape[1]
+        src_mask = None
+        if self.mask:
+            longest = int(question_lengths.max())
+            xs = xs[:, :longest]
+            src_mask = np.arange(longest)[None, :] < question_lengths[:, None]
+            if src_mask.all():
+                src_mask = None
+        elif W != self.question_width:
+            raise ValueError("unmasked input must keep the full question width")
+        if self.reverse:
+            xs = xs[:, ::-1]
+            src_mask = None if src_mask is None else src_mask[:, ::-1]
+        return np.ascontiguousarray(xs), src_mask
+
+    def predict(self, questions: list[str], batch: int = DECODE_BATCH):
+        """Answers (strings) and attention weights for questions the vocabulary can encode.
+
+        Weights are (Td, Te) per question in reading order, padding columns left out, or None
+        for models without attention.
+        """
+        xs = self.vocab.encode(questions, self.question_width)
+        lengths = np.fromiter((len(q) for q in questions), dtype=np.int32, count=len(questions))
+        # Similar lengths side by side, so that trimming the padding pays off in every batch.
+        order = np.argsort(-lengths, kind="stable") if self.mask else np.arange(len(questions))
+        answers: list[str] = [""] * len(questions)
+        weights: list = [None] * len(questions)
+        for start in range(0, len(questions), batch):
+            rows = order[start:start + batch]
+            batch_xs, src_mask = self.inputs(xs[rows], lengths[rows])
+            ids, attn = self.model.generate(
+                batch_xs, self.vocab.start_id, self.answer_width, src_mask,
+                end_id=self.vocab.pad_id if self.mask else None)
+            for k, row in enumerate(rows):
+                answers[row] = self.vocab.decode(ids[k]).rstrip(D.PAD)
+                if attn is not None:
+                    weights[row] = self._reading_order(attn[k], lengths[row], len(answers[row]))
+        return answers, weights
+
+    def _reading_order(self, attn, length: int, answer_length: int):
+        attn = attn[: max(answer_length, 1)]
+        if self.reverse:
+            attn = attn[:, ::-1]
+        return attn[:, :length] if self.mask else attn[:, :self.question_width][:, :length]
+
+    def config_dict(self, data_path: str = "", data_sha256: str = "") -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "model": asdict(self.model.config),
+            "vocab": list(self.vocab.chars),
+            "question_width": self.question_width,
+            "answer_width": self.answer_width,
+            "reverse": self.reverse,
+            "mask": self.mask,
+            "train": asdict(self.train),
+            "data": {"path": data_path, "sha256": data_sha256},
+            "split_seed": self.train.split_seed,
+        }
+
+
+def file_sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    questions: list[str]
+    answers: list[str]
+    predictions: list[str | None]     # None: the question could not be encoded
+    problems: dict[int, str]          # row → why it could not be encoded
+
+    @property
+    def correct(self) -> np.ndarray:
+        return np.array([p == a for p, a in zip(self.predictions, self.answers)], dtype=bool)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct.mean()) if self.answers else 0.0
+
+    def by_group(self, key) -> dict[str, dict]:
+        groups: dict[str, list[bool]] = {}
+        for answer, ok in zip(self.answers, self.correct):
+            groups.setdefault(key(answer), []).append(bool(ok))
+        return {k: {"correct": sum(v), "total": len(v), "accuracy": sum(v) / len(v)}
+                for k, v in sorted(groups.items(), key=lambda kv: _sort_key(kv[0]))}
+
+    def by_length(self) -> dict[str, dict]:
+        return self.by_group(lambda a: str(len(a)))
+
+    def by_kind(self) -> dict[str, dict] | None:
+        if not all(a.isdigit() for a in self.answers):
+            return None
+        table = self.by_group(lambda a: D.categorise(int(a)))
+        return {k: table[k] for k in D.KINDS if k in table}
+
+    def summary(self) -> dict:
+        result = {
+            "accuracy": self.accuracy,
+            "correct": int(self.correct.sum()),
+            "total": len(self.answers),
+            "unreadable": len(self.problems),
+            "by_length": self.by_length(),
+        }
+        kinds = self.by_kind()
+        if kinds is not None:
+            result["by_kind"] = kinds
+        return result
+
+
+def _sort_key(key: str):
+    return (0, int(key), "") if key.isdigit() else (1, 0, key)
+
+
+def evaluate(run: Run, dataset: D.Dataset) -> Evaluation:
+    """Exact-match accuracy; questions the run cannot read count as wrong and are listed."""
+    problems: dict[int, str] = {}
+    readable = []
+    for i, q in enumerate(dataset.questions):
+        bad = run.vocab.unknown_chars(q)
+        if bad:
+            problems[i] = f"unknown characters {''.join(bad)!r}"
+        elif len(q) > run.question_width:
+            problems[i] = f"{len(q)} characters, more than the model's {run.question_width}"
+        else:
+            readable.append(i)
+    predictions: list[str | None] = [None] * len(dataset)
+    if readable:
+        answers, _ = run.predict([dataset.questions[i] for i in readable])
+        for i, answer in zip(readable, answers):
+            predictions[i] = answer
+    return Evaluation(list(dataset.questions), list(dataset.answers), predictions, problems)
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+def epoch_batches(rng: np.random.Generator, question_lengths, batch: int, bucket: bool,
+                  extra_rows=None):
+    """The row indices of each batch of one epoch, in the order they are trained.
+
+    With bucket, rows are sorted by question length (ties broken at random) before cutting, so a
+    batch holds questions of (nearly) one length and little padding; the batches are then shuffled.
+    extra_rows (oversampled rare examples) join the epoch like any other row.
+    """
+    rows = np.arange(len(question_lengths))
+    if extra_rows is not None and len(extra_rows):
+        rows = np.concatenate([rows, extra_rows])
+    rows = rows[rng.permutation(len(rows))]
+    if bucket:
+        rows = rows[np.argsort(question_lengths[rows], kind="stable")]
+    batches = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def oversampled_rows(rng, rare_rows, total: int, share: float):
+    """Draw share × total extra rows from the rare examples (with replacement)."""
+    if share <= 0 or len(rare_rows) == 0:
+        return None
+    count = int(round(total * share / (1 - share)))
+    return rng.choice(rare_rows, size=count, replace=True)
+
+
+def batch_arrays(run: Run, enc: D.Encoded, rows):
+    """The inputs, teacher-forcing targets and loss mask of one batch, padding trimmed."""
+    xs, src_mask = run.inputs(enc.xs[rows], enc.question_lengths[rows])
+    ts = enc.ts[rows]
+    tgt_mask = None
+    if run.mask:
+        answer_lengths = enc.answer_lengths[rows]
+        steps = min(int(answer_lengths.max()) + 1, ts.shape[1] - 1)
+        ts = ts[:, : steps + 1]
+        # The answer characters and one end-of-answer position count; the rest is padding.
+        tgt_mask = np.arange(steps)[None, :] <= answer_lengths[:, None]
+        if tgt_mask.all():
+            tgt_mask = None
+    return xs, np.ascontiguousarray(ts), src_mask, tgt_mask
+
+
+# --- the training loop ----------------------------------------------------------------------
+
+
+class Reporter:
+    """What the training loop tells its caller; the CLI draws progress bars from it."""
+
+    def start(self, run: Run, train: D.Dataset, test: D.Dataset, overlap: int) -> None: ...
+    def epoch_start(self, epoch: int, epochs: int, iterations: int, done: int) -> None: ...
+    def iteration(self, loss: float) -> None: ...
+    def epoch_end(self, record: dict, evaluation: Evaluation) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0              # epochs completed
+    iteration: int = 0          # iterations completed within the current epoch
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    epoch_seconds: float = 0.0
+    rng_state: dict | None = None   # the generator at the start of the current epoch
+    best_accuracy: float = -1.0
+    history: list = field(default_factory=list)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@contextmanager
+def _signals_raise_interrupt():
+    """SIGINT and SIGTERM end training between iterations, after a checkpoint is written."""
+    def handler(signum, frame):
+        raise _Interrupted(signal.Signals(signum).name)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for s in previous:
+            signal.signal(s, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def prepare_run_folder(out: Path, resume: bool, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out} exists and is not a folder")
+    if resume:
+        if not (out / "state.npz").exists():
+            raise RunError(f"nothing to resume in {out}: no state.npz there")
+        return
+    if out.exists() and any(out.iterdir()) and not force:
+        raise RunError(f"run folder {out} is not empty; pass --resume to continue it "
+                       "or --force to start it again")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create {out}: {exc.strerror or exc}") from None
+
+
+def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool = False,
+        reporter: Reporter | None = None) -> Run:
+    """Train a model as configured, writing the run folder `out`; returns the trained Run."""
+    reporter = reporter or Reporter()
+    out = Path(out)
+    if resume:
+        config = _resumed_config(out, config)
+    config.check()
+    dataset = D.read_dataset(config.data)
+    if config.mask is False and config.bucket:
+        config = replace(config, bucket=False)
+    prepare_run_folder(out, resume, force)
+    keep = [q for q, a in zip(dataset.questions, dataset.answers)
+            if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
+    train_set, test_set = D.split_dataset(dataset, config.split_seed, keep_in_train=keep)
+    if len(train_set) == 0 or len(test_set) == 0:
+        raise KanjinumError(f"{config.data} has {len(dataset)} lines: too few to split into "
+                            "a training and a test part")
+    vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
+    model = build_model(ModelConfig(config.model, len(vocab), config.wordvec, config.hidden),
+                        seed=config.seed)
+    run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
+              config.mask, config, out)
+    optimizer = Adam(lr=config.lr)
+    state = TrainState()
+    if resume:
+        state = _load_state(out, run, optimizer)
+    else:
+        atomic_write_json(out / "config.json",
+                          run.config_dict(str(config.data), file_sha256(config.data)))
+    rng = np.random.default_rng(config.seed)
+    if state.rng_state is not None:
+        rng.bit_generator.state = state.rng_state
+    reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
+    enc = D.encode_dataset(train_set, vocab)
+    rare = np.array([i for i, a in enumerate(train_set.answers)
+                     if a.isdigit() and D.categorise(int(a)) != "other"], dtype=np.int64)
+    with _signals_raise_interrupt():
+        try:
+            _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter)
+        except _Interrupted as exc:
+            _save_state(out, run, optimizer, state)
+            reporter.message(f"stopped by {exc}; saved after epoch {state.epoch} iteration "
+                             f"{state.iteration}; continue with --resume")
+    return run
+
+
+def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter):
+    config, model = run.train, run.model
+    while state.epoch < config.epochs:
+        if state.iteration == 0:
+            state.rng_state = rng.bit_generator.state
+        else:  # resuming mid-epoch: replay the same shuffle from the epoch's saved start
+            rng.bit_generator.state = state.rng_state
+        extra = oversampled_rows(rng, rare, len(enc.xs), config.oversample)
+        batches = epoch_batches(rng, enc.question_lengths, config.batch, config.bucket, extra)
+        optimizer.lr = config.lr * config.lr_decay ** state.epoch
+        reporter.epoch_start(state.epoch + 1, config.epochs, len(batches), state.iteration)
+        started = time.perf_counter() - state.epoch_seconds
+        for i in range(state.iteration, len(batches)):
+            xs, ts, src_mask, tgt_mask = batch_arrays(run, enc, batches[i])
+            loss = model.forward(xs, ts, src_mask, tgt_mask)
+            if not np.isfinite(loss):
+                raise TrainingStopped(
+                    f"the loss became {loss} at epoch {state.epoch + 1}, iteration {i + 1}; "
+                    "kept the last good checkpoint (try a smaller --lr or --clip)")
+            model.backward()
+            clip_grads(model.grads, config.clip)
+            optimizer.update(model.params, model.grads)
+            state.iteration = i + 1
+            state.loss_sum += float(loss)
+            state.loss_count += 1
+            state.epoch_seconds = time.perf_counter() - started
+            reporter.iteration(float(loss))
+        evaluation = evaluate(run, test_set)
+        record = {"epoch": state.epoch + 1, "loss": state.loss_sum / max(state.loss_count, 1),
+                  "accuracy": evaluation.accuracy, "seconds": round(state.epoch_seconds, 3),
+                  "lr": optimizer.lr}
+        state.history.append(record)
+        state.epoch, state.iteration = state.epoch + 1, 0
+        state.loss_sum, state.loss_count, state.epoch_seconds = 0.0, 0, 0.0
+        state.rng_state = rng.bit_generator.state
+        if evaluation.accuracy > state.best_accuracy:
+            state.best_accuracy = evaluation.accuracy
+            atomic_save_npz(run.path / "model.npz", model.named_params())
+        _save_state(run.path, run, optimizer, state)
+        reporter.epoch_end(record, evaluation)
+        if config.target_acc is not None and evaluation.accuracy >= config.target_acc:
+            reporter.message(f"reached --target-acc {config.target_acc:.4f}; stopping")
+            break
+
+
+# --- checkpoints ----------------------------------------------------------------------------
+
+
+def _save_state(out: Path, run: Run, optimizer: Adam, state: TrainState) -> None:
+    arrays = {f"param/{k}": v for k, v in run.model.named_params().items()}
+    arrays.update({f"adam/{k}": v for k, v in optimizer.state_dict().items()})
+    meta = {k: getattr(state, k) for k in ("epoch", "iteration", "loss_sum", "loss_count",
+                                           "epoch_seconds", "rng_state", "best_accuracy")}
+    meta["lr"] = optimizer.lr
+    arrays["meta"] = np.array(json.dumps(meta))
+    atomic_save_npz(out / "state.npz", arrays)
+    atomic_write_json(out / "history.json", state.history)
+    _write_curve(out, state.history)
+
+
+def _write_curve(out: Path, history: list) -> None:
+    if not history:
+        return
+    from kanjinum.plot import learning_curve  # matplotlib is slow to import; only when needed
+    learning_curve(history, out / "curve.png")
+
+
+def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:
+    arrays = load_npz(out / "state.npz")
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (KeyError, ValueError):
+        raise RunError(f"{out / 'state.npz'} has no readable progress record") from None
+    params = {k.removeprefix("param/"): v for k, v in arrays.items() if k.startswith("param/")}
+    adam = {k.removeprefix("adam/"): v for k, v in arrays.items() if k.startswith("adam/")}
+    try:
+        run.model.load_params(params)
+    except ValueError as exc:
+        raise RunError(f"{out / 'state.npz'}: {exc}") from None
+    optimizer.load_state_dict(adam)
+    history = read_json(out / "history.json") if (out / "history.json").exists() else []
+    return TrainState(meta["epoch"], meta["iteration"], meta["loss_sum"], meta["loss_count"],
+                      meta["epoch_seconds"], meta["rng_state"], meta["best_accuracy"], history)
+
+
+def _resumed_config(out: Path, override: TrainConfig) -> TrainConfig:
+    """A resumed run keeps its saved settings; only --epochs and --target-acc may change."""
+    saved = read_config(out)
+    train = _train_config_from(saved.get("train", {}), out)
+    sha = saved.get("data", {}).get("sha256")
+    if sha and Path(train.data).exists() and file_sha256(train.data) != sha:
+        raise RunError(f"{train.data} changed since {out} was trained; cannot resume on it")
+    epochs = override.epochs if override.epochs != TrainConfig.epochs else train.epochs
+    target = override.target_acc if override.target_acc is not None else train.target_acc
+    return replace(train, epochs=epochs, target_acc=target)
+
+
+def _train_config_from(d: dict, where) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    try:
+        return TrainConfig(**{k: v for k, v in d.items() if k in known})
+    except TypeError as exc:
+        raise RunError(f"{where}: config.json has bad training settings ({exc})") from None
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an npz file, refusing anything that would need pickle to read."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise RunError(f"{path} holds Python objects; refusing to load it") from None
+        raise RunError(f"{path} is not a readable weights file ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError: a damaged file
+        raise RunError(f"{path} is damaged or not an npz file ({type(exc).__name__})") from None
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except (ValueError, UnicodeDecodeError):
+        raise RunError(f"{path} is not valid JSON") from None
+
+
+def read_config(folder: Path) -> dict:
+    config = read_json(Path(folder) / "config.json")
+    if not isinstance(config, dict):
+        raise RunError(f"{folder / 'config.json'} is not a run configuration")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise RunError(f"{folder / 'config.json'} has format version {version!r}; this kanjinum "
+                       f"reads version {FORMAT_VERSION} or older: upgrade kanjinum")
+    return config
+
+
+# --- loading runs ---------------------------------------------------------------------------
+
+
+def load_run(folder: str | Path) -> Run:
+    """Rebuild a trained model from its run folder, checking every file on the way."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunError(f"run folder {folder} not found")
+    config = read_config(folder)
+    try:
+        model_config = ModelConfig(**config["model"])
+        vocab = D.Vocab(tuple(config["vocab"]))
+        question_width = int(config["question_width"])
+        answer_width = int(config["answer_width"])
+        reverse, mask = bool(config["reverse"]), bool(config["mask"])
+    except KeyError as exc:
+        raise RunError(f"{folder / 'config.json'} lacks the field {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise RunError(f"{folder / 'config.json'} has a bad value: {exc}") from None
+    if len(vocab) != model_config.vocab_size or D.PAD not in vocab.index \
+            or D.START not in vocab.index:
+        raise RunError(f"{folder / 'config.json'}: the vocabulary does not fit the model")
+    model = build_model(model_config)
+    try:
+        model.load_params(load_npz(folder / "model.npz"))
+    except ValueError as exc:
+        raise RunError(f"{folder / 'model.npz'}: {exc}") from None
+    train = _train_config_from(config.get("train", {}), folder)
+    return Run(model, vocab, question_width, answer_width, reverse, mask, train, folder)
+
+
+DEFAULT_RUN = Path(__file__).parent / "default_model"
+
+
+def resolve_run(name: str | None, runs_root: str | Path = "runs") -> Path:
+    """--run as given; without it the newest run under runs/, then the packaged default model."""
+    if name == "default":
+        if (DEFAULT_RUN / "config.json").exists():
+            return DEFAULT_RUN
+        raise RunError("this kanjinum ships no default model; train one with `kanjinum train`")
+    if name:
+        path = Path(name)
+        if not path.exists() and (Path(runs_root) / name).exists():
+            path = Path(runs_root) / name
+        return path
+    candidates = [p.parent for p in Path(runs_root).glob("*/model.npz")
+                  if (p.parent / "config.json").exists()]
+    if candidates:
+        return max(candidates, key=lambda p: (p / "model.npz").stat().st_mtime)
+    if (DEFAULT_RUN / "config.json").exists():
+        return DEFAULT_RUN
+    raise RunError("no trained model found under runs/; make one with `kanjinum train`")

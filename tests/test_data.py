@@ -1,0 +1,194 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kanjinum import data as D
+from kanjinum.errors import DataError, VocabError
+from kanjinum.numerals import parse_kanji, to_kanji
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def test_generated_lines_have_the_book_format_and_fixed_widths():
+    ds = D.generate_kanji(size=2000, seed=3, hard_share=0.2, include_closed=True)
+    assert (ds.question_width, ds.answer_width) == (25, 13)
+    lines = ds.lines()
+    assert {len(line) for line in lines} == {25 + 1 + 13}
+    assert all(line[25] == "_" for line in lines)
+    for q, a in zip(ds.questions, ds.answers):
+        assert parse_kanji(q) == int(a)
+        assert to_kanji(int(a)) == q
+
+
+def test_generation_is_unique_and_deterministic():
+    a = D.generate_kanji(size=3000, seed=7, hard_share=0.3)
+    b = D.generate_kanji(size=3000, seed=7, hard_share=0.3)
+    c = D.generate_kanji(size=3000, seed=8, hard_share=0.3)
+    assert a.lines() == b.lines()
+    assert a.lines() != c.lines()
+    assert len(set(a.questions)) == len(a) == 3000
+
+
+def test_values_follow_the_seed_distribution():
+    ds = D.generate_kanji(size=20000, seed=0, include_closed=False)
+    values = np.array([int(a) for a in ds.answers])
+    assert values.min() >= 1 and values.max() < 10**13
+    digits = np.array([len(a) for a in ds.answers])
+    # d uniform in 5..13 then uniform below 10**d: 13-digit numbers are about 1/9 of the data,
+    # and most numbers have the full d digits.
+    assert 0.08 < np.mean(digits == 13) < 0.14
+    assert 0.006 < np.mean(digits < 5) < 0.02  # only d = 5 gives them: 1/9 × 1/10
+
+
+def test_closed_numbers_are_all_in_the_file():
+    ds = D.generate_kanji(size=1000, seed=1, include_closed=True)
+    answers = set(ds.answers)
+    closed = D.closed_numbers(13)
+    assert len(closed) == 117
+    assert all(str(n) in answers for n in closed)
+
+
+def test_hard_share_brings_rare_kinds():
+    plain = D.kind_counts(D.generate_kanji(size=5000, seed=2).answers)
+    hard = D.kind_counts(D.generate_kanji(size=5000, seed=2, hard_share=0.3).answers)
+    assert hard["other"] < plain["other"] - 1000
+    for kind in ("single", "round", "repeated", "short", "sparse", "group"):
+        assert hard[kind] > plain[kind]
+
+
+@pytest.mark.parametrize("style", ["daiji", "positional"])
+def test_other_styles_have_their_own_widths(style):
+    ds = D.generate_kanji(size=200, seed=0, style=style)
+    assert ds.question_width == len(to_kanji(10**13 - 1, style))
+    assert all(parse_kanji(q) == int(a) for q, a in zip(ds.questions, ds.answers))
+
+
+def test_too_many_lines_for_the_digits_is_an_error():
+    with pytest.raises(DataError, match="distinct"):
+        D.generate_kanji(size=100, max_digits=1)
+    assert len(D.generate_kanji(size=9, max_digits=1)) == 9
+
+
+def test_big_numbers_beyond_int64():
+    ds = D.generate_kanji(size=300, max_digits=20, seed=0)
+    assert ds.answer_width == 20
+    assert max(int(a) for a in ds.answers) >= 10**18
+    assert all(parse_kanji(q) == int(a) for q, a in zip(ds.questions, ds.answers))
+
+
+def test_addition_task_matches_the_book_format():
+    ds = D.generate_addition(size=500, seed=0)
+    assert (ds.question_width, ds.answer_width) == (7, 4)
+    for q, a in zip(ds.questions, ds.answers):
+        x, y = q.split("+")
+        assert int(x) + int(y) == int(a) and 0 <= int(x) <= 999
+    assert len(set(ds.questions)) == 500
+
+
+def test_write_then_read_round_trip(tmp_path):
+    ds = D.generate_kanji(size=100, seed=0)
+    path = tmp_path / "k.txt"
+    D.write_dataset(ds, path)
+    back = D.read_dataset(path)
+    assert back.questions == ds.questions and back.answers == ds.answers
+    assert (back.question_width, back.answer_width) == (25, 13)
+
+
+def test_existing_file_is_not_overwritten(tmp_path):
+    path = tmp_path / "k.txt"
+    path.write_text("keep me\n", encoding="utf-8")
+    with pytest.raises(DataError, match="--force"):
+        D.write_dataset(D.generate_kanji(size=10), path)
+    assert path.read_text(encoding="utf-8") == "keep me\n"
+    D.write_dataset(D.generate_kanji(size=10), path, force=True)
+    assert len(D.read_dataset(path)) == 10
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "no lines"),
+    (b"abc_12\nabcd_1\n", "line 2"),
+    (b"abc 12\n", "line 1: no '_'"),
+    (b"ab_c12\nabc_12\n", "line 2: no '_'"),
+    (b"abc_12\n\xff\xfe_12\n", "line 2: not UTF-8"),
+])
+def test_malformed_files_name_the_line(tmp_path, content, message):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        D.read_dataset(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        D.read_dataset(tmp_path / "nope.txt")
+    with pytest.raises(DataError, match="folder"):
+        D.read_dataset(tmp_path)
+
+
+def test_vocab_encodes_and_refuses_unknown_characters():
+    vocab = D.Vocab.from_texts(["一二三", "123"])
+    ids = vocab.encode(["一二", "3"], 4)
+    assert ids.shape == (2, 4) and ids.dtype == np.int32
+    assert vocab.decode(ids[0]) == "一二  "
+    with pytest.raises(VocabError, match="'x'"):
+        vocab.encode(["一x"], 4)
+    with pytest.raises(VocabError, match="limit is 4"):
+        vocab.encode(["一二三一二"], 4)
+
+
+def test_split_is_the_books():
+    train, test = D.split_indices(50_000)
+    assert len(test) == 5000 and len(train) == 45000
+    legacy = np.arange(50_000)
+    np.random.RandomState(1984).shuffle(legacy)
+    assert np.array_equal(np.concatenate([train, test]), legacy)
+
+
+def test_split_keeps_closed_kinds_in_training():
+    ds = D.generate_kanji(size=2000, seed=0, include_closed=True)
+    closed = {to_kanji(n) for n in D.closed_numbers(13)}
+    train, test = D.split_dataset(ds, keep_in_train=closed)
+    assert not closed & set(test.questions)
+    assert closed <= set(train.questions)
+    assert len(train) + len(test) == 2000
+
+
+@pytest.mark.parametrize("n, kind", [
+    (7, "single"), (50, "round"), (3_000_000, "round"), (7777, "repeated"), (55, "repeated"),
+    (305, "short"), (100_000_001, "sparse"), (3_900_000_000_000, "sparse"),
+    (5_000_000_005_055, "group"), (123_400_015_678, "group"), (123_456_789, "other"),
+])
+def test_categorise(n, kind):
+    assert D.categorise(n) == kind
+
+
+def test_hard_set_holds_all_kinds_and_avoids_the_training_file():
+    train = D.generate_kanji(size=3000, seed=0, include_closed=True)
+    hard = D.hard_dataset(per_kind=50, exclude=train.questions)
+    counts = D.kind_counts(hard.answers)
+    assert counts["single"] == 9 and counts["round"] == 108
+    for kind in ("repeated", "short", "sparse", "group", "other"):
+        assert counts[kind] >= 50
+    open_questions = {q for q, a in zip(hard.questions, hard.answers)
+                      if D.categorise(int(a)) not in D.CLOSED_KINDS
+                      and int(a) not in D.SEED_FAILURES}
+    assert not open_questions & set(train.questions)
+    for n in D.SEED_FAILURES:
+        assert str(n) in hard.answers
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/datasets is not beside this checkout")
+def test_reads_the_books_own_files():
+    addition = D.read_dataset(SHARED / "addition.txt")
+    assert len(addition) == 50_000
+    assert (addition.question_width, addition.answer_width) == (7, 4)
+    assert addition.questions[0] == "16+75" and addition.answers[0] == "91"
+    date = D.read_dataset(SHARED / "date.txt")
+    assert date.questions[0] == "september 27, 1994" and date.answers[0] == "1994-09-27"
+    vocab = D.Vocab.from_texts(addition.questions + addition.answers)
+    enc = D.encode_dataset(addition, vocab)
+    assert enc.xs.shape == (50_000, 7) and enc.ts.shape == (50_000, 5)
+    train, test = D.split_dataset(addition)
+    assert len(test) == 5000
+    assert D.count_overlap(train, test) == 0
