@@ -285,13 +285,16 @@ def draw_hard_number(kind: str, rng: np.random.Generator, max_digits: int) -> in
     if kind == "round":
         return int(rng.integers(1, 10)) * 10 ** int(rng.integers(0, max_digits))
     if kind == "repeated":
+        if max_digits < 2:
+            return int(rng.integers(1, 10))
         return int(str(rng.integers(1, 10)) * int(rng.integers(2, max_digits + 1)))
     if kind == "short":
         return int(rng.integers(1, min(1000, 10**max_digits)))
     if kind == "sparse":
         length = int(rng.integers(1, max_digits + 1))
         n = int(rng.integers(1, 10)) * 10 ** (length - 1)
-        for pos in rng.choice(length, size=min(2, length), replace=False):
+        # Up to two more digits below the leading one (never on it: 9 + 9 would carry).
+        for pos in rng.choice(max(length - 1, 1), size=min(2, length - 1), replace=False):
             n += int(rng.integers(0, 10)) * 10 ** int(pos)
         return n
     if kind == "group":

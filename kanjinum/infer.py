@@ -24,7 +24,8 @@ class Answer:
         return None if self.truth is None else self.answer == str(self.truth)
 
     def panel(self) -> dict:
-        mark = {True: "☑", False: "☒", None: "?"}[self.correct]
+        # ○ and × (maru, batsu) are in the Japanese font; the ballot boxes ☑ ☒ are not.
+        mark = {True: "○", False: "×", None: "?"}[self.correct]
         return {"question": self.question, "answer": self.answer, "weights": self.weights,
                 "title": f"{self.question} → {self.answer or '(nothing)'} {mark}"}
 

@@ -76,28 +76,35 @@ class TimeAffine:
         return np.matmul(dout2d, W.T).reshape(N, T, -1)  # (N, T, I)
 
 
-def _activate_gates(a, H):
-    """In place: pre-scaled pre-activations (N, 4H) -> gate values (o, f, i, g).
+# Gate order along the 4H columns of Wx, Wh and b: output, forget, input, candidate.
+# The three sigmoids sit side by side, then the tanh.
+_GATE_SCALE = (-1, -1, -1, -2)
 
-    The caller has multiplied the sigmoid columns (o, f, i) by -1 and the tanh column (g) by -2,
-    so one exp pass over all 4H columns serves both: sigmoid(z) = 1 / (1 + exp(-z)) and
-    tanh(z) = 2 * sigmoid(2z) - 1. exp is about twice as fast as tanh in numpy. For very negative
-    z, exp(-z) may reach +inf, which gives exactly 0 (the caller silences the overflow flag;
-    no NaN can arise).
+
+def _activate_gates(a):
+    """In place: pre-scaled pre-activations (4, N, H) -> gate values o, f, i, g.
+
+    The caller has multiplied the sigmoid gates' pre-activations (o, f, i) by -1 and the tanh
+    gate's (g) by -2, so one exp pass serves all four: sigmoid(z) = 1 / (1 + exp(-z)) and
+    tanh(z) = 2 sigmoid(2z) - 1; exp is about twice as fast as tanh in numpy. For very negative z,
+    exp(-z) may reach +inf, which gives exactly 0 (the caller silences the overflow flag; no NaN
+    can arise).
     """
     np.exp(a, out=a)
     a += 1
     np.reciprocal(a, out=a)
-    g = a[:, 3 * H:]
+    g = a[3]
     g *= 2
     g -= 1
 
 
-def _gate_scale(H, dtype):
-    """Per-column factors that turn pre-activations into what `_activate_gates` expects."""
-    scale = np.full(4 * H, -1, dtype=dtype)
-    scale[3 * H:] = -2
-    return scale
+def _gate_major(W, dtype):
+    """W (R, 4H) -> (4, R, H), one contiguous block per gate, pre-scaled for `_activate_gates`."""
+    R, H4 = W.shape
+    out = np.empty((4, R, H4 // 4), dtype=dtype)
+    scale = np.array(_GATE_SCALE, dtype=dtype).reshape(4, 1, 1)
+    np.multiply(W.reshape(R, 4, H4 // 4).transpose(1, 0, 2), scale, out=out)
+    return out
 
 
 class LSTM:
@@ -106,8 +113,6 @@ class LSTM:
     Wx (D, 4H), Wh (H, 4H), b (4H,). Gate order along the 4H columns: (o, f, i, g) =
     (output, forget, input, candidate); o, f, i are sigmoids, g is a tanh:
         c_t = f * c_{t-1} + i * g,    h_t = o * tanh(c_t).
-    (This order puts the three sigmoids side by side and f, i, g side by side, which the
-    vectorised forward and backward use.)
 
     An optional bool mask (N, T) makes a False step a no-op for that row: h and c carry over.
     So a reversed, left-padded question keeps h = h0 through its padding, and a right-padded
@@ -115,7 +120,8 @@ class LSTM:
     real input. After forward, `h_last` and `c_last` (N, H) are the final states; after backward,
     `dh0` and `dc0` (N, H) are the gradients wrt h0 and c0.
 
-    Internally the caches are time-major, (T, N, ...), so each step works on contiguous rows.
+    Speed: the caches are time-major, and the gate values gate-major, (4, T, N, H), so every
+    per-step operation works on contiguous (N, H) blocks; numpy pays per row on strided slices.
     """
 
     def __init__(self, Wx, Wh, b):
@@ -125,28 +131,40 @@ class LSTM:
         self.h_last = self.c_last = None
         self.dh0 = self.dc0 = None
         self._cache = None
+        self._buffers = {}
+
+    def _buffer(self, name, shape, dtype):
+        """A work array kept between calls: fresh multi-megabyte arrays cost page faults on
+        every call, about as much as the arithmetic. Never handed out to the caller."""
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+            buffer = self._buffers[name] = np.empty(shape, dtype=dtype)
+        return buffer
 
     def forward(self, xs, h0=None, c0=None, mask=None):
         Wx, Wh, b = self.params
         N, T, D = xs.shape
         H = Wh.shape[0]
         dtype = Wh.dtype
-        scale = _gate_scale(H, dtype)
-        Wh_scaled = Wh * scale  # (H, 4H)
 
-        xs_tm = np.empty((T, N, D), dtype=dtype)
-        xs_tm[...] = xs.transpose(1, 0, 2)
-        # The input projection for every step at once; the loop adds h @ Wh and activates in place.
-        gates = np.matmul(xs_tm.reshape(T * N, D), Wx * scale).reshape(T, N, 4 * H)
-        gates += b * scale
-        h_all = np.empty((T + 1, N, H), dtype=dtype)  # h_all[t] is the state before step t
-        c_all = np.empty((T + 1, N, H), dtype=dtype)
+        # Inputs get a column of ones, so the bias rides along in the input projection here and
+        # db comes out of the dWx product in backward.
+        xs1 = self._buffer("xs1", (T, N, D + 1), dtype)  # time-major
+        xs1[..., :D] = xs.transpose(1, 0, 2)
+        xs1[..., D] = 1
+        Wxb = _gate_major(np.vstack((Wx, b)), dtype)  # (4, D+1, H)
+        Wh_gates = _gate_major(Wh, dtype)  # (4, H, H)
+        # The input projection of every step in one product; the loop adds h @ Wh.
+        gates = self._buffer("gates", (4, T, N, H), dtype)
+        np.matmul(xs1.reshape(T * N, D + 1), Wxb, out=gates.reshape(4, T * N, H))
+
+        h_all = self._buffer("h_all", (T + 1, N, H), dtype)  # h_all[t]: the state before step t
+        c_all = self._buffer("c_all", (T + 1, N, H), dtype)
         h_all[0] = 0 if h0 is None else h0
         c_all[0] = 0 if c0 is None else c0
-        tanh_c = np.empty((T, N, H), dtype=dtype)
-        recurrent = np.empty((N, 4 * H), dtype=dtype)
+        tanh_c = self._buffer("tanh_c", (T, N, H), dtype)
+        recurrent = np.empty((4, N, H), dtype=dtype)
         ig = np.empty((N, H), dtype=dtype)
-
         if mask is None:
             mask_tm, padded = None, np.zeros(T, dtype=bool)
         else:
@@ -155,11 +173,11 @@ class LSTM:
 
         with np.errstate(over="ignore", under="ignore"):
             for t in range(T):
-                a = gates[t]  # (N, 4H)
-                np.matmul(h_all[t], Wh_scaled, out=recurrent)
+                a = gates[:, t]  # (4, N, H)
+                np.matmul(h_all[t], Wh_gates, out=recurrent)
                 a += recurrent
-                _activate_gates(a, H)
-                o, f, i, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+                _activate_gates(a)
+                o, f, i, g = a
                 c = c_all[t + 1]
                 np.multiply(f, c_all[t], out=c)
                 np.multiply(i, g, out=ig)
@@ -171,87 +189,93 @@ class LSTM:
                     np.copyto(h_all[t + 1], h_all[t], where=carry)
                     np.copyto(c, c_all[t], where=carry)
 
-        self._cache = (xs_tm, gates, h_all, c_all, tanh_c, mask_tm, padded)
+        self._cache = (xs1, gates, h_all, c_all, tanh_c, mask_tm, padded)
         self.h_last, self.c_last = h_all[T].copy(), c_all[T].copy()
         return np.ascontiguousarray(h_all[1:].transpose(1, 0, 2))  # (N, T, H)
 
     def backward(self, dhs, dh_last=None, dc_last=None):
         """dhs (N, T, H) or None -> dxs (N, T, D); dh_last, dc_last add to the final h, c."""
         Wx, Wh, _ = self.params
-        xs_tm, gates, h_all, c_all, tanh_c, mask_tm, padded = self._cache
-        T, N, H4 = gates.shape
-        H, D = H4 // 4, xs_tm.shape[2]
-        o, f, i, g = (gates[..., k * H:(k + 1) * H] for k in range(4))
+        xs1, gates, h_all, c_all, tanh_c, mask_tm, padded = self._cache
+        _, T, N, H = gates.shape
+        D = xs1.shape[2] - 1
+        dtype = gates.dtype
 
-        # dA holds d(loss)/d(pre-activation). Fill it first with the factors that do not depend
-        # on the incoming gradient, for all steps at once; the loop then only multiplies by dh
-        # (the o column) or dc (the f, i, g columns):
-        #   dA_o = dh * tanh(c) * o(1-o)          dA_f = dc * c_prev * f(1-f)
-        #   dA_i = dc * g * i(1-i)                dA_g = dc * i * (1-g^2)
-        dA = np.empty_like(gates)  # (T, N, 4H)
-        sig, dsig = gates[..., :3 * H], dA[..., :3 * H]
-        np.subtract(1, sig, out=dsig)
-        dsig *= sig
-        dA[..., :H] *= tanh_c
-        dA[..., H:2 * H] *= c_all[:-1]
-        dA[..., 2 * H:3 * H] *= g
-        dA_g = dA[..., 3 * H:]
-        np.multiply(g, g, out=dA_g)
-        np.subtract(1, dA_g, out=dA_g)
-        dA_g *= i
-        dc_dh = np.multiply(tanh_c, tanh_c)  # d c_t / d h_t path: o * (1 - tanh(c)^2)
-        np.subtract(1, dc_dh, out=dc_dh)
-        dc_dh *= o
-
-        dh_next = np.zeros((N, H), dtype=gates.dtype)  # d loss / d h_t coming from step t+1
-        dc_next = np.zeros((N, H), dtype=gates.dtype)
+        # dA (T, N, 4H): d loss / d pre-activation, in the columns' own order, so the weight
+        # gradients come out of single products over all steps after the loop.
+        dA = self._buffer("dA", (T, N, 4 * H), dtype)
+        dh_next = np.zeros((N, H), dtype=dtype)  # d loss / d h_t from later steps
+        dc_next = np.zeros((N, H), dtype=dtype)
         if dh_last is not None:
             dh_next += dh_last
         if dc_last is not None:
             dc_next += dc_last
-        dh = np.empty_like(dh_next)
-        dc = np.empty_like(dc_next)
+        dh, dc, work = (np.empty((N, H), dtype=dtype) for _ in range(3))
         Wh_T = Wh.T
         for t in range(T - 1, -1, -1):
+            o, f, i, g = gates[:, t]
+            tc, c_prev, a = tanh_c[t], c_all[t], dA[t]
             if dhs is None:
                 dh[...] = dh_next
             else:
                 np.add(dh_next, dhs[:, t], out=dh)
-            np.multiply(dh, dc_dh[t], out=dc)
+            # dc = dc_next + dh * o * (1 - tanh(c)^2)
+            np.multiply(tc, tc, out=dc)
+            np.subtract(1, dc, out=dc)
+            dc *= o
+            dc *= dh
             dc += dc_next
-            a = dA[t]  # (N, 4H)
-            a[:, :H] *= dh
-            fig = a[:, H:].reshape(N, 3, H)
-            fig *= dc[:, None, :]
+            # dA_o = dh * tanh(c) * o(1-o)
+            np.subtract(1, o, out=work)
+            work *= o
+            work *= tc
+            np.multiply(work, dh, out=a[:, :H])
+            # dA_f = dc * c_prev * f(1-f)
+            np.subtract(1, f, out=work)
+            work *= f
+            work *= c_prev
+            np.multiply(work, dc, out=a[:, H:2 * H])
+            # dA_i = dc * g * i(1-i)
+            np.subtract(1, i, out=work)
+            work *= i
+            work *= g
+            np.multiply(work, dc, out=a[:, 2 * H:3 * H])
+            # dA_g = dc * i * (1-g^2)
+            np.multiply(g, g, out=work)
+            np.subtract(1, work, out=work)
+            work *= i
+            np.multiply(work, dc, out=a[:, 3 * H:])
             if padded[t]:
                 real = mask_tm[t][:, None]
-                np.multiply(dc, f[t], out=dc_next, where=real)  # elsewhere dc_next passes through
+                np.multiply(dc, f, out=dc_next, where=real)  # elsewhere dc_next passes through
                 np.copyto(a, 0, where=~real)
                 np.matmul(a, Wh_T, out=dh_next)
                 np.copyto(dh_next, dh, where=~real)
             else:
-                np.multiply(dc, f[t], out=dc_next)
+                np.multiply(dc, f, out=dc_next)
                 np.matmul(a, Wh_T, out=dh_next)
         self.dh0, self.dc0 = dh_next, dc_next
 
-        dA2d = dA.reshape(T * N, H4)
-        np.matmul(xs_tm.reshape(T * N, D).T, dA2d, out=self.grads[0])
+        dA2d = dA.reshape(T * N, 4 * H)
+        dWxb = np.matmul(xs1.reshape(T * N, D + 1).T, dA2d)  # (D+1, 4H): dWx, then db
+        self.grads[0][...] = dWxb[:D]
+        self.grads[2][...] = dWxb[D]
         np.matmul(h_all[:-1].reshape(T * N, H).T, dA2d, out=self.grads[1])
-        np.sum(dA2d, axis=0, out=self.grads[2])
         dxs = np.matmul(dA2d, Wx.T).reshape(T, N, D)
         return np.ascontiguousarray(dxs.transpose(1, 0, 2))  # (N, T, D)
 
     def step(self, x, h, c):
         """One step without caching, for greedy decoding: x (N, D), h, c (N, H) -> h, c."""
         Wx, Wh, b = self.params
-        H = Wh.shape[0]
+        N, H = h.shape
         a = np.matmul(x.astype(Wx.dtype, copy=False), Wx)  # (N, 4H)
         a += np.matmul(h.astype(Wh.dtype, copy=False), Wh)
         a += b
-        a *= _gate_scale(H, Wh.dtype)
+        gates = np.multiply(a.reshape(N, 4, H).transpose(1, 0, 2),
+                            np.array(_GATE_SCALE, dtype=a.dtype).reshape(4, 1, 1))  # (4, N, H)
         with np.errstate(over="ignore", under="ignore"):
-            _activate_gates(a, H)
-        o, f, i, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            _activate_gates(gates)
+        o, f, i, g = gates
         c_new = f * c + i * g
         return o * np.tanh(c_new), c_new
 

@@ -18,7 +18,7 @@ from matplotlib.font_manager import FontProperties, fontManager
 
 from kanjinum.fileio import atomic_write_bytes
 
-END_LABEL = "⏎"
+END_LABEL = "終"  # the row of a model that answered nothing
 
 
 @lru_cache(maxsize=1)

@@ -192,3 +192,19 @@ def test_reads_the_books_own_files():
     train, test = D.split_dataset(addition)
     assert len(test) == 5000
     assert D.count_overlap(train, test) == 0
+
+
+@pytest.mark.parametrize("kind", D.HARD_KINDS)
+@pytest.mark.parametrize("max_digits", [1, 2, 5, 13])
+def test_hard_numbers_stay_in_range(kind, max_digits):
+    # A sparse number once carried past its width (9×10^12 + 9×10^12) and broke the file.
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        n = D.draw_hard_number(kind, rng, max_digits)
+        assert 1 <= n < 10**max_digits, (kind, n)
+
+
+def test_every_generated_line_fits_its_widths():
+    ds = D.generate_kanji(size=20_000, seed=0, hard_share=0.5)
+    assert all(len(q) <= ds.question_width for q in ds.questions)
+    assert all(len(a) <= ds.answer_width for a in ds.answers)

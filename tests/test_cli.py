@@ -1,0 +1,216 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kanjinum.cli import app
+from kanjinum.train import load_npz, load_run
+
+runner = CliRunner()
+ENV = {"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"}
+
+
+def run(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], env=ENV, input=input)
+
+
+def assert_clean_error(result, code=2):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny attention model on tiny data: enough to exercise every command."""
+    folder = tmp_path_factory.mktemp("cli")
+    data = folder / "small.txt"
+    assert run("gen-data", "--size", 400, "--max-digits", 4, "--seed", 1, "--out", data).exit_code == 0
+    result = run("train", "--data", data, "--hidden", 24, "--wordvec", 8, "--batch", 32,
+                 "--epochs", 2, "--lr", 0.01, "--out", folder / "runs" / "tiny")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("gen-data", "train", "eval", "attend", "convert"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["一億一"], "100000001"),
+    (["100000001", "--style", "daiji"], "壱億壱"),
+    (["3210", "--style", "positional"], "三二一〇"),
+    (["三兆九千億"], "3900000000000"),
+])
+def test_convert(args, expected):
+    result = run("convert", *args)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == expected
+
+
+@pytest.mark.parametrize("bad", ["万万", "abc", "十十", "100000000000000000000"])
+def test_convert_bad_input_is_one_line(bad):
+    result = run("convert", bad)
+    assert_clean_error(result)
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_gen_data_writes_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "k.txt"
+    first = run("gen-data", "--size", 500, "--out", out)
+    assert first.exit_code == 0 and "500" in first.output and str(out) in first.output
+    content = out.read_bytes()
+    again = run("gen-data", "--size", 500, "--out", out, "--seed", 9)
+    assert_clean_error(again)
+    assert out.read_bytes() == content
+    forced = run("gen-data", "--size", 500, "--out", out, "--force")
+    assert forced.exit_code == 0 and out.read_bytes() == content  # same options, same bytes
+
+
+@pytest.mark.parametrize("args", [["--size", "0"], ["--hard-share", "2"], ["--max-digits", "0"],
+                                  ["--task", "nope"], ["--size", "x"], ["--style", "roman"]])
+def test_gen_data_bad_options(tmp_path, args):
+    result = run("gen-data", "--out", tmp_path / "x.txt", *args)
+    assert_clean_error(result)
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_gen_data_addition_and_hard(tmp_path):
+    add = tmp_path / "add.txt"
+    assert run("gen-data", "--task", "addition", "--size", 300, "--out", add).exit_code == 0
+    line = add.read_text(encoding="utf-8").splitlines()[0]
+    assert len(line) == 12 and line[7] == "_"
+    hard = tmp_path / "hard.txt"
+    result = run("gen-data", "--task", "hard", "--per-kind", 20, "--out", hard)
+    assert result.exit_code == 0, result.output
+    assert "一億一" in hard.read_text(encoding="utf-8")
+
+
+def test_train_writes_the_run_folder(trained):
+    folder = trained / "runs" / "tiny"
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    for key in ("model", "vocab", "reverse", "mask", "data", "split_seed", "question_width"):
+        assert key in config
+    assert len(config["data"]["sha256"]) == 64
+    history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[1]["loss"] < history[0]["loss"]
+    with np.load(folder / "model.npz", allow_pickle=False) as npz:
+        assert "decoder.affine.W" in npz.files
+    assert (folder / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_json(trained, monkeypatch):
+    monkeypatch.chdir(trained)
+    result = run("eval", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    # the book's tenth, less the closed-kind numbers that the split keeps in training
+    closed_in_test = 40 - summary["total"]
+    assert 0 <= closed_in_test <= 36 and 0 <= summary["accuracy"] <= 1
+    assert sum(row["total"] for row in summary["by_length"].values()) == summary["total"]
+    assert "by_kind" in summary
+
+
+def test_eval_counts_unknown_characters(trained, tmp_path):
+    data = tmp_path / "odd.txt"
+    data.write_text("三百五  _305 \n三百x  _300 \n", encoding="utf-8")
+    result = run("eval", "--run", trained / "runs" / "tiny", "--data", data, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["total"] == 2 and summary["unreadable"] == 1
+
+
+def test_eval_shows_examples(trained):
+    result = run("eval", "--run", trained / "runs" / "tiny", "--show", 3)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Q ") == 3 and "by answer length" in result.output
+
+
+def test_attend_writes_a_heatmap(trained, tmp_path):
+    out = tmp_path / "a.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph would warn
+        result = run("attend", "一", "三百五", "--run", trained / "runs" / "tiny", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "T 305" in result.output
+
+
+@pytest.mark.parametrize("numeral, message", [("", "empty"), ("一x", "allowed characters"),
+                                              ("一" * 30, "at most")])
+def test_attend_bad_numerals(trained, tmp_path, numeral, message):
+    result = run("attend", numeral, "--run", trained / "runs" / "tiny", "--out", tmp_path / "a.png")
+    assert_clean_error(result)
+    assert message in result.output
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_attend_refuses_models_without_attention(tmp_path):
+    data = tmp_path / "d.txt"
+    run("gen-data", "--size", 100, "--max-digits", 3, "--out", data)
+    assert run("train", "--data", data, "--model", "peeky", "--hidden", 8, "--epochs", 1,
+               "--out", tmp_path / "p").exit_code == 0
+    result = run("attend", "三", "--run", tmp_path / "p")
+    assert_clean_error(result)
+    assert "no attention" in result.output
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    data = tmp_path / "d.txt"
+    run("gen-data", "--size", 300, "--max-digits", 4, "--out", data)
+    common = ["train", "--data", data, "--hidden", 16, "--wordvec", 8, "--batch", 64]
+    assert run(*common, "--epochs", 3, "--out", tmp_path / "full").exit_code == 0
+    assert run(*common, "--epochs", 1, "--out", tmp_path / "part").exit_code == 0
+    result = run("train", "--resume", "--epochs", 3, "--out", tmp_path / "part")
+    assert result.exit_code == 0, result.output
+    full = load_npz(tmp_path / "full" / "state.npz")
+    part = load_npz(tmp_path / "part" / "state.npz")
+    for name in full:
+        if name.startswith("param/"):
+            assert np.array_equal(full[name], part[name]), name
+    history = json.loads((tmp_path / "part" / "history.json").read_text(encoding="utf-8"))
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_same_seed_same_run(tmp_path):
+    data = tmp_path / "d.txt"
+    run("gen-data", "--size", 200, "--max-digits", 3, "--out", data)
+    for name in ("a", "b"):
+        run("train", "--data", data, "--hidden", 8, "--epochs", 2, "--out", tmp_path / name)
+    a = load_run(tmp_path / "a").model.named_params()
+    b = load_run(tmp_path / "b").model.named_params()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--data", "missing.txt"], 2), (["--hidden", "0"], 1), (["--epochs", "0"], 1),
+    (["--model", "transformer"], 2), (["--batch", "-1"], 1),
+])
+def test_train_bad_options(tmp_path, monkeypatch, args, code):
+    monkeypatch.chdir(tmp_path)
+    run("gen-data", "--size", 100, "--max-digits", 3, "--out", "d.txt")
+    result = run("train", "--data", "d.txt", "--out", "r", *args)
+    assert_clean_error(result, code)
+    assert not (tmp_path / "r" / "model.npz").exists()
+
+
+def test_train_refuses_a_non_empty_run_folder(trained):
+    folder = trained / "runs" / "tiny"
+    before = (folder / "model.npz").read_bytes()
+    result = run("train", "--data", trained / "small.txt", "--out", folder)
+    assert_clean_error(result)
+    assert (folder / "model.npz").read_bytes() == before
+
+
+def test_eval_without_any_run_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("kanjinum.train.DEFAULT_RUN", tmp_path / "no-default")
+    result = run("eval")
+    assert_clean_error(result)
+    assert "kanjinum train" in result.output
