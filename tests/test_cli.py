@@ -214,3 +214,19 @@ def test_eval_without_any_run_says_how_to_make_one(tmp_path, monkeypatch):
     result = run("eval")
     assert_clean_error(result)
     assert "kanjinum train" in result.output
+
+
+def test_attend_interactive_survives_bad_lines(trained, tmp_path):
+    out = tmp_path / "i.png"
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out", out,
+                 input="三百五\n一x\n\n")
+    assert result.exit_code == 0, result.output
+    assert "allowed characters" in result.output
+    assert (tmp_path / "i-1.png").exists() and not (tmp_path / "i-2.png").exists()
+
+
+def test_attend_uses_the_newest_run(trained, monkeypatch, tmp_path):
+    monkeypatch.chdir(trained)
+    result = run("attend", "三", "--out", tmp_path / "n.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "n.png").exists()

@@ -86,6 +86,21 @@ def test_embedding_forward_and_gradient_with_repeated_ids():
     assert_grad(layer.grads[0], lambda: np.sum(layer.forward(ids) * R), layer.params[0], "W")
 
 
+@pytest.mark.parametrize("V", [7, 2000])  # one-hot product / np.add.at
+def test_embedding_scatter_matches_a_plain_loop(V):
+    rng = np.random.default_rng(16)
+    layer = Embedding(randn(rng, V, 2))
+    ids = rng.integers(0, 5, size=(3, 6))
+    ids[0, :3] = V - 1
+    dout = randn(rng, 3, 6, 2)
+    layer.forward(ids)
+    layer.backward(dout)
+    expected = np.zeros((V, 2))
+    for n, t in np.ndindex(ids.shape):
+        expected[ids[n, t]] += dout[n, t]
+    np.testing.assert_allclose(layer.grads[0], expected, rtol=1e-12, atol=1e-15)
+
+
 # --- TimeAffine -----------------------------------------------------------------------------
 
 
@@ -110,7 +125,8 @@ def test_time_affine_gradients():
 
 
 def make_lstm(rng, D=3, H=4, dtype=np.float64):
-    return LSTM(*(0.5 * randn(rng, *shape).astype(dtype) for shape in [(D, 4 * H), (H, 4 * H), (4 * H,)]))
+    shapes = [(D, 4 * H), (H, 4 * H), (4 * H,)]  # Wx, Wh, b
+    return LSTM(*(0.5 * randn(rng, *shape).astype(dtype) for shape in shapes))
 
 
 def reference_lstm(layer, xs, h, c):
@@ -191,7 +207,8 @@ def test_lstm_mask_carries_state_through_padding():
     right, _, c_right = reference_lstm(layer, xs[1:, :4], h0[1:], c0[1:])
     np.testing.assert_allclose(hs[0, 2:], left[0], rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(hs[1, :4], right[0], rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(layer.c_last, np.concatenate([c_left, c_right]), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(layer.c_last, np.concatenate([c_left, c_right]),
+                               rtol=1e-12, atol=1e-13)
 
 
 def test_lstm_mask_all_true_equals_no_mask():

@@ -53,7 +53,7 @@ def test_adam_keeps_float32():
 
 def test_adam_state_round_trip_continues_bit_identically():
     rng = np.random.default_rng(1)
-    params = [rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)]
+    params = [rng.standard_normal(shape).astype(np.float32) for shape in [(3, 4), (4,)]]
     grads = [[rng.standard_normal(p.shape).astype(np.float32) for p in params] for _ in range(6)]
     first = Adam(lr=0.05)
     for g in grads[:3]:
@@ -77,7 +77,8 @@ def test_adam_state_round_trip_continues_bit_identically():
 def test_adam_state_before_any_update_and_mismatch():
     optimizer = Adam()
     assert optimizer.state_dict() == {"step": np.array(0)}
-    optimizer.load_state_dict({"step": np.array(2, dtype=np.int64), "m_0": np.zeros(3), "v_0": np.zeros(3)})
+    state = {"step": np.array(2, dtype=np.int64), "m_0": np.zeros(3), "v_0": np.zeros(3)}
+    optimizer.load_state_dict(state)
     with pytest.raises(ValueError):
         optimizer.update([np.zeros(4)], [np.zeros(4)])
     with pytest.raises(ValueError):

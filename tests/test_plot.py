@@ -1,0 +1,57 @@
+import struct
+import warnings
+
+import numpy as np
+
+from kanjinum.plot import attention_heatmaps, learning_curve
+
+
+def png_size(path):
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", header[16:24])
+
+
+def panel(question, answer):
+    rng = np.random.default_rng(0)
+    w = rng.random((len(answer), len(question)))
+    return {"question": question, "answer": answer, "weights": w / w.sum(1, keepdims=True),
+            "title": f"{question} → {answer} ○"}
+
+
+def test_heatmap_renders_japanese_without_missing_glyphs(tmp_path):
+    out = tmp_path / "one.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        attention_heatmaps([panel("三兆九千億壱萬弐阡〇零", "3900000000000")], out)
+    width, height = png_size(out)
+    # one panel: 1.2 + 0.38 × 11 inches wide plus the colour bar, 1.3 + 0.33 × 13 high, 120 dpi
+    assert abs(width - (1.2 + 0.38 * 11 + 1.2) * 120) <= 1
+    assert abs(height - (1.3 + 0.33 * 13) * 120) <= 1
+
+
+def test_several_numerals_give_one_figure_with_a_panel_each(tmp_path):
+    items = [panel("一", "1"), panel("一億一", "100000001"), panel("三兆九千億", "3900000000000"),
+             panel("五兆五千五十五", "5000000005055")]
+    one, four = tmp_path / "1.png", tmp_path / "4.png"
+    attention_heatmaps(items[:1], one)
+    attention_heatmaps(items, four)
+    w1, h1 = png_size(one)
+    w4, h4 = png_size(four)
+    assert w4 > 1.5 * w1 and h4 > 1.5 * h1  # a 2 × 2 grid of panels
+
+
+def test_an_empty_answer_still_draws_a_row(tmp_path):
+    item = panel("一", "")
+    item["weights"] = np.ones((1, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        attention_heatmaps([item], tmp_path / "e.png")
+    assert png_size(tmp_path / "e.png")[0] > 0
+
+
+def test_learning_curve(tmp_path):
+    history = [{"epoch": e, "loss": 1 / e, "accuracy": e / 10} for e in range(1, 6)]
+    learning_curve(history, tmp_path / "c.png")
+    width, height = png_size(tmp_path / "c.png")
+    assert width == 9 * 120 and abs(height - 3.6 * 120) <= 1
