@@ -15,10 +15,39 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from kanjinum.errors import DataError, KanjinumError, RunError, VocabError
 
+# The base class of click's usage errors, found from a public one: typer vendors its own click.
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class OneLineErrors(TyperGroup):
+    """Usage mistakes (unknown option, bad value) as one line instead of a box of help text."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except _ClickException as exc:
+            if not exc.format_message():  # no_args_is_help: the help text was the answer
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            _console(stderr=True).print(
+                f"[bold red]error:[/] {_escape(exc.format_message())}{_escape(hint)}",
+                soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            _console(stderr=True).print("[bold red]aborted[/]")
+            sys.exit(130)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="kanjinum",
     help="Teach numpy-only seq2seq networks to read Japanese numerals: 三兆九千億 → 3900000000000.\n\n"
          "Typical session: [bold]kanjinum gen-data[/], [bold]kanjinum train[/], "
