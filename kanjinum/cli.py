@@ -78,6 +78,7 @@ class ModelKind(str, Enum):
     seq2seq = "seq2seq"
     peeky = "peeky"
     attention = "attention"
+    bi_attention = "bi-attention"
 
 
 def _console(stderr: bool = False):
@@ -398,7 +399,7 @@ def attend(
         raise fail("give at least one numeral, e.g. kanjinum attend 一億一, or use --interactive")
     with user_errors(), blas_threads(threads):
         loaded = load_run(resolve_run(run))
-        if loaded.kind not in ("attention",):
+        if not loaded.model.has_attention:
             raise fail(f"run {loaded.path} is a {loaded.kind} model, which has no attention to "
                        "show; train one with --model attention")
         console = _console()

@@ -17,7 +17,7 @@ import numpy as np
 
 from kanjinum.layers import LSTM, Attention, Embedding, SoftmaxCrossEntropy, TimeAffine
 
-MODEL_KINDS = ("seq2seq", "peeky", "attention")
+MODEL_KINDS = ("seq2seq", "peeky", "attention", "bi-attention")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class Seq2seq:
     """Encoder and plain decoder; Peeky and AttentionSeq2seq change only the decoder."""
 
     kind = "seq2seq"
+    has_attention = False
 
     def __init__(self, config: ModelConfig, rng: np.random.Generator, dtype=np.float32):
         V, D, H = config.vocab_size, config.wordvec, config.hidden
@@ -106,34 +107,37 @@ class Seq2seq:
 
     def forward(self, xs, ts, src_mask=None, tgt_mask=None) -> float:
         """Mean cross-entropy of predicting ts[:, 1:] from xs and ts[:, :-1] (teacher forcing)."""
-        enc_hs = self.encode(xs, src_mask)
-        scores = self._decode_train(ts[:, :-1], enc_hs, src_mask)
+        enc_hs, h = self.encode(xs, src_mask)
+        scores = self._decode_train(ts[:, :-1], enc_hs, h, src_mask)
         return self.loss_layer.forward(scores, ts[:, 1:], tgt_mask)
 
     def backward(self) -> None:
         dscores = self.loss_layer.backward()
-        denc_hs = self._decode_train_backward(dscores)
-        demb = self.layers["encoder.lstm"].backward(denc_hs)
+        denc_hs, dh = self._decode_train_backward(dscores)
+        self._encode_backward(denc_hs, dh)
+
+    def encode(self, xs, src_mask=None):
+        """Encoder states (N, Te, H) and the state that starts the decoder (N, H): the one after
+        the last real character (masked steps carry the state over)."""
+        emb = self.layers["encoder.embed"].forward(xs)
+        lstm = self.layers["encoder.lstm"]
+        return lstm.forward(emb, mask=src_mask), lstm.h_last
+
+    def _encode_backward(self, denc_hs, dh) -> None:
+        demb = self.layers["encoder.lstm"].backward(denc_hs, dh_last=dh)
         self.layers["encoder.embed"].backward(demb)
 
-    def encode(self, xs, src_mask=None) -> np.ndarray:
-        emb = self.layers["encoder.embed"].forward(xs)
-        return self.layers["encoder.lstm"].forward(emb, mask=src_mask)  # (N, Te, H)
-
-    def _decode_train(self, dec_in, enc_hs, src_mask):
-        self._enc_shape = enc_hs.shape
-        h = enc_hs[:, -1]
+    def _decode_train(self, dec_in, enc_hs, h, src_mask):
         emb = self.layers["decoder.embed"].forward(dec_in)
         dec_hs = self.layers["decoder.lstm"].forward(emb, h0=h)
         return self.layers["decoder.affine"].forward(dec_hs)
 
     def _decode_train_backward(self, dscores):
+        """-> (gradient wrt the encoder states or None, gradient wrt the decoder's start state)"""
         lstm = self.layers["decoder.lstm"]
         demb = lstm.backward(self.layers["decoder.affine"].backward(dscores))
         self.layers["decoder.embed"].backward(demb)
-        denc_hs = np.zeros(self._enc_shape, dtype=self.dtype)
-        denc_hs[:, -1] = lstm.dh0
-        return denc_hs
+        return None, lstm.dh0
 
     # -- decoding ---------------------------------------------------------------------------
 
@@ -145,10 +149,10 @@ class Seq2seq:
         as soon as every row has ended; the rest is filled with end_id.
         """
         N = xs.shape[0]
-        enc_hs = self.encode(xs, src_mask)
-        state = self._start_state(enc_hs, src_mask)
+        enc_hs, h = self.encode(xs, src_mask)
+        state = self._start_state(enc_hs, h, src_mask)
         ids = np.full((N, length), end_id if end_id is not None else start_id, dtype=np.int32)
-        weights = [] if isinstance(self, AttentionSeq2seq) else None
+        weights = [] if self.has_attention else None
         current = np.full(N, start_id, dtype=np.int32)
         ended = np.zeros(N, dtype=bool)
         for t in range(length):
@@ -168,8 +172,7 @@ class Seq2seq:
             weights = attn
         return ids, weights
 
-    def _start_state(self, enc_hs, src_mask):
-        h = enc_hs[:, -1]
+    def _start_state(self, enc_hs, h, src_mask):
         return {"h": h, "c": np.zeros_like(h), "enc_h": h}
 
     def _step(self, current, state):
@@ -188,11 +191,9 @@ class PeekySeq2seq(Seq2seq):
     def _affine_inputs(self) -> int:
         return 2 * self.config.hidden
 
-    def _decode_train(self, dec_in, enc_hs, src_mask):
-        self._enc_shape = enc_hs.shape
+    def _decode_train(self, dec_in, enc_hs, h, src_mask):
         N, Td = dec_in.shape
         H = self.config.hidden
-        h = enc_hs[:, -1]
         peek = np.broadcast_to(h[:, None, :], (N, Td, H))
         emb = self.layers["decoder.embed"].forward(dec_in)
         dec_hs = self.layers["decoder.lstm"].forward(np.concatenate((peek, emb), axis=2), h0=h)
@@ -204,9 +205,7 @@ class PeekySeq2seq(Seq2seq):
         dout = self.layers["decoder.affine"].backward(dscores)  # (N, Td, 2H)
         dx = lstm.backward(dout[:, :, H:])  # (N, Td, H + D)
         self.layers["decoder.embed"].backward(dx[:, :, H:])
-        denc_hs = np.zeros(self._enc_shape, dtype=self.dtype)
-        denc_hs[:, -1] = lstm.dh0 + dout[:, :, :H].sum(axis=1) + dx[:, :, :H].sum(axis=1)
-        return denc_hs
+        return None, lstm.dh0 + dout[:, :, :H].sum(axis=1) + dx[:, :, :H].sum(axis=1)
 
     def _step(self, current, state):
         x = self.layers["decoder.embed"].params[0][current]
@@ -219,6 +218,7 @@ class PeekySeq2seq(Seq2seq):
 
 class AttentionSeq2seq(Seq2seq):
     kind = "attention"
+    has_attention = True
 
     def __init__(self, config: ModelConfig, rng: np.random.Generator, dtype=np.float32):
         super().__init__(config, rng, dtype)
@@ -227,8 +227,7 @@ class AttentionSeq2seq(Seq2seq):
     def _affine_inputs(self) -> int:
         return 2 * self.config.hidden
 
-    def _decode_train(self, dec_in, enc_hs, src_mask):
-        h = enc_hs[:, -1]
+    def _decode_train(self, dec_in, enc_hs, h, src_mask):
         emb = self.layers["decoder.embed"].forward(dec_in)
         dec_hs = self.layers["decoder.lstm"].forward(emb, h0=h)
         context = self.attention.forward(enc_hs, dec_hs, src_mask)  # (N, Td, H)
@@ -241,11 +240,10 @@ class AttentionSeq2seq(Seq2seq):
         denc_hs, ddec_hs = self.attention.backward(dout[:, :, :H])
         ddec_hs += dout[:, :, H:]
         self.layers["decoder.embed"].backward(lstm.backward(ddec_hs))
-        denc_hs[:, -1] += lstm.dh0
-        return denc_hs
+        return denc_hs, lstm.dh0
 
-    def _start_state(self, enc_hs, src_mask):
-        state = super()._start_state(enc_hs, src_mask)
+    def _start_state(self, enc_hs, h, src_mask):
+        state = super()._start_state(enc_hs, h, src_mask)
         state["enc_hs"], state["src_mask"] = enc_hs, src_mask
         return state
 
@@ -264,7 +262,40 @@ class AttentionSeq2seq(Seq2seq):
         return np.concatenate((context, h), axis=1) @ W + b, weights
 
 
-MODEL_CLASSES = {cls.kind: cls for cls in (Seq2seq, PeekySeq2seq, AttentionSeq2seq)}
+class BiAttentionSeq2seq(AttentionSeq2seq):
+    """Attention over a bidirectional encoder (the book's §8.4): two LSTMs of H/2 units read the
+    question both ways; each state is [forward; backward], still H wide, so the decoder is
+    unchanged. The decoder starts from both directions' final states."""
+
+    kind = "bi-attention"
+
+    def __init__(self, config: ModelConfig, rng: np.random.Generator, dtype=np.float32):
+        if config.hidden % 2:
+            raise ValueError(f"bi-attention needs an even hidden size, not {config.hidden}")
+        super().__init__(config, rng, dtype)
+        half = config.hidden // 2
+        self.layers["encoder.lstm"] = _lstm(rng, config.wordvec, half, dtype)
+        self.layers["encoder.lstm_back"] = _lstm(rng, config.wordvec, half, dtype)
+
+    def encode(self, xs, src_mask=None):
+        emb = self.layers["encoder.embed"].forward(xs)
+        fwd, back = self.layers["encoder.lstm"], self.layers["encoder.lstm_back"]
+        hs_f = fwd.forward(emb, mask=src_mask)
+        back_mask = None if src_mask is None else src_mask[:, ::-1]
+        hs_b = back.forward(emb[:, ::-1], mask=back_mask)[:, ::-1]
+        enc_hs = np.concatenate((hs_f, hs_b), axis=2)  # (N, Te, H)
+        return enc_hs, np.concatenate((fwd.h_last, back.h_last), axis=1)
+
+    def _encode_backward(self, denc_hs, dh) -> None:
+        half = self.config.hidden // 2
+        demb = self.layers["encoder.lstm"].backward(denc_hs[:, :, :half], dh_last=dh[:, :half])
+        demb_back = self.layers["encoder.lstm_back"].backward(
+            np.ascontiguousarray(denc_hs[:, ::-1, half:]), dh_last=dh[:, half:])
+        self.layers["encoder.embed"].backward(demb + demb_back[:, ::-1])
+
+
+MODEL_CLASSES = {cls.kind: cls for cls in (Seq2seq, PeekySeq2seq, AttentionSeq2seq,
+                                           BiAttentionSeq2seq)}
 
 
 def build_model(config: ModelConfig, seed: int = 0, dtype=np.float32) -> Seq2seq:

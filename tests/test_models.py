@@ -4,7 +4,7 @@ import pytest
 from kanjinum.models import MODEL_KINDS, ModelConfig, build_model
 from kanjinum.optim import Adam, clip_grads
 
-V, D, H = 7, 3, 5
+V, D, H = 7, 3, 6
 
 
 def _batch(rng, N=3, Te=4, Td=4):
@@ -80,7 +80,7 @@ def test_generate_is_batched_and_matches_teacher_forcing(kind):
     for row in range(6):
         alone, _ = model.generate(xs[row:row + 1], start_id=1, length=4)
         assert np.array_equal(alone[0], ids[row])
-    if kind == "attention":
+    if kind in ("attention", "bi-attention"):
         assert weights.shape == (6, 4, 5)
         assert np.allclose(weights.sum(axis=2), 1.0)
         ts = np.concatenate([np.ones((6, 1), np.int32), ids], axis=1)

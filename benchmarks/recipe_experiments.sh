@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Reproduce the training-recipe experiments of docs/recipe-experiments.md.
+#
+#   benchmarks/recipe_experiments.sh                 # every experiment, one after another
+#   benchmarks/recipe_experiments.sh r01 r05         # only these
+#   benchmarks/recipe_experiments.sh --list          # names and flags
+#   benchmarks/recipe_experiments.sh --table         # markdown table of what has run so far
+#
+# Work folder: $RECIPE_DIR (default /tmp/recipe). Training uses the default --threads 1 and runs
+# ONE at a time so that the seconds per epoch are comparable. For each run it keeps
+# runs/NAME/ (the run folder), train.log, wall.txt (/usr/bin/time -f %e of `kanjinum train`),
+# eval-test.json (the random test split) and eval-hard.json (the hard set made for its data file).
+set -euo pipefail
+
+K=${KANJINUM:-/work/main/.venv/bin/kanjinum}
+W=${RECIPE_DIR:-/tmp/recipe}
+mkdir -p "$W/data" "$W/runs"
+
+# Data sets: TAG|gen-data flags. Each gets its own hard set, made to avoid its questions.
+DATA=(
+  "d0|"
+  "d0s1|--seed 1"
+  "hs05|--hard-share 0.05"
+  "hs20|--hard-share 0.2"
+  "hs30|--hard-share 0.3"
+  "hs20s1|--hard-share 0.2 --seed 1"
+)
+
+# Experiments: NAME|DATA TAG|kanjinum train flags (beyond --data/--out/--force/--show 0).
+EXPS=(
+  "r01|d0|--no-mask --no-bucket --hidden 256 --lr 0.001 --epochs 2"
+)
+
+data_flags() {
+  local tag=$1 line
+  for line in "${DATA[@]}"; do
+    if [[ ${line%%|*} == "$tag" ]]; then echo "${line#*|}"; return; fi
+  done
+  echo "unknown data tag $tag" >&2; exit 2
+}
+
+make_data() {
+  local tag=$1 flags
+  flags=$(data_flags "$tag")
+  if [[ ! -f $W/data/$tag.txt ]]; then
+    # shellcheck disable=SC2086
+    "$K" gen-data --out "$W/data/$tag.txt" $flags
+    "$K" gen-data --task hard --exclude "$W/data/$tag.txt" --out "$W/data/$tag-hard.txt"
+  fi
+}
+
+run_exp() {
+  local line=$1 name tag flags dir
+  name=${line%%|*}; line=${line#*|}; tag=${line%%|*}; flags=${line#*|}
+  make_data "$tag"
+  dir=$W/runs/$name
+  mkdir -p "$dir"
+  echo "== $name: gen-data $(data_flags "$tag") | train $flags"
+  # shellcheck disable=SC2086
+  /usr/bin/time -f %e -o "$dir/wall.txt" \
+    "$K" train --data "$W/data/$tag.txt" --out "$dir/run" --force --show 0 $flags \
+    > "$dir/train.log" 2>&1
+  "$K" eval --run "$dir/run" --json > "$dir/eval-test.json"
+  "$K" eval --run "$dir/run" --data "$W/data/$tag-hard.txt" --json > "$dir/eval-hard.json"
+  "$K" eval --run "$dir/run" --data "$W/data/$tag-hard.txt" --errors --show 40 \
+    > "$dir/hard-errors.txt" 2>&1 || true
+  echo "$tag" > "$dir/data-tag.txt"
+  echo "$flags" > "$dir/flags.txt"
+  python3 - "$dir" <<'PY'
+import json, sys, pathlib
+d = pathlib.Path(sys.argv[1])
+h = json.loads((d / "run/history.json").read_text())
+t = json.loads((d / "eval-test.json").read_text()); k = json.loads((d / "eval-hard.json").read_text())
+print(f"   epochs {len(h)}, train s {sum(r['seconds'] for r in h):.1f}, wall s {(d/'wall.txt').read_text().split()[-1]}, "
+      f"test {t['accuracy']:.4%}, hard {k['accuracy']:.4%} ({k['total']-k['correct']} wrong)")
+PY
+}
+
+table() {
+  python3 - "$W" "${DATA[@]}" -- "${EXPS[@]}" <<'PY'
+import json, sys, pathlib
+W = pathlib.Path(sys.argv[1]); args = sys.argv[2:]; cut = args.index("--")
+data = dict(a.split("|", 1) for a in args[:cut])
+kinds = ["single", "round", "repeated", "short", "sparse", "group", "other"]
+print("| run | gen-data | train flags | epochs | train s | wall s | s/epoch | test | hard | "
+      + " | ".join(kinds) + " |")
+print("|" + "---|" * (10 + len(kinds)))
+def pct(x): return "100" if x == 1 else f"{100*x:.2f}"
+for line in args[cut + 1:]:
+    name, tag, flags = line.split("|", 2)
+    d = W / "runs" / name
+    if not (d / "eval-hard.json").exists():
+        continue
+    h = json.loads((d / "run/history.json").read_text())
+    t = json.loads((d / "eval-test.json").read_text()); k = json.loads((d / "eval-hard.json").read_text())
+    secs = sum(r["seconds"] for r in h)
+    wall = float((d / "wall.txt").read_text().split()[-1])
+    per = [f"{pct(k['by_kind'][c]['accuracy'])} ({k['by_kind'][c]['total']-k['by_kind'][c]['correct']})"
+           if c in k["by_kind"] else "-" for c in kinds]
+    print(f"| {name} | `{data[tag] or '(default)'}` | `{flags}` | {len(h)} | {secs:.0f} | {wall:.0f} | "
+          f"{secs/len(h):.1f} | {pct(t['accuracy'])} | {pct(k['accuracy'])} ({k['total']-k['correct']}) | "
+          + " | ".join(per) + " |")
+PY
+}
+
+case "${1:-}" in
+  --list) printf '%s\n' "${DATA[@]}" "${EXPS[@]}"; exit 0 ;;
+  --table) table; exit 0 ;;
+esac
+for line in "${EXPS[@]}"; do
+  name=${line%%|*}
+  if [[ $# -eq 0 ]] || [[ " $* " == *" $name "* ]]; then run_exp "$line"; fi
+done
