@@ -29,6 +29,7 @@ DATA=(
 # Experiments: NAME|DATA TAG|kanjinum train flags (beyond --data/--out/--force/--show 0).
 EXPS=(
   "r01|d0|--no-mask --no-bucket --hidden 256 --lr 0.001 --epochs 2"
+  "r02|d0|--hidden 128 --lr 0.005 --lr-decay 0.8 --epochs 15 --target-acc 0.999"
 )
 
 data_flags() {

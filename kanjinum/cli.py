@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from kanjinum.errors import DataError, KanjinumError, RunError, VocabError
+from kanjinum.errors import DataError, KanjinumError, OptionError, RunError, VocabError
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -60,6 +60,7 @@ app = typer.Typer(
 )
 
 USAGE, RUNTIME = 2, 1
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class Task(str, Enum):
@@ -97,10 +98,10 @@ def user_errors():
     """Turn the errors a user can cause into one line and an exit status."""
     try:
         yield
-    except (DataError, VocabError) as exc:
+    except (DataError, VocabError, OptionError, RunError) as exc:
         raise fail(_escape(str(exc)), USAGE) from None
     except KanjinumError as exc:
-        raise fail(_escape(str(exc)), RUNTIME if not isinstance(exc, RunError) else USAGE) from None
+        raise fail(_escape(str(exc)), RUNTIME) from None
     except PermissionError as exc:
         raise fail(_escape(f"permission denied: {exc.filename or exc}"), RUNTIME) from None
     except OSError as exc:
@@ -397,6 +398,12 @@ def attend(
 
     if not numerals and not interactive:
         raise fail("give at least one numeral, e.g. kanjinum attend 一億一, or use --interactive")
+    out = out or Path("attention.png")
+    if out.suffix.lower() != ".png":
+        raise fail(f"--out must name a .png file, not {out}")
+    if out.exists() and (out.is_dir() or out.read_bytes()[:8] != PNG_SIGNATURE):
+        # Heatmaps replace earlier heatmaps, never a file of the user's.
+        raise fail(f"{out} exists and is not a PNG image; choose another --out")
     with user_errors(), blas_threads(threads):
         loaded = load_run(resolve_run(run))
         if not loaded.model.has_attention:
@@ -404,7 +411,7 @@ def attend(
                        "show; train one with --model attention")
         console = _console()
         if numerals:
-            _attend_once(console, loaded, numerals, out or Path("attention.png"))
+            _attend_once(console, loaded, numerals, out)
         if interactive:
             _attend_interactive(console, loaded, out)
 
@@ -420,8 +427,8 @@ def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
     console.print(f"heatmap written to [bold]{out}[/]")
 
 
-def _attend_interactive(console, loaded, out: Path | None) -> None:
-    stem = (out or Path("attention.png")).with_suffix("")
+def _attend_interactive(console, loaded, out: Path) -> None:
+    stem = out.with_suffix("")
     count = 0
     while True:
         try:

@@ -15,3 +15,7 @@ class VocabError(KanjinumError):
 
 class RunError(KanjinumError):
     """A run folder that is missing, incomplete or inconsistent."""
+
+
+class OptionError(KanjinumError):
+    """An option value that cannot work (a size of 0, a batch larger than the data)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import KanjinumError, RunError
+from kanjinum.errors import KanjinumError, OptionError, RunError
 from kanjinum.fileio import atomic_save_npz, atomic_write_json
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
 from kanjinum.optim import Adam, clip_grads
@@ -58,18 +58,18 @@ class TrainConfig:
 
     def check(self) -> None:
         if self.model not in MODEL_KINDS:
-            raise KanjinumError(f"--model must be one of {', '.join(MODEL_KINDS)}, not {self.model!r}")
+            raise OptionError(f"--model must be one of {', '.join(MODEL_KINDS)}, not {self.model!r}")
         for name in ("wordvec", "hidden", "batch", "epochs"):
             if getattr(self, name) < 1:
-                raise KanjinumError(f"--{name} must be at least 1, not {getattr(self, name)}")
+                raise OptionError(f"--{name} must be at least 1, not {getattr(self, name)}")
         if not self.lr > 0:
-            raise KanjinumError(f"--lr must be positive, not {self.lr}")
+            raise OptionError(f"--lr must be positive, not {self.lr}")
         if not 0 < self.lr_decay <= 1:
-            raise KanjinumError(f"--lr-decay must be in (0, 1], not {self.lr_decay}")
+            raise OptionError(f"--lr-decay must be in (0, 1], not {self.lr_decay}")
         if not 0 <= self.oversample < 1:
-            raise KanjinumError(f"--oversample must be in [0, 1), not {self.oversample}")
+            raise OptionError(f"--oversample must be in [0, 1), not {self.oversample}")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
-            raise KanjinumError(f"--target-acc must be in (0, 1], not {self.target_acc}")
+            raise OptionError(f"--target-acc must be in (0, 1], not {self.target_acc}")
 
 
 # --- a trained model and what it needs to read questions ------------------------------------
@@ -304,23 +304,33 @@ class TrainState:
     history: list = field(default_factory=list)
 
 
-class _Interrupted(Exception):
-    pass
+class StopRequest:
+    """Set by SIGINT or SIGTERM; training stops at the next iteration boundary, so a checkpoint
+    never holds a half-applied update. A second signal stops at once."""
+
+    def __init__(self):
+        self.signal_name: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.signal_name is not None
+
+    def handle(self, signum, frame):
+        if self.signal_name is not None:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
 
 
 @contextmanager
-def _signals_raise_interrupt():
-    """SIGINT and SIGTERM end training between iterations, after a checkpoint is written."""
-    def handler(signum, frame):
-        raise _Interrupted(signal.Signals(signum).name)
+def _stop_on_signals():
+    request = StopRequest()
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         for s in previous:
-            signal.signal(s, handler)
+            signal.signal(s, request.handle)
     except ValueError:  # not the main thread: leave signals alone
         previous = {}
     try:
-        yield
+        yield request
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
@@ -358,8 +368,11 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
             if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
     train_set, test_set = D.split_dataset(dataset, config.split_seed, keep_in_train=keep)
     if len(train_set) == 0 or len(test_set) == 0:
-        raise KanjinumError(f"{config.data} has {len(dataset)} lines: too few to split into "
+        raise D.DataError(f"{config.data} has {len(dataset)} lines: too few to split into "
                             "a training and a test part")
+    if config.batch > len(train_set):
+        raise OptionError(f"--batch {config.batch} is larger than the {len(train_set)} training "
+                          f"lines of {config.data}; use --batch {len(train_set)} or less")
     vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
     model = build_model(ModelConfig(config.model, len(vocab), config.wordvec, config.hidden),
                         seed=config.seed)
@@ -379,17 +392,21 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
     enc = D.encode_dataset(train_set, vocab)
     rare = np.array([i for i, a in enumerate(train_set.answers)
                      if a.isdigit() and D.categorise(int(a)) != "other"], dtype=np.int64)
-    with _signals_raise_interrupt():
-        try:
-            _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter)
-        except _Interrupted as exc:
+    if state.epoch >= config.epochs:
+        reporter.message(f"{out} has trained {state.epoch} epochs already; "
+                         "ask for more with --epochs")
+        return run
+    with _stop_on_signals() as stop:
+        _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop)
+        if stop:
             _save_state(out, run, optimizer, state)
-            reporter.message(f"stopped by {exc}; saved after epoch {state.epoch} iteration "
-                             f"{state.iteration}; continue with --resume")
+            reporter.message(f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, "
+                             f"iteration {state.iteration}; saved; continue with "
+                             f"kanjinum train --out {out} --resume")
     return run
 
 
-def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter):
+def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop):
     config, model = run.train, run.model
     while state.epoch < config.epochs:
         if state.iteration == 0:
@@ -402,6 +419,8 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter):
         reporter.epoch_start(state.epoch + 1, config.epochs, len(batches), state.iteration)
         started = time.perf_counter() - state.epoch_seconds
         for i in range(state.iteration, len(batches)):
+            if stop:
+                return
             xs, ts, src_mask, tgt_mask = batch_arrays(run, enc, batches[i])
             loss = model.forward(xs, ts, src_mask, tgt_mask)
             if not np.isfinite(loss):

@@ -155,7 +155,7 @@ def test_attend_refuses_models_without_attention(tmp_path):
     data = tmp_path / "d.txt"
     run("gen-data", "--size", 100, "--max-digits", 3, "--out", data)
     assert run("train", "--data", data, "--model", "peeky", "--hidden", 8, "--epochs", 1,
-               "--out", tmp_path / "p").exit_code == 0
+               "--batch", 32, "--out", tmp_path / "p").exit_code == 0
     result = run("attend", "三", "--run", tmp_path / "p")
     assert_clean_error(result)
     assert "no attention" in result.output
@@ -189,14 +189,15 @@ def test_same_seed_same_run(tmp_path):
 
 
 @pytest.mark.parametrize("args, code", [
-    (["--data", "missing.txt"], 2), (["--hidden", "0"], 1), (["--epochs", "0"], 1),
-    (["--model", "transformer"], 2), (["--batch", "-1"], 1),
+    (["--data", "missing.txt"], 2), (["--hidden", "0"], 2), (["--epochs", "0"], 2),
+    (["--model", "transformer"], 2), (["--batch", "-1"], 2), (["--batch", "5000"], 2),
 ])
 def test_train_bad_options(tmp_path, monkeypatch, args, code):
     monkeypatch.chdir(tmp_path)
-    run("gen-data", "--size", 100, "--max-digits", 3, "--out", "d.txt")
-    result = run("train", "--data", "d.txt", "--out", "r", *args)
+    run("gen-data", "--size", 400, "--max-digits", 3, "--out", "d.txt")
+    result = run("train", "--data", "d.txt", "--out", "r", "--hidden", 8, *args)
     assert_clean_error(result, code)
+    assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "r" / "model.npz").exists()
 
 

@@ -1,0 +1,310 @@
+"""Every mistake a user can make gets one clear line, a non-zero exit status and no traceback,
+and nothing the user already had is lost. docs/robustness.md lists these cases."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kanjinum.cli import app
+from kanjinum.errors import RunError
+from kanjinum.train import TrainConfig, TrainingStopped, fit, load_npz, load_run
+
+runner = CliRunner()
+ENV = {"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"}
+
+
+def run(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], env=ENV, input=input)
+
+
+def assert_one_line_error(result, code=2, *fragments):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, (SystemExit, type(None))), repr(result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    for fragment in fragments:
+        assert fragment in result.output
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("robust")
+    data = folder / "d.txt"
+    assert run("gen-data", "--size", 300, "--max-digits", 4, "--out", data).exit_code == 0
+    result = run("train", "--data", data, "--hidden", 16, "--wordvec", 8, "--batch", 32,
+                 "--epochs", 1, "--out", folder / "run")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def copy_run(base, tmp_path):
+    target = tmp_path / "run"
+    target.mkdir()
+    for f in (base / "run").iterdir():
+        (target / f.name).write_bytes(f.read_bytes())
+    return target
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--bogus"], "No such option"),
+    (["eval", "--show", "x"], "--show"),
+    (["gen-data", "--size", "-5"], "--size"),
+    (["frobnicate"], "No such command"),
+    (["convert"], "Missing argument"),
+])
+def test_usage_mistakes(args, fragment, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run(*args), 2, fragment)
+
+
+# --- data files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (None, "not found"),
+    (b"", "no lines"),
+    (b"\xff\xfe\x00_1\n", "not UTF-8"),
+    (b"abc_1\nabcd_12\n", "line 2"),
+    (b"abc 1\nabc 2\n", "no '_'"),
+])
+def test_bad_data_files(tmp_path, content, fragment):
+    data = tmp_path / "data.txt"
+    if content is not None:
+        data.write_bytes(content)
+    result = run("train", "--data", data, "--out", tmp_path / "r")
+    assert_one_line_error(result, 2, fragment, "data.txt")
+    assert not (tmp_path / "r").exists()
+
+
+def test_unreadable_data_file(tmp_path, monkeypatch):
+    data = tmp_path / "data.txt"
+    data.write_text("1_1\n", encoding="utf-8")
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    result = run("eval", "--run", tmp_path, "--data", data)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_data_the_vocabulary_lacks_is_counted(base, tmp_path):
+    data = tmp_path / "latin.txt"
+    data.write_text("abc_1\nxyz_2\n", encoding="utf-8")
+    result = run("eval", "--run", base / "run", "--data", data, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["unreadable"] == 2 and summary["accuracy"] == 0
+
+
+# --- run folders and checkpoints -------------------------------------------------------------
+
+
+def test_missing_run_folder(tmp_path):
+    assert_one_line_error(run("eval", "--run", tmp_path / "nope"), 2, "not found")
+
+
+def test_incomplete_run_folder(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    (folder / "model.npz").unlink()
+    assert_one_line_error(run("eval", "--run", folder), 2, "model.npz")
+
+
+def test_truncated_weights(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    data = (folder / "model.npz").read_bytes()
+    (folder / "model.npz").write_bytes(data[: len(data) // 2])
+    assert_one_line_error(run("eval", "--run", folder), 2, "model.npz")
+
+
+def test_corrupted_weights(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    data = bytearray((folder / "model.npz").read_bytes())
+    for i in range(200, len(data) - 200, 97):
+        data[i] ^= 0xFF
+    (folder / "model.npz").write_bytes(bytes(data))
+    assert_one_line_error(run("eval", "--run", folder), 2, "model.npz")
+
+
+def test_weights_of_another_model(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    arrays = load_npz(folder / "model.npz")
+    arrays["decoder.affine.W"] = np.zeros((3, 3), np.float32)
+    np.savez(folder / "model.npz", **arrays)
+    assert_one_line_error(run("eval", "--run", folder), 2, "shape")
+
+
+def test_pickled_object_is_refused(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    arrays = load_npz(folder / "model.npz")
+    arrays["decoder.affine.W"] = np.array([{"evil": "payload"}], dtype=object)
+    np.savez(folder / "model.npz", **arrays)
+    with pytest.raises(RunError, match="Python objects"):
+        load_npz(folder / "model.npz")
+    assert_one_line_error(run("eval", "--run", folder), 2, "refusing")
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda c: c.pop("vocab"), "vocab"),
+    (lambda c: c.update(format_version=99), "format version 99"),
+    (lambda c: c["model"].update(kind="transformer"), "bad value"),
+])
+def test_bad_config(base, tmp_path, edit, fragment):
+    folder = copy_run(base, tmp_path)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert_one_line_error(run("eval", "--run", folder), 2, fragment)
+
+
+def test_config_that_is_not_json(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    (folder / "config.json").write_text("{oops", encoding="utf-8")
+    assert_one_line_error(run("eval", "--run", folder), 2, "not valid JSON")
+
+
+# --- output files ----------------------------------------------------------------------------
+
+
+def test_output_folder_not_writable(base, tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine", encoding="utf-8")
+    result = run("gen-data", "--size", 10, "--out", blocker / "sub" / "k.txt")
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    result = run("train", "--data", base / "d.txt", "--out", blocker / "run")
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    assert blocker.read_text(encoding="utf-8") == "mine"
+
+
+def test_permission_denied_while_writing(base, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr("kanjinum.fileio.tempfile.mkstemp", refuse)
+    result = run("gen-data", "--size", 10, "--out", tmp_path / "k.txt")
+    assert result.exit_code in (1, 2) and "Permission denied" in result.output
+    assert not (tmp_path / "k.txt").exists()
+
+
+def test_train_out_on_an_existing_file(base, tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine", encoding="utf-8")
+    assert_one_line_error(run("train", "--data", base / "d.txt", "--out", target), 2,
+                          "not a folder")
+    assert target.read_text(encoding="utf-8") == "mine"
+
+
+def test_attend_out_on_a_file_of_the_users(base, tmp_path):
+    target = tmp_path / "photo.png"
+    target.write_bytes(b"not a png at all")
+    assert_one_line_error(run("attend", "一", "--run", base / "run", "--out", target), 2,
+                          "not a PNG")
+    assert target.read_bytes() == b"not a png at all"
+    assert_one_line_error(run("attend", "一", "--run", base / "run", "--out", tmp_path / "a.txt"),
+                          2, ".png")
+
+
+# --- training failures -----------------------------------------------------------------------
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(base, tmp_path, monkeypatch):
+    folder = tmp_path / "nan"
+    config = TrainConfig(data=str(base / "d.txt"), hidden=8, wordvec=4, batch=32, epochs=3)
+    fit(config, folder, reporter=None)
+    before = load_npz(folder / "model.npz")
+    calls = {"n": 0}
+    from kanjinum.models import AttentionSeq2seq
+    original = AttentionSeq2seq.forward
+
+    def poisoned(self, *args, **kwargs):
+        calls["n"] += 1
+        return float("nan") if calls["n"] == 5 else original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AttentionSeq2seq, "forward", poisoned)
+    with pytest.raises(TrainingStopped, match="epoch 4, iteration 5"):
+        fit(TrainConfig(epochs=5), folder, resume=True)
+    after = load_npz(folder / "model.npz")
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    monkeypatch.setattr(AttentionSeq2seq, "forward", poisoned)
+    calls["n"] = 0
+    result = run("train", "--out", folder, "--resume", "--epochs", 5)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]  # after the run's opening summary
+    assert last.startswith("error:") and "epoch 4, iteration 5" in last
+
+
+# --- interruptions (real processes) ----------------------------------------------------------
+
+
+def _train_process(data, out, *extra):
+    args = [sys.executable, "-m", "kanjinum", "train", "--data", str(data), "--out", str(out),
+            "--hidden", "16", "--wordvec", "8", "--batch", "16", "--show", "0", *extra]
+    env = dict(os.environ, **ENV)
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            text=True)
+
+
+def _wait_for(path, proc, timeout=60):
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.time() < deadline, "training never wrote its first checkpoint"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def data_2000(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("signals")
+    data = folder / "d.txt"
+    assert run("gen-data", "--size", 2000, "--max-digits", 6, "--out", data).exit_code == 0
+    return data
+
+
+def test_kill_9_leaves_a_loadable_checkpoint(data_2000, tmp_path):
+    out = tmp_path / "run"
+    proc = _train_process(data_2000, out, "--epochs", "50")
+    _wait_for(out / "model.npz", proc)
+    time.sleep(0.7)
+    proc.kill()
+    proc.wait()
+    run_ = load_run(out)  # neither file is half-written, whenever the kill landed
+    assert run_.model.named_params()
+    assert load_npz(out / "state.npz")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_resume_after_a_signal_matches_an_uninterrupted_run(data_2000, tmp_path, sig):
+    epochs = "4"
+    whole = _train_process(data_2000, tmp_path / "whole", "--epochs", epochs)
+    whole.wait()
+    assert whole.returncode == 0
+    out = tmp_path / "cut"
+    proc = _train_process(data_2000, out, "--epochs", epochs)
+    _wait_for(out / "state.npz", proc)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in output
+    assert "stopped by" in output or "run saved" in output
+    resumed = _train_process(data_2000, out, "--resume")
+    output, _ = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, output
+    a, b = load_npz(tmp_path / "whole" / "state.npz"), load_npz(out / "state.npz")
+    for name in a:
+        if name.startswith(("param/", "adam/")):
+            assert np.array_equal(a[name], b[name]), name
+    history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
