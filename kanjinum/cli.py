@@ -338,6 +338,9 @@ def eval_(
         loaded = load_run(resolve_run(run))
         if data is None:
             source = Path(loaded.train.data)
+            if not source.exists():
+                raise RunError(f"the data file of {loaded.path}, {source}, is not here; "
+                               "name a file with --data (e.g. --data data/hard.txt)")
             dataset = D.read_dataset(source)
             _, dataset = D.split_dataset(dataset, loaded.train.split_seed, keep_in_train=[
                 q for q, a in zip(dataset.questions, dataset.answers)

@@ -294,8 +294,10 @@ def draw_hard_number(kind: str, rng: np.random.Generator, max_digits: int) -> in
         length = int(rng.integers(1, max_digits + 1))
         n = int(rng.integers(1, 10)) * 10 ** (length - 1)
         # Up to two more digits below the leading one (never on it: 9 + 9 would carry).
-        for pos in rng.choice(max(length - 1, 1), size=min(2, length - 1), replace=False):
-            n += int(rng.integers(0, 10)) * 10 ** int(pos)
+        if length > 1:
+            positions, digits = rng.integers(0, length - 1, size=2), rng.integers(0, 10, size=2)
+            for pos in set(positions.tolist()):
+                n += int(digits[0 if pos == positions[0] else 1]) * 10**pos
         return n
     if kind == "group":
         n = _draw_uniform_number(rng, max_digits)
@@ -374,12 +376,21 @@ def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji
 
 
 def _add_hard_numbers(chosen: dict, rng, max_digits: int, target: int) -> None:
-    misses = 0
-    while len(chosen) < target and misses < 100_000:
-        kind = HARD_KINDS[int(rng.integers(len(HARD_KINDS)))]
+    """Add hard numbers of kinds taken in turn until `target` numbers are chosen. Small kinds
+    (nine single digits, 117 round numbers) run out: a kind that keeps drawing numbers already
+    chosen leaves the rotation."""
+    kinds = list(HARD_KINDS)
+    misses = dict.fromkeys(kinds, 0)
+    while len(chosen) < target and kinds:
+        kind = kinds[int(rng.integers(len(kinds)))]
         before = len(chosen)
         chosen.setdefault(draw_hard_number(kind, rng, max_digits), None)
-        misses += len(chosen) == before
+        if len(chosen) > before:
+            misses[kind] = 0
+        else:
+            misses[kind] += 1
+            if misses[kind] == 30:
+                kinds.remove(kind)
 
 
 def _check_generation_options(size: int, max_digits: int, hard_share: float) -> None:
