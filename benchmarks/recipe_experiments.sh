@@ -30,6 +30,9 @@ DATA=(
 EXPS=(
   "r01|d0|--no-mask --no-bucket --hidden 256 --lr 0.001 --epochs 2"
   "r02|d0|--hidden 128 --lr 0.005 --lr-decay 0.8 --epochs 15 --target-acc 0.999"
+  "r03|d0|--hidden 128 --lr 0.01 --lr-decay 0.85 --epochs 12 --target-acc 0.999"
+  "r04|hs20|--hidden 128 --lr 0.01 --lr-decay 0.85 --epochs 12 --target-acc 0.999"
+  "r05|d0|--hidden 128 --lr 0.01 --lr-decay 0.75 --epochs 11 --oversample 0.1"
 )
 
 data_flags() {

@@ -99,10 +99,21 @@ def _activate_gates(a):
     """
     np.exp(a, out=a)
     a += 1
-    np.reciprocal(a, out=a)
+    np.divide(1, a, out=a)  # faster than np.reciprocal in numpy 2
     g = a[3]
     g *= 2
     g -= 1
+
+
+def _tanh(x, out):
+    """tanh(x) = 2 / (1 + exp(-2x)) - 1 into out: one exp and three cheap passes, faster than
+    np.tanh for float32; exp(-2x) = +inf gives exactly -1 (the caller silences the flag)."""
+    np.multiply(x, -2, out=out)
+    np.exp(out, out=out)
+    out += 1
+    np.divide(2, out, out=out)
+    out -= 1
+    return out
 
 
 def _gate_major(W, dtype):
@@ -112,6 +123,12 @@ def _gate_major(W, dtype):
     scale = np.array(_GATE_SCALE, dtype=dtype).reshape(4, 1, 1)
     np.multiply(W.reshape(R, 4, H4 // 4).transpose(1, 0, 2), scale, out=out)
     return out
+
+
+def stacked_gate_weights(Wx, Wh, b, dtype):
+    """[Wx; b; Wh] as gate-major, pre-scaled blocks (4, D + 1 + H, H): a row [x, 1, h] times
+    these is the pre-activation of all four gates, bias included, ready for `_activate_gates`."""
+    return _gate_major(np.vstack((Wx, b[None, :], Wh)), dtype)
 
 
 class LSTM:
@@ -127,8 +144,13 @@ class LSTM:
     real input. After forward, `h_last` and `c_last` (N, H) are the final states; after backward,
     `dh0` and `dc0` (N, H) are the gradients wrt h0 and c0.
 
-    Speed: the caches are time-major, and the gate values gate-major, (4, T, N, H), so every
-    per-step operation works on contiguous (N, H) blocks; numpy pays per row on strided slices.
+    Speed: every step is one product of the row [x_t, 1, h_{t-1}] with the stacked weights
+    [Wx; b; Wh] (D + 1 + H, 4H): the input projection and the bias ride along in the recurrent
+    product, which runs at the full sgemm rate (a separate (T*N, D + 1) product with K = 17 runs
+    at about half of it, and its sum with the recurrent part costs a pass), and backward gets dWx,
+    db and dWh from a single product. The rows live in one time-major buffer `xh` (T + 1, N,
+    D + 1 + H) and each step writes its h straight into the next step's row. Gate values are
+    gate-major, (T, 4, N, H), so every per-step operation works on contiguous (N, H) blocks.
     """
 
     def __init__(self, Wx, Wh, b):
@@ -152,25 +174,19 @@ class LSTM:
         Wx, Wh, b = self.params
         N, T, D = xs.shape
         H = Wh.shape[0]
+        K = D + 1 + H
         dtype = Wh.dtype
 
-        # Inputs get a column of ones, so the bias rides along in the input projection here and
-        # db comes out of the dWx product in backward.
-        xs1 = self._buffer("xs1", (T, N, D + 1), dtype)  # time-major
-        xs1[..., :D] = xs.transpose(1, 0, 2)
-        xs1[..., D] = 1
-        Wxb = _gate_major(np.vstack((Wx, b)), dtype)  # (4, D+1, H)
-        Wh_gates = _gate_major(Wh, dtype)  # (4, H, H)
-        # The input projection of every step in one product; the loop adds h @ Wh.
-        gates = self._buffer("gates", (4, T, N, H), dtype)
-        np.matmul(xs1.reshape(T * N, D + 1), Wxb, out=gates.reshape(4, T * N, H))
-
-        h_all = self._buffer("h_all", (T + 1, N, H), dtype)  # h_all[t]: the state before step t
-        c_all = self._buffer("c_all", (T + 1, N, H), dtype)
+        xh = self._buffer("xh", (T + 1, N, K), dtype)  # xh[t] = [x_t, 1, h_{t-1}], time-major
+        xh[:T, :, :D] = xs.transpose(1, 0, 2)
+        xh[:, :, D] = 1
+        h_all = xh[:, :, D + 1:]  # (T + 1, N, H) view: h_all[t] is the state before step t
         h_all[0] = 0 if h0 is None else h0
+        W = stacked_gate_weights(Wx, Wh, b, dtype)  # (4, K, H)
+        gates = self._buffer("gates", (T, 4, N, H), dtype)
+        c_all = self._buffer("c_all", (T + 1, N, H), dtype)  # c_all[t]: the cell before step t
         c_all[0] = 0 if c0 is None else c0
         tanh_c = self._buffer("tanh_c", (T, N, H), dtype)
-        recurrent = self._buffer("recurrent", (4, N, H), dtype)
         ig = self._buffer("ig", (N, H), dtype)
         if mask is None:
             mask_tm, padded = None, np.zeros(T, dtype=bool)
@@ -180,36 +196,43 @@ class LSTM:
 
         with np.errstate(over="ignore", under="ignore"):
             for t in range(T):
-                a = gates[:, t]  # (4, N, H)
-                np.matmul(h_all[t], Wh_gates, out=recurrent)
-                a += recurrent
+                a = gates[t]  # (4, N, H)
+                if t == 0 and h0 is None:  # h0 = 0: only the input part of the product
+                    np.matmul(xh[0, :, :D + 1], W[:, :D + 1], out=a)
+                else:
+                    np.matmul(xh[t], W, out=a)
                 _activate_gates(a)
                 o, f, i, g = a
                 c = c_all[t + 1]
                 np.multiply(f, c_all[t], out=c)
                 np.multiply(i, g, out=ig)
                 c += ig
-                np.tanh(c, out=tanh_c[t])
+                _tanh(c, out=tanh_c[t])
                 np.multiply(o, tanh_c[t], out=h_all[t + 1])
                 if padded[t]:
                     carry = ~mask_tm[t][:, None]  # (N, 1)
                     np.copyto(h_all[t + 1], h_all[t], where=carry)
                     np.copyto(c, c_all[t], where=carry)
 
-        self._cache = (xs1, gates, h_all, c_all, tanh_c, mask_tm, padded)
+        self._cache = (xh, gates, c_all, tanh_c, mask_tm, padded)
         self.h_last, self.c_last = h_all[T].copy(), c_all[T].copy()
         return np.ascontiguousarray(h_all[1:].transpose(1, 0, 2))  # (N, T, H)
 
-    def backward(self, dhs, dh_last=None, dc_last=None):
-        """dhs (N, T, H) or None -> dxs (N, T, D); dh_last, dc_last add to the final h, c."""
+    def backward(self, dhs, dh_last=None, dc_last=None, need_dh0=True):
+        """dhs (N, T, H) or None -> dxs (N, T, D); dh_last, dc_last add to the final h, c.
+
+        need_dh0=False skips the product that only `dh0` needs (the encoder's h0 is a constant
+        zero); `dh0` is then None.
+        """
         Wx, Wh, _ = self.params
-        xs1, gates, h_all, c_all, tanh_c, mask_tm, padded = self._cache
-        _, T, N, H = gates.shape
-        D = xs1.shape[2] - 1
+        xh, gates, c_all, tanh_c, mask_tm, padded = self._cache
+        T, _, N, H = gates.shape
+        K = xh.shape[2]
+        D = K - 1 - H
         dtype = gates.dtype
 
         # dA (T, N, 4H): d loss / d pre-activation, in the columns' own order, so the weight
-        # gradients come out of single products over all steps after the loop.
+        # gradients come out of one product over all steps after the loop.
         dA = self._buffer("dA", (T, N, 4 * H), dtype)
         dh_next = np.zeros((N, H), dtype=dtype)  # d loss / d h_t from later steps
         dc_next = np.zeros((N, H), dtype=dtype)
@@ -220,7 +243,7 @@ class LSTM:
         dh, dc, work = (self._buffer(name, (N, H), dtype) for name in ("dh", "dc", "work"))
         Wh_T = Wh.T
         for t in range(T - 1, -1, -1):
-            o, f, i, g = gates[:, t]
+            o, f, i, g = gates[t]
             tc, c_prev, a = tanh_c[t], c_all[t], dA[t]
             if dhs is None:
                 dh[...] = dh_next
@@ -252,22 +275,26 @@ class LSTM:
             np.subtract(1, work, out=work)
             work *= i
             np.multiply(work, dc, out=a[:, 3 * H:])
+            skip_dh = t == 0 and not need_dh0
             if padded[t]:
                 real = mask_tm[t][:, None]
                 np.multiply(dc, f, out=dc_next, where=real)  # elsewhere dc_next passes through
                 np.copyto(a, 0, where=~real)
-                np.matmul(a, Wh_T, out=dh_next)
-                np.copyto(dh_next, dh, where=~real)
+                if not skip_dh:
+                    np.matmul(a, Wh_T, out=dh_next)
+                    np.copyto(dh_next, dh, where=~real)
             else:
                 np.multiply(dc, f, out=dc_next)
-                np.matmul(a, Wh_T, out=dh_next)
-        self.dh0, self.dc0 = dh_next, dc_next
+                if not skip_dh:
+                    np.matmul(a, Wh_T, out=dh_next)
+        self.dh0, self.dc0 = (dh_next if need_dh0 else None), dc_next
 
         dA2d = dA.reshape(T * N, 4 * H)
-        dWxb = np.matmul(xs1.reshape(T * N, D + 1).T, dA2d)  # (D+1, 4H): dWx, then db
-        self.grads[0][...] = dWxb[:D]
-        self.grads[2][...] = dWxb[D]
-        np.matmul(h_all[:-1].reshape(T * N, H).T, dA2d, out=self.grads[1])
+        dW = self._buffer("dW", (K, 4 * H), dtype)
+        np.matmul(xh[:T].reshape(T * N, K).T, dA2d, out=dW)  # rows: dWx, then db, then dWh
+        self.grads[0][...] = dW[:D]
+        self.grads[2][...] = dW[D]
+        self.grads[1][...] = dW[D + 1:]
         dxs = np.matmul(dA2d, Wx.T).reshape(T, N, D)
         return np.ascontiguousarray(dxs.transpose(1, 0, 2))  # (N, T, D)
 

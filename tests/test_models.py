@@ -4,6 +4,8 @@ import pytest
 from kanjinum.models import MODEL_KINDS, ModelConfig, build_model
 from kanjinum.optim import Adam, clip_grads
 
+from gradcheck import assert_grad
+
 V, D, H = 7, 3, 6
 
 
@@ -15,21 +17,6 @@ def _batch(rng, N=3, Te=4, Td=4):
     tgt_mask = np.ones((N, Td), dtype=bool)
     tgt_mask[1, 2:] = False          # an answer that ended early
     return xs, ts, src_mask, tgt_mask
-
-
-def _numerical_grad(model, param, loss_fn, eps=1e-6):
-    grad = np.zeros_like(param)
-    it = np.nditer(param, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = param[i]
-        param[i] = old + eps
-        up = loss_fn()
-        param[i] = old - eps
-        down = loss_fn()
-        param[i] = old
-        grad[i] = (up - down) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
@@ -49,9 +36,7 @@ def test_model_gradients_match_numerical(kind, masked):
     loss()
     model.backward()
     for name, param, grad in zip(model.named_params(), model.params, model.grads):
-        expected = _numerical_grad(model, param, loss)
-        error = np.abs(grad - expected).max() / max(np.abs(expected).max(), 1e-8)
-        assert error < 1e-5, f"{kind} {name}: relative error {error:.2e}"
+        assert_grad(grad, loss, param, f"{kind} {name}")
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)

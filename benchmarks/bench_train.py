@@ -1,0 +1,18 @@
+"""Training and decoding speed of kanjinum's models beside PyTorch: `kanjinum bench` as a script.
+
+    .venv/bin/python benchmarks/bench_train.py                      # everything, one thread
+    .venv/bin/python benchmarks/bench_train.py --models attention --data kanji \
+        --kanji /tmp/perf/kanji.txt --json /tmp/perf/bench.json
+    .venv/bin/python benchmarks/bench_train.py --quick              # seconds: does it run?
+
+The PyTorch reference (benchmarks/torch_reference.py) runs in the same process when torch is
+installed (.venv/bin/pip install torch==2.13.0); without it the table says so and carries on.
+See `--help` and docs/performance.md.
+"""
+
+import sys
+
+from kanjinum.bench import main
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

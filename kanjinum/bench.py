@@ -1,0 +1,430 @@
+"""Training and decoding speed of every model, against this machine's sgemm and PyTorch.
+
+    kanjinum bench                                # every model, both data sets, one BLAS thread
+    python benchmarks/bench_train.py --models attention --data kanji --json bench.json
+    kanjinum bench --quick --json /tmp/q.json     # tiny sizes, seconds: what the tests run
+
+For each data set, model and mode it prints the median seconds of a training iteration
+(batch_arrays, forward, backward, clip, Adam: what `train.fit` does per batch) over `--iters`
+iterations after `--warmup`, the implied seconds per epoch, the samples per second of batched
+greedy decoding of the test split (`Run.predict`, batches of 1000), the floating-point operations
+of an iteration counted from the layer shapes (every matmul, 2·m·k·n, forward and backward),
+the GFLOP/s achieved, and the floor: the time those same matmuls take when timed one by one with
+this machine's sgemm, in the same run. `% floor` = floor / measured: 100 % would be nothing but
+sgemm at its own speed.
+
+Modes: `padded` trains exactly as the seed did (no mask, no bucketing, every batch the full
+width); `skip` is kanjinum's default (--mask with bucketing): batches of one question length,
+the encoder over the real characters only and the decoder until every row has ended. The skip
+mode's epoch is the mean over the sampled batches (their shapes differ) times the batch count.
+
+Timings on a shared machine are noisy: each figure is a median of many, wall-clock and the
+process's CPU time are both kept, and the load average is printed with the figures. The BLAS
+runs with one thread unless `--threads` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kanjinum import data as D
+from kanjinum.models import MODEL_KINDS, ModelConfig, build_model
+from kanjinum.optim import Adam, clip_grads
+from kanjinum.train import DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches
+
+# The seed's sizes for each data set: wordvec, hidden, batch.
+SIZES = {"kanji": (16, 256, 128), "addition": (16, 128, 128)}
+QUICK_SIZES = {"kanji": (8, 16, 16), "addition": (8, 16, 16)}
+MODES = ("padded", "skip")
+REFERENCE = Path(__file__).resolve().parent.parent / "benchmarks" / "torch_reference.py"
+
+
+# --- counting the work ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Matmul:
+    """`count` products of (m, k) @ (k, n), each repeated over `batch` independent matrices."""
+
+    what: str
+    m: int
+    k: int
+    n: int
+    count: int = 1
+    batch: int = 1
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.m * self.k * self.n * self.count * self.batch
+
+
+def lstm_matmuls(what: str, N: int, T: int, D: int, H: int, h0_zero: bool) -> list[Matmul]:
+    """An LSTM over T steps, forward and backward. With h0 = 0 (an encoder) the first step has
+    no recurrent product and nobody needs d loss / d h0, so neither is counted."""
+    steps = T - 1 if h0_zero else T
+    return [
+        Matmul(f"{what} x@Wx", T * N, D, 4 * H),
+        Matmul(f"{what} h@Wh", N, H, 4 * H, count=steps),
+        Matmul(f"{what} dA@Wh.T", N, 4 * H, H, count=steps),
+        Matmul(f"{what} dWh", H, steps * N, 4 * H),
+        Matmul(f"{what} dWx", D, T * N, 4 * H),
+        Matmul(f"{what} dA@Wx.T", T * N, 4 * H, D),
+    ]
+
+
+def model_matmuls(kind: str, N: int, Te: int, Td: int, D: int, H: int, V: int) -> list[Matmul]:
+    """Every matmul of one training iteration of a model, from its layer shapes."""
+    if kind == "bi-attention":
+        encoder = (lstm_matmuls("encoder", N, Te, D, H // 2, True)
+                   + lstm_matmuls("encoder back", N, Te, D, H // 2, True))
+    else:
+        encoder = lstm_matmuls("encoder", N, Te, D, H, True)
+    decoder_inputs = D + H if kind == "peeky" else D
+    affine_inputs = H if kind == "seq2seq" else 2 * H
+    found = encoder + lstm_matmuls("decoder", N, Td, decoder_inputs, H, False) + [
+        Matmul("affine", N * Td, affine_inputs, V),
+        Matmul("affine dW", affine_inputs, N * Td, V),
+        Matmul("affine dx", N * Td, V, affine_inputs),
+    ]
+    if kind in ("attention", "bi-attention"):
+        found += [
+            Matmul("attention scores", Td, H, Te, batch=N),
+            Matmul("attention context", Td, Te, H, batch=N),
+            Matmul("attention dweights", Td, H, Te, batch=N),
+            Matmul("attention denc", Te, Td, H, count=2, batch=N),
+            Matmul("attention ddec", Td, Te, H, batch=N),
+        ]
+    return found
+
+
+def median_seconds(function, repeats: int) -> float:
+    function()  # warm-up: page faults, packing buffers
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+class SgemmTimer:
+    """Times single products of given shapes (float32, hot caches), each shape once per run."""
+
+    def __init__(self, repeats: int = 15, seed: int = 0):
+        self.repeats = repeats
+        self.rng = np.random.default_rng(seed)
+        self.seconds: dict[tuple, float] = {}
+
+    def time(self, batch: int, m: int, k: int, n: int) -> float:
+        key = (batch, m, k, n)
+        if key not in self.seconds:
+            shape = (m, k) if batch == 1 else (batch, m, k)
+            a = self.rng.standard_normal(shape, dtype=np.float32)
+            b = self.rng.standard_normal(shape[:-2] + (k, n), dtype=np.float32)
+            out = np.empty(shape[:-2] + (m, n), dtype=np.float32)
+            repeats = max(3, min(self.repeats, int(0.3 / max(2e-11 * m * k * n * batch, 1e-6))))
+            self.seconds[key] = median_seconds(lambda: np.matmul(a, b, out=out), repeats)
+        return self.seconds[key]
+
+    def gflops(self, m: int, k: int, n: int) -> float:
+        return 2 * m * k * n / self.time(1, m, k, n) / 1e9
+
+    def floor(self, matmuls: list[Matmul]) -> float:
+        """Seconds that these products take at this machine's sgemm speed, back to back."""
+        return sum(self.time(p.batch, p.m, p.k, p.n) * p.count for p in matmuls)
+
+
+# --- timing the models ----------------------------------------------------------------------
+
+
+def load_data(task: str, path: str | None, quick: bool) -> D.Dataset:
+    if path:
+        return D.read_dataset(path)
+    size = 600 if quick else 50_000
+    return D.generate_kanji(size) if task == "kanji" else D.generate_addition(size)
+
+
+def split(dataset: D.Dataset):
+    """The split `train.fit` makes: the book's, with the closed kinds kept for training."""
+    keep = [q for q, a in zip(dataset.questions, dataset.answers)
+            if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
+    return D.split_dataset(dataset, keep_in_train=keep)
+
+
+def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int) -> dict:
+    """Per-iteration wall and CPU seconds over `iters` batches after `warmup`, and the FLOPs of
+    the batches timed (their trimmed shapes differ in the skip mode)."""
+    model, config = run.model, run.train
+    optimizer = Adam(lr=config.lr)
+    V = model.config.vocab_size
+    wall, cpu, flops = [], [], []
+    for k in range(warmup + iters):
+        rows = batches[k % len(batches)]
+        started, started_cpu = time.perf_counter(), time.process_time()
+        xs, ts, src_mask, tgt_mask = batch_arrays(run, enc, rows)
+        model.forward(xs, ts, src_mask, tgt_mask)
+        model.backward()
+        clip_grads(model.grads, config.clip)
+        optimizer.update(model.params, model.grads)
+        if k >= warmup:
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+            N, Te = xs.shape
+            shapes = model_matmuls(model.kind, N, Te, ts.shape[1] - 1, model.config.wordvec,
+                                   model.config.hidden, V)
+            flops.append(sum(p.flops for p in shapes))
+    return {"wall": wall, "cpu": cpu, "flops": flops}
+
+
+def time_decoding(run: Run, test: D.Dataset, repeats: int) -> float:
+    """Samples per second of `Run.predict` (batched greedy decoding) over the test split."""
+    run.predict(test.questions[:DECODE_BATCH])  # warm-up
+    seconds = median_seconds(lambda: run.predict(test.questions), repeats)
+    return len(test) / seconds
+
+
+def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, sgemm) -> dict:
+    wordvec, hidden, batch = sizes
+    mask = mode == "skip"
+    config = TrainConfig(model=kind, wordvec=wordvec, hidden=hidden, batch=batch,
+                         mask=mask, bucket=mask)
+    model = build_model(ModelConfig(kind, len(vocab), wordvec, hidden), seed=config.seed)
+    run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
+              mask, config)
+    enc = D.encode_dataset(train, vocab)
+    batches = epoch_batches(np.random.default_rng(0), enc.question_lengths, batch, mask)
+    timed = time_training(run, enc, batches, args.iters, args.warmup)
+    iteration_s = statistics.median(timed["wall"])
+    mean_s = statistics.fmean(timed["wall"])
+    epoch_s = len(batches) * (mean_s if mask else iteration_s)
+    # The floor of the full-width shapes, timed product by product; the skip mode's batches
+    # are smaller, so its floor is its FLOPs at the same sgemm rate.
+    full = model_matmuls(kind, batch, dataset.question_width, dataset.answer_width, wordvec,
+                         hidden, len(vocab))
+    full_flops = sum(p.flops for p in full)
+    sgemm_rate = full_flops / sgemm.floor(full)
+    flops = statistics.fmean(timed["flops"])
+    floor_s = flops / sgemm_rate
+    measured_s = mean_s if mask else iteration_s
+    return {
+        "data": args.current_task, "model": kind, "mode": mode,
+        "wordvec": wordvec, "hidden": hidden, "batch": batch,
+        "question_width": dataset.question_width, "answer_width": dataset.answer_width,
+        "iterations_timed": args.iters,
+        "iteration_s": iteration_s,
+        "iteration_mean_s": mean_s,
+        "iteration_cpu_s": statistics.median(timed["cpu"]),
+        "iterations_per_epoch": len(batches),
+        "epoch_s": epoch_s,
+        "decode_samples_per_s": time_decoding(run, test, args.decode_repeats),
+        "decode_samples": len(test),
+        "gflop_per_iteration": flops / 1e9,
+        "gflop_per_s": flops / measured_s / 1e9,
+        "sgemm_gflop_per_s": sgemm_rate / 1e9,
+        "floor_s": floor_s,
+        "floor_percent": 100 * floor_s / measured_s,
+    }
+
+
+# --- PyTorch, where it is installed ---------------------------------------------------------
+
+
+def load_reference():
+    """benchmarks/torch_reference.py, when this is a checkout and torch can be imported;
+    otherwise the reason it cannot run."""
+    if importlib.util.find_spec("torch") is None:
+        return None, "torch is not installed (.venv/bin/pip install torch==2.13.0)"
+    if not REFERENCE.exists():
+        return None, f"{REFERENCE} not found: the reference lives in the repository's benchmarks/"
+    spec = importlib.util.spec_from_file_location("kanjinum_torch_reference", REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, ""
+
+
+def bench_reference(reference, train, test, vocab, sizes, args) -> dict:
+    wordvec, hidden, batch = sizes
+    enc_train, enc_test = D.encode_dataset(train, vocab), D.encode_dataset(test, vocab)
+    result = reference.measure(enc_train.xs[:, ::-1], enc_train.ts, enc_test.xs[:, ::-1],
+                               len(vocab), vocab.start_id, wordvec=wordvec, hidden=hidden,
+                               batch=batch, iters=args.iters, warmup=args.warmup,
+                               threads=args.threads, decode_batch=DECODE_BATCH)
+    result["data"] = args.current_task
+    return result
+
+
+# --- the machine ----------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    from threadpoolctl import threadpool_info
+
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = [{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+            for info in threadpool_info() if info.get("user_api") == "blas"]
+    return {
+        "cpu": model, "cpus": os.cpu_count(), "python": platform.python_version(),
+        "numpy": np.__version__, "blas": blas,
+        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                                           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+                if k in os.environ},
+    }
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes) -> None:
+    print("\nsgemm, one product at a time (GFLOP/s):")
+    for what, (m, k, n) in shapes:
+        print(f"  {what:34s} ({m}x{k})@({k}x{n}) {sgemm.gflops(m, k, n):7.1f}")
+    header = (f"{'data':9s} {'model':12s} {'mode':6s} {'ms/iter':>8s} {'cpu ms':>7s} "
+              f"{'s/epoch':>8s} {'GFLOP':>6s} {'GFLOP/s':>7s} {'floor ms':>8s} {'% floor':>7s} "
+              f"{'torch ms':>8s} {'kn/torch':>8s} {'decode/s':>9s}")
+    print("\n" + header)
+    print("-" * len(header))
+    for r in results:
+        ref = references.get(r["data"])
+        torch_ms = f"{ref['iteration_s'] * 1e3:8.1f}" if ref else f"{'-':>8s}"
+        ratio = (f"{r['iteration_s'] / ref['iteration_s']:8.2f}"
+                 if ref and r["model"] == "attention" and r["mode"] == "padded" else f"{'-':>8s}")
+        print(f"{r['data']:9s} {r['model']:12s} {r['mode']:6s} {r['iteration_s'] * 1e3:8.1f} "
+              f"{r['iteration_cpu_s'] * 1e3:7.1f} {r['epoch_s']:8.1f} "
+              f"{r['gflop_per_iteration']:6.2f} {r['gflop_per_s']:7.1f} "
+              f"{r['floor_s'] * 1e3:8.1f} {r['floor_percent']:6.0f}% {torch_ms} {ratio} "
+              f"{r['decode_samples_per_s']:9.0f}")
+    for task, ref in references.items():
+        mine = {(r["model"], r["mode"]): r for r in results if r["data"] == task}
+        padded, skip = mine.get(("attention", "padded")), mine.get(("attention", "skip"))
+        print(f"\nPyTorch {ref['torch_version']} attention on {task}: "
+              f"{ref['iteration_s'] * 1e3:.1f} ms/iter (cpu {ref['iteration_cpu_s'] * 1e3:.1f}), "
+              f"{ref['epoch_s']:.1f} s/epoch, decode {ref['decode_samples_per_s']:.0f}/s")
+        if padded:
+            print(f"  kanjinum padded: {ref['iteration_s'] / padded['iteration_s']:.2f}x faster "
+                  f"per iteration, decode {padded['decode_samples_per_s'] / ref['decode_samples_per_s']:.1f}x")
+        if skip:
+            print(f"  kanjinum skip:   epoch {ref['epoch_s'] / skip['epoch_s']:.2f}x faster "
+                  f"({skip['epoch_s']:.1f} s vs {ref['epoch_s']:.1f} s), "
+                  f"decode {skip['decode_samples_per_s'] / ref['decode_samples_per_s']:.1f}x")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="kanjinum bench", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="seq2seq,peeky,attention,bi-attention",
+                        help="comma-separated models (default: all)")
+    parser.add_argument("--data", default="kanji,addition", help="kanji, addition or both")
+    parser.add_argument("--modes", default="padded,skip", help="padded, skip or both")
+    parser.add_argument("--kanji", help="kanji data file (default: `kanjinum gen-data`'s, "
+                                        "made in memory)")
+    parser.add_argument("--addition", help="addition data file, e.g. the book's addition.txt "
+                                           "(default: `gen-data --task addition`'s, in memory)")
+    parser.add_argument("--iters", type=int, default=30, help="timed iterations (default 30)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
+    parser.add_argument("--decode-repeats", type=int, default=3,
+                        help="passes over the test split for the decoding median")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    parser.add_argument("--torch", dest="torch", action="store_true", default=None,
+                        help="run the PyTorch reference (default: when torch is installed, "
+                             "not with --quick)")
+    parser.add_argument("--no-torch", dest="torch", action="store_false")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and few iterations: checks that it runs, not speed")
+    parser.add_argument("--json", help="write every figure to this file")
+    args = parser.parse_args(argv)
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.tasks = [t.strip() for t in args.data.split(",") if t.strip()]
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for value, allowed, what in ((args.models, MODEL_KINDS, "--models"),
+                                 (args.tasks, tuple(SIZES), "--data"),
+                                 (args.mode_list, MODES, "--modes")):
+        bad = [v for v in value if v not in allowed]
+        if bad or not value:
+            parser.error(f"{what}: {', '.join(bad) or 'nothing'} not among {', '.join(allowed)}")
+    if args.threads < 1 or args.iters < 1 or args.warmup < 0 or args.decode_repeats < 1:
+        parser.error("--threads, --iters and --decode-repeats must be at least 1, --warmup 0")
+    if args.quick:
+        args.iters, args.warmup, args.decode_repeats = min(args.iters, 3), 1, 1
+    if args.torch is None:
+        args.torch = not args.quick
+    return args
+
+
+def main(argv=None) -> dict:
+    """Run the benchmark as `argv` asks (see --help); prints a table, returns the figures."""
+    from threadpoolctl import threadpool_limits
+
+    args = parse_args(argv)
+    sizes_for = QUICK_SIZES if args.quick else SIZES
+    reference, why_not = load_reference() if args.torch else (None, "not asked (--no-torch)")
+    figures = {"machine": machine_info(), "threads": args.threads, "iters": args.iters,
+               "warmup": args.warmup, "quick": args.quick,
+               "load_before": load_average(), "results": [], "torch": {},
+               "torch_missing": why_not or None}
+    print(f"kanjinum bench: {figures['machine']['cpu']}, {figures['machine']['cpus']} cpus, "
+          f"numpy {np.__version__}, BLAS {figures['machine']['blas']}, "
+          f"{args.threads} thread(s), load {figures['load_before']}")
+    if reference is None:
+        print(f"PyTorch reference: not run: {why_not}")
+    sgemm = SgemmTimer(repeats=5 if args.quick else 15)
+    headline = []
+    with threadpool_limits(limits=args.threads):
+        for task in args.tasks:
+            args.current_task = task
+            dataset = load_data(task, getattr(args, task), args.quick)
+            train, test = split(dataset)
+            vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
+            sizes = sizes_for[task]
+            wordvec, hidden, batch = sizes
+            T, Td = dataset.question_width, dataset.answer_width
+            if not headline:
+                headline = [("h@Wh (a forward step)", (batch, hidden, 4 * hidden)),
+                            ("x@Wx (all steps at once)", (T * batch, wordvec + 1, 4 * hidden)),
+                            ("dWh = h.T@dA (all steps)", (hidden, (T - 1) * batch, 4 * hidden)),
+                            ("dA@Wh.T (a backward step)", (batch, 4 * hidden, hidden))]
+            for kind in args.models:
+                for mode in args.mode_list:
+                    result = bench_model(kind, mode, dataset, train, test, vocab, sizes, args,
+                                         sgemm)
+                    figures["results"].append(result)
+                    print(f"  {task} {kind} {mode}: {result['iteration_s'] * 1e3:.1f} ms/iter, "
+                          f"{result['floor_percent']:.0f}% of floor, "
+                          f"decode {result['decode_samples_per_s']:.0f}/s", flush=True)
+            if reference is not None:
+                figures["torch"][task] = bench_reference(reference, train, test, vocab, sizes, args)
+                print(f"  {task} torch attention: "
+                      f"{figures['torch'][task]['iteration_s'] * 1e3:.1f} ms/iter", flush=True)
+        figures["sgemm"] = [{"what": what, "m": m, "k": k, "n": n,
+                             "gflop_per_s": sgemm.gflops(m, k, n)} for what, (m, k, n) in headline]
+    figures["load_after"] = load_average()
+    print_table(figures["results"], figures["torch"], sgemm, headline)
+    print(f"\nload average before {figures['load_before']}, after {figures['load_after']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return figures
