@@ -298,6 +298,59 @@ class LSTM:
         dxs = np.matmul(dA2d, Wx.T).reshape(T, N, D)
         return np.ascontiguousarray(dxs.transpose(1, 0, 2))  # (N, T, D)
 
+    def infer(self, xs, first, hold):
+        """Forward only, for decoding: no caches, and no work for rows whose state is shared.
+
+        xs (N, T, D); first (N,), non-decreasing: row r has its own state from step first[r] on.
+        Before that its state is the same as every other such row's: with hold, the state stays
+        h0 = c0 = 0 (the masked steps of a reversed, left-padded question); without, all those
+        rows read the same inputs from h0 = c0 = 0 (the pad run of an unmasked question), and one
+        of them is computed for all. So the work is the real characters, not the width.
+        Returns hs (N, T, H) and the final h, c (N, H): what forward gives for these inputs.
+        """
+        Wx, Wh, b = self.params
+        N, T, D = xs.shape
+        H = Wh.shape[0]
+        dtype = Wh.dtype
+        W = stacked_gate_weights(Wx, Wh, b, dtype)  # (4, K, H)
+        xh = np.zeros((N, D + 1 + H), dtype=dtype)  # the rows [x_t, 1, h_{t-1}]
+        xh[:, D] = 1
+        h = xh[:, D + 1:]
+        c = np.zeros((N, H), dtype=dtype)
+        hs = np.empty((N, T, H), dtype=dtype)
+        gates = np.empty((4, N, H), dtype=dtype)
+        ig = np.empty((N, H), dtype=dtype)
+        tanh_c = np.empty((N, H), dtype=dtype)
+        own = np.searchsorted(first, np.arange(T), side="right")  # rows with their own state
+        n_before = 0
+        with np.errstate(over="ignore", under="ignore"):
+            for t in range(T):
+                n = int(own[t])
+                if not hold:
+                    # One more row carries the shared state (at least two rows, so numpy uses
+                    # the same sgemm as for a full batch, never gemv, and rounds alike).
+                    n = min(N, max(n + 1, 2))
+                    if n > n_before > 0:  # rows joining take the shared state
+                        h[n_before:n] = h[n_before - 1]
+                        c[n_before:n] = c[n_before - 1]
+                if n:
+                    a = gates[:, :n]
+                    xh[:n, :D] = xs[:n, t]
+                    np.matmul(xh[:n], W, out=a)
+                    _activate_gates(a)
+                    o, f, i, g = a
+                    np.multiply(f, c[:n], out=c[:n])
+                    np.multiply(i, g, out=ig[:n])
+                    c[:n] += ig[:n]
+                    np.multiply(o, _tanh(c[:n], out=tanh_c[:n]), out=h[:n])
+                    hs[:n, t] = h[:n]
+                hs[n:, t] = 0 if hold or not n else h[n - 1]
+                n_before = n
+        if not hold and 0 < n_before < N:  # rows that never left the shared run
+            h[n_before:] = h[n_before - 1]
+            c[n_before:] = c[n_before - 1]
+        return hs, h.copy(), c
+
     def step(self, x, h, c):
         """One step without caching, for greedy decoding: x (N, D), h, c (N, H) -> h, c."""
         Wx, Wh, b = self.params

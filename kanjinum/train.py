@@ -87,6 +87,7 @@ class Run:
     mask: bool
     train: TrainConfig = field(default_factory=TrainConfig)
     path: Path | None = None
+    data_sha256: str = ""          # of the data file it was trained on, to recognise it again
 
     @property
     def kind(self) -> str:
@@ -143,7 +144,7 @@ class Run:
             attn = attn[:, ::-1]
         return attn[:, :length] if self.mask else attn[:, :self.question_width][:, :length]
 
-    def config_dict(self, data_path: str = "", data_sha256: str = "") -> dict:
+    def config_dict(self, data_path: str = "") -> dict:
         return {
             "format_version": FORMAT_VERSION,
             "model": asdict(self.model.config),
@@ -153,7 +154,7 @@ class Run:
             "reverse": self.reverse,
             "mask": self.mask,
             "train": asdict(self.train),
-            "data": {"path": data_path, "sha256": data_sha256},
+            "data": {"path": data_path, "sha256": self.data_sha256},
             "split_seed": self.train.split_seed,
         }
 
@@ -377,14 +378,13 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
     model = build_model(ModelConfig(config.model, len(vocab), config.wordvec, config.hidden),
                         seed=config.seed)
     run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
-              config.mask, config, out)
+              config.mask, config, out, file_sha256(config.data))
     optimizer = Adam(lr=config.lr)
     state = TrainState()
     if resume:
         state = _load_state(out, run, optimizer)
     else:
-        atomic_write_json(out / "config.json",
-                          run.config_dict(str(config.data), file_sha256(config.data)))
+        atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
     rng = np.random.default_rng(config.seed)
     if state.rng_state is not None:
         rng.bit_generator.state = state.rng_state
@@ -576,7 +576,8 @@ def load_run(folder: str | Path) -> Run:
     except ValueError as exc:
         raise RunError(f"{folder / 'model.npz'}: {exc}") from None
     train = _train_config_from(config.get("train", {}), folder)
-    return Run(model, vocab, question_width, answer_width, reverse, mask, train, folder)
+    sha = config.get("data", {}).get("sha256", "") if isinstance(config.get("data"), dict) else ""
+    return Run(model, vocab, question_width, answer_width, reverse, mask, train, folder, sha)
 
 
 DEFAULT_RUN = Path(__file__).parent / "default_model"

@@ -308,3 +308,16 @@ def test_resume_after_a_signal_matches_an_uninterrupted_run(data_2000, tmp_path,
             assert np.array_equal(a[name], b[name]), name
     history = json.loads((out / "history.json").read_text(encoding="utf-8"))
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+
+
+def test_eval_notices_a_changed_data_file(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    data = tmp_path / "d.txt"
+    data.write_bytes((base / "d.txt").read_bytes())
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["train"]["data"] = str(data)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert run("eval", "--run", folder, "--json").exit_code == 0
+    lines = data.read_text(encoding="utf-8").splitlines()
+    data.write_text("\n".join(lines[::-1]) + "\n", encoding="utf-8")
+    assert_one_line_error(run("eval", "--run", folder), 2, "changed since")
