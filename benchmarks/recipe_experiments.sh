@@ -33,6 +33,8 @@ EXPS=(
   "r03|d0|--hidden 128 --lr 0.01 --lr-decay 0.85 --epochs 12 --target-acc 0.999"
   "r04|hs20|--hidden 128 --lr 0.01 --lr-decay 0.85 --epochs 12 --target-acc 0.999"
   "r05|d0|--hidden 128 --lr 0.01 --lr-decay 0.75 --epochs 11 --oversample 0.1"
+  "r06|d0|--hidden 64 --lr 0.01 --lr-decay 0.9 --epochs 28"
+  "r07|hs30|--hidden 64 --lr 0.01 --lr-decay 0.9 --epochs 28"
 )
 
 data_flags() {

@@ -345,9 +345,7 @@ def eval_(
                 raise RunError(f"{source} changed since {loaded.path} was trained on it, so its "
                                "test split is not the run's; name a file with --data")
             dataset = D.read_dataset(source)
-            _, dataset = D.split_dataset(dataset, loaded.train.split_seed, keep_in_train=[
-                q for q, a in zip(dataset.questions, dataset.answers)
-                if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS])
+            _, dataset = D.split_for_training(dataset, loaded.train.split_seed)
         else:
             source = data
             dataset = D.read_dataset(data)

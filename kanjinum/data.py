@@ -228,6 +228,29 @@ def split_dataset(dataset: Dataset, seed: int = BOOK_SPLIT_SEED, test_share: flo
     return subset(dataset, train_idx), subset(dataset, test_idx)
 
 
+def numeral_kinds(questions, answers) -> list[str | None]:
+    """The kind of number of each line, or None where the line is not a numeral and its value
+    (the book's addition and date files): kinds only make sense for reading numerals."""
+    from kanjinum.numerals import parse_kanji
+
+    kinds: list[str | None] = []
+    for question, answer in zip(questions, answers):
+        try:
+            is_numeral = answer.isdigit() and parse_kanji(question) == int(answer)
+        except ValueError:
+            is_numeral = False
+        kinds.append(categorise(int(answer)) if is_numeral else None)
+    return kinds
+
+
+def split_for_training(dataset: Dataset, seed: int = BOOK_SPLIT_SEED):
+    """The book's split, except that closed-kind numbers (single digits, d×10^k) always stay in
+    the training part: there are too few of them to learn from any that the split would lose."""
+    kinds = numeral_kinds(dataset.questions, dataset.answers)
+    keep = [q for q, kind in zip(dataset.questions, kinds) if kind in CLOSED_KINDS]
+    return split_dataset(dataset, seed, keep_in_train=keep)
+
+
 def subset(dataset: Dataset, indices) -> Dataset:
     return Dataset([dataset.questions[i] for i in indices], [dataset.answers[i] for i in indices],
                    dataset.question_width, dataset.answer_width, dataset.source)

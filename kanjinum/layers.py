@@ -131,6 +131,35 @@ def stacked_gate_weights(Wx, Wh, b, dtype):
     return _gate_major(np.vstack((Wx, b[None, :], Wh)), dtype)
 
 
+def _row_plan(mask, N, T):
+    """How LSTM.forward treats a mask: (order, counts, mask_tm).
+
+    Most masks are left padding (reversed questions) or right padding (answers): sorted by their
+    number of real steps, the real rows of every step are the leading rows, and a step computes
+    just `counts[t]` rows, the rest carrying their state. order: that row order (None: as
+    given); counts (T,): leading real rows per step (None: all rows). Any other mask keeps the
+    order, computes every row, and carries row by row with mask_tm (T, N).
+    """
+    if mask is None:
+        return None, None, None
+    mask = np.asarray(mask, dtype=bool)
+    order = np.argsort(-mask.sum(axis=1), kind="stable")
+    sorted_mask = mask[order]
+    counts = sorted_mask.sum(axis=0)  # (T,)
+    if not np.array_equal(sorted_mask, np.arange(N)[:, None] < counts[None, :]):
+        return None, None, np.ascontiguousarray(mask.T)
+    if np.array_equal(order, np.arange(N)):
+        order = None
+    return order, [int(n) for n in counts], None
+
+
+def _unsort(rows, order):
+    """rows (N, ...) in the order `order` -> in the caller's order, as a new array."""
+    out = np.empty(rows.shape, dtype=rows.dtype)
+    out[order] = rows
+    return out
+
+
 class LSTM:
     """An LSTM over a whole sequence, gates fused in one 4H-wide product.
 
@@ -176,6 +205,11 @@ class LSTM:
         H = Wh.shape[0]
         K = D + 1 + H
         dtype = Wh.dtype
+        order, counts, mask_tm = _row_plan(mask, N, T)
+        if order is not None:  # rows reordered so that each step's real rows lead
+            xs = xs[order]
+            h0 = None if h0 is None else np.asarray(h0)[order]
+            c0 = None if c0 is None else np.asarray(c0)[order]
 
         xh = self._buffer("xh", (T + 1, N, K), dtype)  # xh[t] = [x_t, 1, h_{t-1}], time-major
         xh[:T, :, :D] = xs.transpose(1, 0, 2)
@@ -188,35 +222,40 @@ class LSTM:
         c_all[0] = 0 if c0 is None else c0
         tanh_c = self._buffer("tanh_c", (T, N, H), dtype)
         ig = self._buffer("ig", (N, H), dtype)
-        if mask is None:
-            mask_tm, padded = None, np.zeros(T, dtype=bool)
-        else:
-            mask_tm = np.ascontiguousarray(np.asarray(mask, dtype=bool).T)  # (T, N)
-            padded = ~mask_tm.all(axis=1)  # steps where some row is a no-op
 
         with np.errstate(over="ignore", under="ignore"):
             for t in range(T):
-                a = gates[t]  # (4, N, H)
+                n = N if counts is None else counts[t]  # rows [0, n) have a real step
+                if n < N:  # the others carry their state over
+                    h_all[t + 1, n:] = h_all[t, n:]
+                    c_all[t + 1, n:] = c_all[t, n:]
+                if n == 0:
+                    continue
+                a = gates[t, :, :n]  # (4, n, H)
                 if t == 0 and h0 is None:  # h0 = 0: only the input part of the product
-                    np.matmul(xh[0, :, :D + 1], W[:, :D + 1], out=a)
+                    np.matmul(xh[0, :n, :D + 1], W[:, :D + 1], out=a)
                 else:
-                    np.matmul(xh[t], W, out=a)
+                    np.matmul(xh[t, :n], W, out=a)
                 _activate_gates(a)
                 o, f, i, g = a
-                c = c_all[t + 1]
-                np.multiply(f, c_all[t], out=c)
-                np.multiply(i, g, out=ig)
-                c += ig
-                _tanh(c, out=tanh_c[t])
-                np.multiply(o, tanh_c[t], out=h_all[t + 1])
-                if padded[t]:
+                c = c_all[t + 1, :n]
+                np.multiply(f, c_all[t, :n], out=c)
+                np.multiply(i, g, out=ig[:n])
+                c += ig[:n]
+                _tanh(c, out=tanh_c[t, :n])
+                np.multiply(o, tanh_c[t, :n], out=h_all[t + 1, :n])
+                if mask_tm is not None and not mask_tm[t].all():  # any mask: row by row
                     carry = ~mask_tm[t][:, None]  # (N, 1)
                     np.copyto(h_all[t + 1], h_all[t], where=carry)
-                    np.copyto(c, c_all[t], where=carry)
+                    np.copyto(c_all[t + 1], c_all[t], where=carry)
 
-        self._cache = (xh, gates, c_all, tanh_c, mask_tm, padded)
-        self.h_last, self.c_last = h_all[T].copy(), c_all[T].copy()
-        return np.ascontiguousarray(h_all[1:].transpose(1, 0, 2))  # (N, T, H)
+        self._cache = (xh, gates, c_all, tanh_c, order, counts, mask_tm)
+        hs = h_all[1:].transpose(1, 0, 2)  # (N, T, H)
+        if order is None:
+            self.h_last, self.c_last = h_all[T].copy(), c_all[T].copy()
+            return np.ascontiguousarray(hs)
+        self.h_last, self.c_last = _unsort(h_all[T], order), _unsort(c_all[T], order)
+        return _unsort(hs, order)
 
     def backward(self, dhs, dh_last=None, dc_last=None, need_dh0=True):
         """dhs (N, T, H) or None -> dxs (N, T, D); dh_last, dc_last add to the final h, c.
@@ -225,11 +264,15 @@ class LSTM:
         zero); `dh0` is then None.
         """
         Wx, Wh, _ = self.params
-        xh, gates, c_all, tanh_c, mask_tm, padded = self._cache
+        xh, gates, c_all, tanh_c, order, counts, mask_tm = self._cache
         T, _, N, H = gates.shape
         K = xh.shape[2]
         D = K - 1 - H
         dtype = gates.dtype
+        if order is not None:
+            dhs = None if dhs is None else np.asarray(dhs)[order]
+            dh_last = None if dh_last is None else np.asarray(dh_last)[order]
+            dc_last = None if dc_last is None else np.asarray(dc_last)[order]
 
         # dA (T, N, 4H): d loss / d pre-activation, in the columns' own order, so the weight
         # gradients come out of one product over all steps after the loop.
@@ -241,53 +284,36 @@ class LSTM:
         if dc_last is not None:
             dc_next += dc_last
         dh, dc, work = (self._buffer(name, (N, H), dtype) for name in ("dh", "dc", "work"))
-        Wh_T = Wh.T
+        # Each step's product gives d loss / d [x_t, h_{t-1}] at once: dA_t @ [Wx; Wh].T.
+        dxh = self._buffer("dxh", (T, N, D + H), dtype)
+        Wxh_T = np.vstack((Wx, Wh)).T  # (4H, D + H)
         for t in range(T - 1, -1, -1):
-            o, f, i, g = gates[t]
-            tc, c_prev, a = tanh_c[t], c_all[t], dA[t]
             if dhs is None:
                 dh[...] = dh_next
             else:
                 np.add(dh_next, dhs[:, t], out=dh)
-            # dc = dc_next + dh * o * (1 - tanh(c)^2)
-            np.multiply(tc, tc, out=dc)
-            np.subtract(1, dc, out=dc)
-            dc *= o
-            dc *= dh
-            dc += dc_next
-            # dA_o = dh * tanh(c) * o(1-o)
-            np.subtract(1, o, out=work)
-            work *= o
-            work *= tc
-            np.multiply(work, dh, out=a[:, :H])
-            # dA_f = dc * c_prev * f(1-f)
-            np.subtract(1, f, out=work)
-            work *= f
-            work *= c_prev
-            np.multiply(work, dc, out=a[:, H:2 * H])
-            # dA_i = dc * g * i(1-i)
-            np.subtract(1, i, out=work)
-            work *= i
-            work *= g
-            np.multiply(work, dc, out=a[:, 2 * H:3 * H])
-            # dA_g = dc * i * (1-g^2)
-            np.multiply(g, g, out=work)
-            np.subtract(1, work, out=work)
-            work *= i
-            np.multiply(work, dc, out=a[:, 3 * H:])
-            skip_dh = t == 0 and not need_dh0
-            if padded[t]:
-                real = mask_tm[t][:, None]
-                np.multiply(dc, f, out=dc_next, where=real)  # elsewhere dc_next passes through
-                np.copyto(a, 0, where=~real)
-                if not skip_dh:
-                    np.matmul(a, Wh_T, out=dh_next)
-                    np.copyto(dh_next, dh, where=~real)
-            else:
-                np.multiply(dc, f, out=dc_next)
-                if not skip_dh:
-                    np.matmul(a, Wh_T, out=dh_next)
-        self.dh0, self.dc0 = (dh_next if need_dh0 else None), dc_next
+            n = N if counts is None else counts[t]
+            if n < N:  # rows without a real step pass their gradient through
+                dA[t, n:] = 0
+                dxh[t, n:, :D] = 0
+                dxh[t, n:, D:] = dh[n:]
+            if n:
+                row_by_row = mask_tm is not None and not mask_tm[t].all()  # any mask
+                if row_by_row:
+                    real = mask_tm[t][:, None]
+                    dc_carried = dc_next.copy()
+                self._backward_step(t, n, dh[:n], dc[:n], dc_next[:n], work[:n])
+                if row_by_row:  # rows without a real step pass dc through, and have no dA
+                    np.copyto(dc_next, dc_carried, where=~real)
+                    np.copyto(dA[t], 0, where=~real)
+                if t == 0 and not need_dh0:  # only the input part
+                    np.matmul(dA[0, :n], Wxh_T[:, :D], out=dxh[0, :n, :D])
+                    break
+                np.matmul(dA[t, :n], Wxh_T, out=dxh[t, :n])
+                if row_by_row:
+                    np.copyto(dxh[t, :, D:], dh, where=~real)
+            dh_next = dxh[t, :, D:]
+        dh0 = dh_next.copy() if need_dh0 else None
 
         dA2d = dA.reshape(T * N, 4 * H)
         dW = self._buffer("dW", (K, 4 * H), dtype)
@@ -295,8 +321,47 @@ class LSTM:
         self.grads[0][...] = dW[:D]
         self.grads[2][...] = dW[D]
         self.grads[1][...] = dW[D + 1:]
-        dxs = np.matmul(dA2d, Wx.T).reshape(T, N, D)
-        return np.ascontiguousarray(dxs.transpose(1, 0, 2))  # (N, T, D)
+        dxs = dxh[:, :, :D].transpose(1, 0, 2)  # (N, T, D)
+        if order is None:
+            self.dh0, self.dc0 = dh0, dc_next
+            return np.ascontiguousarray(dxs)
+        self.dh0 = None if dh0 is None else _unsort(dh0, order)
+        self.dc0 = _unsort(dc_next, order)
+        return _unsort(dxs, order)
+
+    def _backward_step(self, t, n, dh, dc, dc_next, work):
+        """Step t's dA rows [0, n) from dh, and dc_next <- dc * f (all (n, H) views)."""
+        xh, gates, c_all, tanh_c = self._cache[:4]
+        H = dh.shape[1]
+        o, f, i, g = gates[t, :, :n]
+        tc, c_prev, a = tanh_c[t, :n], c_all[t, :n], self._buffers["dA"][t, :n]
+        # dc = dc_next + dh * o * (1 - tanh(c)^2)
+        np.multiply(tc, tc, out=dc)
+        np.subtract(1, dc, out=dc)
+        dc *= o
+        dc *= dh
+        dc += dc_next
+        # dA_o = dh * tanh(c) * o(1-o)
+        np.subtract(1, o, out=work)
+        work *= o
+        work *= tc
+        np.multiply(work, dh, out=a[:, :H])
+        # dA_f = dc * c_prev * f(1-f)
+        np.subtract(1, f, out=work)
+        work *= f
+        work *= c_prev
+        np.multiply(work, dc, out=a[:, H:2 * H])
+        # dA_i = dc * g * i(1-i)
+        np.subtract(1, i, out=work)
+        work *= i
+        work *= g
+        np.multiply(work, dc, out=a[:, 2 * H:3 * H])
+        # dA_g = dc * i * (1-g^2)
+        np.multiply(g, g, out=work)
+        np.subtract(1, work, out=work)
+        work *= i
+        np.multiply(work, dc, out=a[:, 3 * H:])
+        np.multiply(dc, f, out=dc_next)
 
     def infer(self, xs, first, hold):
         """Forward only, for decoding: no caches, and no work for rows whose state is shared.
@@ -351,6 +416,10 @@ class LSTM:
             c[n_before:] = c[n_before - 1]
         return hs, h.copy(), c
 
+    def stepper(self, h0, peek=None):
+        """An `LSTMStepper` from state h0 (N, H), c0 = 0: for greedy decoding, step by step."""
+        return LSTMStepper(self, h0, peek)
+
     def step(self, x, h, c):
         """One step without caching, for greedy decoding: x (N, D), h, c (N, H) -> h, c."""
         Wx, Wh, b = self.params
@@ -365,6 +434,51 @@ class LSTM:
         o, f, i, g = gates
         c_new = f * c + i * g
         return o * np.tanh(c_new), c_new
+
+
+class LSTMStepper:
+    """An LSTM stepped over a batch, one input at a time, as `LSTM.forward` computes a step.
+
+    For greedy decoding, where each input depends on the last output. The weights are stacked
+    and pre-scaled once, not at every step; the rows [x, 1, h] and the cell are buffers updated
+    in place. An input part that is the same at every step (peeky's encoder state) is
+    multiplied once: `peek` (N, P) feeds the first P rows of Wx, and `step` takes the rest.
+    """
+
+    def __init__(self, lstm: LSTM, h0, peek=None):
+        Wx, Wh, b = lstm.params
+        dtype = Wh.dtype
+        N, H = h0.shape
+        P = 0 if peek is None else peek.shape[1]
+        self.D = D = Wx.shape[0] - P
+        self.W = stacked_gate_weights(Wx[P:], Wh, b, dtype)  # (4, D + 1 + H, H)
+        self.constant = None  # (4, N, H), pre-scaled like W
+        if peek is not None:
+            self.constant = _gate_major(np.matmul(peek.astype(dtype, copy=False), Wx[:P]), dtype)
+        self.xh = np.empty((N, D + 1 + H), dtype=dtype)
+        self.xh[:, D] = 1
+        self.xh[:, D + 1:] = h0
+        self.c = np.zeros((N, H), dtype=dtype)
+        self.gates = np.empty((4, N, H), dtype=dtype)
+        self.ig = np.empty((N, H), dtype=dtype)
+        self.tanh_c = np.empty((N, H), dtype=dtype)
+
+    def step(self, x):
+        """x (N, D) -> h (N, H): a view into the stepper's buffer, valid until the next step."""
+        xh, a, c, D = self.xh, self.gates, self.c, self.D
+        xh[:, :D] = x
+        np.matmul(xh, self.W, out=a)
+        if self.constant is not None:
+            a += self.constant
+        h = xh[:, D + 1:]
+        with np.errstate(over="ignore", under="ignore"):
+            _activate_gates(a)
+            o, f, i, g = a
+            c *= f
+            np.multiply(i, g, out=self.ig)
+            c += self.ig
+            np.multiply(o, _tanh(c, out=self.tanh_c), out=h)
+        return h
 
 
 class Attention:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kanjinum.layers import LSTM, Attention, Embedding, SoftmaxCrossEntropy, TimeAffine
+from kanjinum.layers import LSTM, Attention, Embedding, SoftmaxCrossEntropy, TimeAffine, softmax
 
 MODEL_KINDS = ("seq2seq", "peeky", "attention", "bi-attention")
 
@@ -48,6 +48,43 @@ def _lstm(rng, inputs: int, hidden: int, dtype) -> LSTM:
 def _affine(rng, inputs: int, outputs: int, dtype) -> TimeAffine:
     return TimeAffine(_normal(rng, (inputs, outputs), 1 / np.sqrt(inputs), dtype),
                       np.zeros(outputs, dtype=dtype))
+
+
+def answer_steps(tgt_mask):
+    """The decoder steps whose outputs count, as an LSTM mask, or None for all of them.
+
+    When the counted positions of every row are a prefix (an answer and its end, then padding),
+    the steps after them change no counted output: the decoder LSTM may skip them (a masked
+    step carries its state), and the loss and every gradient stay what they were.
+    """
+    if tgt_mask is None:
+        return None
+    steps = np.asarray(tgt_mask) > 0
+    if steps.all() or not np.all(steps[:, 1:] <= steps[:, :-1]):
+        return None
+    return steps
+
+
+def shared_runs(xs, src_mask):
+    """How rows share encoder states: (order, first, hold) for `LSTM.infer`, or None.
+
+    A reversed question is left-padded. Under a mask its padding steps leave the state at zero
+    (hold): a row has a state of its own from its first real character on. Without a mask every
+    row starts with a run of the same token (the padding), and rows agree over their common run.
+    Rows are ordered by the step where their own state starts. None: a mask that is not
+    left-padding, which `LSTM.forward` handles.
+    """
+    N, T = xs.shape
+    if src_mask is not None:
+        mask = np.asarray(src_mask, dtype=bool)
+        if not np.all(mask[:, 1:] >= mask[:, :-1]):
+            return None
+        first, hold = T - mask.sum(axis=1), True
+    else:
+        lead = np.bincount(xs[:, 0].astype(np.intp, copy=False)).argmax() if N else 0
+        first, hold = np.cumprod(xs == lead, axis=1).sum(axis=1), False  # the run of `lead`
+    order = np.argsort(first, kind="stable")
+    return order, first[order], hold
 
 
 class Seq2seq:
@@ -108,7 +145,7 @@ class Seq2seq:
     def forward(self, xs, ts, src_mask=None, tgt_mask=None) -> float:
         """Mean cross-entropy of predicting ts[:, 1:] from xs and ts[:, :-1] (teacher forcing)."""
         enc_hs, h = self.encode(xs, src_mask)
-        scores = self._decode_train(ts[:, :-1], enc_hs, h, src_mask)
+        scores = self._decode_train(ts[:, :-1], enc_hs, h, src_mask, answer_steps(tgt_mask))
         return self.loss_layer.forward(scores, ts[:, 1:], tgt_mask)
 
     def backward(self) -> None:
@@ -127,9 +164,9 @@ class Seq2seq:
         demb = self.layers["encoder.lstm"].backward(denc_hs, dh_last=dh)
         self.layers["encoder.embed"].backward(demb)
 
-    def _decode_train(self, dec_in, enc_hs, h, src_mask):
+    def _decode_train(self, dec_in, enc_hs, h, src_mask, steps=None):
         emb = self.layers["decoder.embed"].forward(dec_in)
-        dec_hs = self.layers["decoder.lstm"].forward(emb, h0=h)
+        dec_hs = self.layers["decoder.lstm"].forward(emb, h0=h, mask=steps)
         return self.layers["decoder.affine"].forward(dec_hs)
 
     def _decode_train_backward(self, dscores):
@@ -146,40 +183,63 @@ class Seq2seq:
 
         Returns ids (N, length) and attention weights (N, length, Te), or None for models with no
         attention. With end_id, a row that has produced it keeps producing it, and decoding stops
-        as soon as every row has ended; the rest is filled with end_id.
+        as soon as every row has ended; the rest is filled with end_id (and weights with 0).
+
+        The ids are those of the training forward fed its own outputs; for speed the encoder
+        skips the work that rows share (see `LSTM.infer`), so rows are decoded in an order of
+        their own and put back at the end, and every product that does not change from step
+        to step is made once per call (see each model's `_decoding_steps`).
         """
+        xs = np.asarray(xs)
         N = xs.shape[0]
-        enc_hs, h = self.encode(xs, src_mask)
-        state = self._start_state(enc_hs, h, src_mask)
+        order, enc_hs, h, src_mask = self._encode_for_decoding(xs, src_mask)
+        step = self._decoding_steps(enc_hs, h, src_mask)
         ids = np.full((N, length), end_id if end_id is not None else start_id, dtype=np.int32)
-        weights = [] if self.has_attention else None
+        weights = np.zeros((N, length, enc_hs.shape[1]), self.dtype) if self.has_attention else None
         current = np.full(N, start_id, dtype=np.int32)
         ended = np.zeros(N, dtype=bool)
         for t in range(length):
-            scores, step_weights = self._step(current, state)
+            scores, step_weights = step(current)
             current = scores.argmax(axis=1).astype(np.int32)
             if end_id is not None:
                 current[ended] = end_id
                 ended |= current == end_id
             ids[:, t] = current
             if weights is not None:
-                weights.append(step_weights)
+                weights[:, t] = step_weights
             if end_id is not None and ended.all():
                 break
+        ids[order] = ids.copy()
         if weights is not None:
-            attn = np.zeros((N, length, enc_hs.shape[1]), dtype=self.dtype)
-            attn[:, : len(weights)] = np.stack(weights, axis=1)
-            weights = attn
+            weights[order] = weights.copy()
         return ids, weights
 
-    def _start_state(self, enc_hs, h, src_mask):
-        return {"h": h, "c": np.zeros_like(h), "enc_h": h}
+    def _encode_for_decoding(self, xs, src_mask):
+        """encode() for decoding: (order, enc_hs, h, src_mask), the last three for the rows
+        xs[order]. Rows whose encoder states are shared over a run of leading steps are
+        computed once there (`LSTM.infer`)."""
+        runs = shared_runs(xs, src_mask)
+        if runs is None:
+            enc_hs, h = self.encode(xs, src_mask)
+            return np.arange(xs.shape[0]), enc_hs, h, src_mask
+        order, first, hold = runs
+        emb = self.layers["encoder.embed"].params[0][xs[order]]  # (N, Te, D)
+        enc_hs, h, _ = self.layers["encoder.lstm"].infer(emb, first, hold)
+        return order, enc_hs, h, None if src_mask is None else np.asarray(src_mask)[order]
 
-    def _step(self, current, state):
-        x = self.layers["decoder.embed"].params[0][current]
-        state["h"], state["c"] = self.layers["decoder.lstm"].step(x, state["h"], state["c"])
+    def _decoding_steps(self, enc_hs, h, src_mask):
+        """A function that takes the ids fed to the decoder (N,) and returns the next scores
+        (N, V) and attention weights (N, Te) or None, keeping the decoder state."""
+        lstm = self.layers["decoder.lstm"].stepper(h)
+        embed_W = self.layers["decoder.embed"].params[0]
         W, b = self.layers["decoder.affine"].params
-        return state["h"] @ W + b, None
+
+        def step(current):
+            scores = lstm.step(embed_W[current]) @ W
+            scores += b
+            return scores, None
+
+        return step
 
 
 class PeekySeq2seq(Seq2seq):
@@ -191,12 +251,13 @@ class PeekySeq2seq(Seq2seq):
     def _affine_inputs(self) -> int:
         return 2 * self.config.hidden
 
-    def _decode_train(self, dec_in, enc_hs, h, src_mask):
+    def _decode_train(self, dec_in, enc_hs, h, src_mask, steps=None):
         N, Td = dec_in.shape
         H = self.config.hidden
         peek = np.broadcast_to(h[:, None, :], (N, Td, H))
         emb = self.layers["decoder.embed"].forward(dec_in)
-        dec_hs = self.layers["decoder.lstm"].forward(np.concatenate((peek, emb), axis=2), h0=h)
+        dec_hs = self.layers["decoder.lstm"].forward(np.concatenate((peek, emb), axis=2), h0=h,
+                                                     mask=steps)
         return self.layers["decoder.affine"].forward(np.concatenate((peek, dec_hs), axis=2))
 
     def _decode_train_backward(self, dscores):
@@ -207,13 +268,21 @@ class PeekySeq2seq(Seq2seq):
         self.layers["decoder.embed"].backward(dx[:, :, H:])
         return None, lstm.dh0 + dout[:, :, :H].sum(axis=1) + dx[:, :, :H].sum(axis=1)
 
-    def _step(self, current, state):
-        x = self.layers["decoder.embed"].params[0][current]
-        peek = state["enc_h"]
-        lstm = self.layers["decoder.lstm"]
-        state["h"], state["c"] = lstm.step(np.concatenate((peek, x), axis=1), state["h"], state["c"])
+    def _decoding_steps(self, enc_hs, h, src_mask):
+        # The encoder state is the same input at every step: its products are made once.
+        H = self.config.hidden
+        lstm = self.layers["decoder.lstm"].stepper(h, peek=h)
+        embed_W = self.layers["decoder.embed"].params[0]
         W, b = self.layers["decoder.affine"].params
-        return np.concatenate((peek, state["h"]), axis=1) @ W + b, None
+        peek_scores = h @ W[:H]  # (N, V)
+        peek_scores += b
+
+        def step(current):
+            scores = lstm.step(embed_W[current]) @ W[H:]
+            scores += peek_scores
+            return scores, None
+
+        return step
 
 
 class AttentionSeq2seq(Seq2seq):
@@ -227,9 +296,9 @@ class AttentionSeq2seq(Seq2seq):
     def _affine_inputs(self) -> int:
         return 2 * self.config.hidden
 
-    def _decode_train(self, dec_in, enc_hs, h, src_mask):
+    def _decode_train(self, dec_in, enc_hs, h, src_mask, steps=None):
         emb = self.layers["decoder.embed"].forward(dec_in)
-        dec_hs = self.layers["decoder.lstm"].forward(emb, h0=h)
+        dec_hs = self.layers["decoder.lstm"].forward(emb, h0=h, mask=steps)
         context = self.attention.forward(enc_hs, dec_hs, src_mask)  # (N, Td, H)
         return self.layers["decoder.affine"].forward(np.concatenate((context, dec_hs), axis=2))
 
@@ -242,24 +311,28 @@ class AttentionSeq2seq(Seq2seq):
         self.layers["decoder.embed"].backward(lstm.backward(ddec_hs))
         return denc_hs, lstm.dh0
 
-    def _start_state(self, enc_hs, h, src_mask):
-        state = super()._start_state(enc_hs, h, src_mask)
-        state["enc_hs"], state["src_mask"] = enc_hs, src_mask
-        return state
-
-    def _step(self, current, state):
-        x = self.layers["decoder.embed"].params[0][current]
-        state["h"], state["c"] = self.layers["decoder.lstm"].step(x, state["h"], state["c"])
-        h = state["h"]
-        scores = np.matmul(state["enc_hs"], h[:, :, None])[:, :, 0]  # (N, Te)
-        if state["src_mask"] is not None:
-            scores = np.where(state["src_mask"], scores, -np.inf)
-        scores -= scores.max(axis=1, keepdims=True)
-        weights = np.exp(scores)
-        weights /= weights.sum(axis=1, keepdims=True)
-        context = np.matmul(weights[:, None, :], state["enc_hs"])[:, 0]  # (N, H)
+    def _decoding_steps(self, enc_hs, h, src_mask):
+        H = self.config.hidden
+        lstm = self.layers["decoder.lstm"].stepper(h)
+        embed_W = self.layers["decoder.embed"].params[0]
         W, b = self.layers["decoder.affine"].params
-        return np.concatenate((context, h), axis=1) @ W + b, weights
+        # [context; h] @ W = weights @ (enc_hs @ W[:H]) + h @ W[H:]: the context part becomes a
+        # V-wide product per step (V = 27) instead of an H-wide one, made from one product here.
+        enc_scores = np.matmul(enc_hs, W[:H])  # (N, Te, V)
+        padding = None if src_mask is None else ~np.asarray(src_mask, dtype=bool)
+
+        def step(current):
+            h = lstm.step(embed_W[current])
+            attention = np.einsum("nth,nh->nt", enc_hs, h)  # (N, Te)
+            if padding is not None:
+                np.copyto(attention, -np.inf, where=padding)
+            weights = softmax(attention, axis=1)
+            scores = np.matmul(weights[:, None, :], enc_scores)[:, 0]  # (N, V)
+            scores += h @ W[H:]
+            scores += b
+            return scores, weights
+
+        return step
 
 
 class BiAttentionSeq2seq(AttentionSeq2seq):
@@ -285,6 +358,10 @@ class BiAttentionSeq2seq(AttentionSeq2seq):
         hs_b = back.forward(emb[:, ::-1], mask=back_mask)[:, ::-1]
         enc_hs = np.concatenate((hs_f, hs_b), axis=2)  # (N, Te, H)
         return enc_hs, np.concatenate((fwd.h_last, back.h_last), axis=1)
+
+    def _encode_for_decoding(self, xs, src_mask):
+        enc_hs, h = self.encode(xs, src_mask)  # the backward direction reads the padding last
+        return np.arange(xs.shape[0]), enc_hs, h, src_mask
 
     def _encode_backward(self, denc_hs, dh) -> None:
         half = self.config.hidden // 2

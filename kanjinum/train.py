@@ -181,20 +181,22 @@ class Evaluation:
     def accuracy(self) -> float:
         return float(self.correct.mean()) if self.answers else 0.0
 
-    def by_group(self, key) -> dict[str, dict]:
+    def by_group(self, keys) -> dict[str, dict]:
         groups: dict[str, list[bool]] = {}
-        for answer, ok in zip(self.answers, self.correct):
-            groups.setdefault(key(answer), []).append(bool(ok))
+        for key, ok in zip(keys, self.correct):
+            groups.setdefault(key, []).append(bool(ok))
         return {k: {"correct": sum(v), "total": len(v), "accuracy": sum(v) / len(v)}
                 for k, v in sorted(groups.items(), key=lambda kv: _sort_key(kv[0]))}
 
     def by_length(self) -> dict[str, dict]:
-        return self.by_group(lambda a: str(len(a)))
+        return self.by_group([str(len(a)) for a in self.answers])
 
     def by_kind(self) -> dict[str, dict] | None:
-        if not all(a.isdigit() for a in self.answers):
+        """Accuracy per kind of number; None unless every line reads a numeral."""
+        kinds = D.numeral_kinds(self.questions, self.answers)
+        if not kinds or None in kinds:
             return None
-        table = self.by_group(lambda a: D.categorise(int(a)))
+        table = self.by_group(kinds)
         return {k: table[k] for k in D.KINDS if k in table}
 
     def summary(self) -> dict:
@@ -365,9 +367,7 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
     if config.mask is False and config.bucket:
         config = replace(config, bucket=False)
     prepare_run_folder(out, resume, force)
-    keep = [q for q, a in zip(dataset.questions, dataset.answers)
-            if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
-    train_set, test_set = D.split_dataset(dataset, config.split_seed, keep_in_train=keep)
+    train_set, test_set = D.split_for_training(dataset, config.split_seed)
     if len(train_set) == 0 or len(test_set) == 0:
         raise D.DataError(f"{config.data} has {len(dataset)} lines: too few to split into "
                             "a training and a test part")
@@ -390,8 +390,8 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
         rng.bit_generator.state = state.rng_state
     reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
     enc = D.encode_dataset(train_set, vocab)
-    rare = np.array([i for i, a in enumerate(train_set.answers)
-                     if a.isdigit() and D.categorise(int(a)) != "other"], dtype=np.int64)
+    rare = np.array([i for i, kind in enumerate(D.numeral_kinds(train_set.questions, train_set.answers))
+                     if kind not in (None, "other")], dtype=np.int64)
     if state.epoch >= config.epochs:
         reporter.message(f"{out} has trained {state.epoch} epochs already; "
                          "ask for more with --epochs")

@@ -208,3 +208,19 @@ def test_every_generated_line_fits_its_widths():
     ds = D.generate_kanji(size=20_000, seed=0, hard_share=0.5)
     assert all(len(q) <= ds.question_width for q in ds.questions)
     assert all(len(a) <= ds.answer_width for a in ds.answers)
+
+
+def test_kinds_only_for_numeral_data():
+    numerals = D.generate_kanji(size=50, seed=0, include_closed=True)
+    assert None not in D.numeral_kinds(numerals.questions, numerals.answers)
+    addition = D.generate_addition(size=200, seed=0)
+    assert set(D.numeral_kinds(addition.questions, addition.answers)) == {None}
+
+
+def test_addition_split_is_exactly_the_books():
+    # Answers such as "7" or "100" are single or round numbers, but "3+4" is no numeral:
+    # the closed-kind rule must not move any addition question out of the book's test part.
+    addition = D.generate_addition(size=1000, seed=0)
+    train, test = D.split_for_training(addition)
+    train_idx, test_idx = D.split_indices(1000)
+    assert test.questions == [addition.questions[i] for i in test_idx]

@@ -1,0 +1,255 @@
+"""The speed work: the benchmark runs and reports its fields (no timing is asserted), and the
+fast paths compute what the plain ones do: LSTM.infer and the leading-rows mask path against
+LSTM.forward's row-by-row path, batched greedy decoding against plain step-by-step decoding
+and against the training forward fed its own outputs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kanjinum import bench
+from kanjinum.layers import LSTM, softmax
+from kanjinum.models import MODEL_KINDS, ModelConfig, build_model, shared_runs
+
+from gradcheck import assert_grad  # noqa: E402
+
+V, D, H = 7, 3, 6
+PAD = 0
+FIELDS = ("iteration_s", "iteration_cpu_s", "iterations_per_epoch", "epoch_s",
+          "decode_samples_per_s", "gflop_per_iteration", "gflop_per_s", "sgemm_gflop_per_s",
+          "floor_s", "floor_percent")
+
+
+# --- the benchmark --------------------------------------------------------------------------
+
+
+def test_quick_bench_runs_and_writes_every_field(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    figures = bench.main(["--quick", "--json", str(out)])
+    assert json.loads(out.read_text(encoding="utf-8")) == json.loads(json.dumps(figures))
+    results = figures["results"]
+    assert {(r["data"], r["model"], r["mode"]) for r in results} == {
+        (task, kind, mode) for task in ("kanji", "addition") for kind in MODEL_KINDS
+        for mode in ("padded", "skip")}
+    for r in results:
+        for field in FIELDS:
+            assert np.isfinite(r[field]) and r[field] > 0, (r["model"], field)
+    assert figures["threads"] == 1 and figures["torch"] == {}
+    assert figures["sgemm"] and all(s["gflop_per_s"] > 0 for s in figures["sgemm"])
+    assert figures["machine"]["numpy"] == np.__version__
+    assert "% floor" in capsys.readouterr().out
+
+
+def test_bench_script_passes_its_arguments(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
+    out = tmp_path / "b.json"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--models", "seq2seq",
+                           "--data", "addition", "--modes", "padded", "--threads", "2",
+                           "--json", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["threads"] == 2
+    assert [(r["data"], r["model"], r["mode"]) for r in figures["results"]] == [
+        ("addition", "seq2seq", "padded")]
+
+
+def test_bench_rejects_unknown_models():
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--models", "transformer"])
+
+
+def test_flops_are_counted_from_the_layer_shapes():
+    N, T, Dx, Hx = 4, 5, 3, 2
+    encoder = bench.lstm_matmuls("e", N, T, Dx, Hx, h0_zero=True)
+    # forward: x@Wx over all steps, h@Wh on T - 1 steps (h0 = 0); backward: dWx, dx, dWh, dh
+    expected = 2 * (3 * N * T * Dx * 4 * Hx + 3 * N * (T - 1) * Hx * 4 * Hx)
+    assert sum(p.flops for p in encoder) == expected
+    # a mask that leaves every row real counts the same work, step by step
+    masked = bench.lstm_matmuls("e", N, T, Dx, Hx, h0_zero=True, rows=[N] * T)
+    assert sum(p.flops for p in masked) == expected
+    shapes = bench.model_matmuls("attention", N, T, 3, Dx, Hx, V)
+    attention = [p for p in shapes if p.what.startswith("attention")]
+    assert sum(p.flops for p in attention) == 6 * 2 * N * 3 * T * Hx
+
+
+# --- LSTM fast paths ------------------------------------------------------------------------
+
+
+def make_lstm(rng):
+    return LSTM(*(0.5 * rng.standard_normal(shape) for shape in ((D, 4 * H), (H, 4 * H), (4 * H,))))
+
+
+def row_by_row(layer, xs, h0, mask):
+    """forward with the mask's steps applied to each row alone (the general path)."""
+    hs, h_last = [], []
+    for r in range(xs.shape[0]):
+        keep = mask[r]
+        out = layer.forward(xs[r:r + 1, keep], None if h0 is None else h0[r:r + 1])
+        full = np.zeros((xs.shape[1], H)) if h0 is None else np.repeat(h0[r:r + 1], xs.shape[1], 0)
+        last = full[0]
+        for t in range(xs.shape[1]):  # carried through the masked steps
+            if keep[t]:
+                last = out[0, int(keep[:t + 1].sum()) - 1]
+            full[t] = last
+        hs.append(full)
+        h_last.append(last)
+    return np.stack(hs), np.stack(h_last)
+
+
+@pytest.mark.parametrize("padding", ["left", "right"])
+def test_lstm_leading_rows_path_matches_rows_alone_and_gradients(padding):
+    rng = np.random.default_rng(20)
+    layer = make_lstm(rng)
+    lengths = np.array([2, 5, 0, 3, 5])  # unsorted, one row with no real step
+    T = 5
+    steps = np.arange(T)[None, :]
+    mask = steps >= T - lengths[:, None] if padding == "left" else steps < lengths[:, None]
+    xs, h0 = rng.standard_normal((5, T, D)), rng.standard_normal((5, H))
+    hs = layer.forward(xs, h0, mask=mask)
+    expected, h_last = row_by_row(layer, xs, h0, mask)
+    np.testing.assert_allclose(hs, expected, rtol=1e-12, atol=1e-13)
+    layer.forward(xs, h0, mask=mask)
+    np.testing.assert_allclose(layer.h_last, h_last, rtol=1e-12, atol=1e-13)
+
+    R, r_h = rng.standard_normal((5, T, H)), rng.standard_normal((5, H))
+
+    def loss():
+        return np.sum(layer.forward(xs, h0, mask=mask) * R) + np.sum(layer.h_last * r_h)
+
+    loss()
+    dxs = layer.backward(R, dh_last=r_h)
+    grads, dh0 = [g.copy() for g in layer.grads], layer.dh0.copy()
+    assert np.all(dxs[~mask] == 0)
+    assert_grad(dxs, loss, xs, "xs")
+    assert_grad(dh0, loss, h0, "h0")
+    for name, p, g in zip(layer.names, layer.params, grads):
+        assert_grad(g, loss, p, name)
+
+
+def test_lstm_backward_without_dh0_gives_the_same_gradients():
+    rng = np.random.default_rng(21)
+    layer = make_lstm(rng)
+    xs, R = rng.standard_normal((3, 4, D)), rng.standard_normal((3, 4, H))
+    layer.forward(xs)
+    dxs = layer.backward(R)
+    grads = [g.copy() for g in layer.grads]
+    layer.forward(xs)
+    np.testing.assert_allclose(layer.backward(R, need_dh0=False), dxs, rtol=1e-12, atol=1e-14)
+    assert layer.dh0 is None
+    for g, g2 in zip(grads, layer.grads):
+        np.testing.assert_allclose(g, g2, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("hold", [True, False])
+def test_lstm_infer_matches_forward(hold):
+    rng = np.random.default_rng(22)
+    layer = make_lstm(rng)
+    N, T = 6, 5
+    first = np.array([0, 0, 1, 3, 5, 5])  # sorted; two rows never leave the shared run
+    lead = rng.standard_normal(D)
+    xs = rng.standard_normal((N, T, D))
+    mask = np.arange(T)[None, :] >= first[:, None]
+    if not hold:  # the shared run reads the same input in every row
+        xs[~mask] = lead
+    hs, h, c = layer.infer(xs, first, hold)
+    expected = layer.forward(xs, mask=mask if hold else None)
+    np.testing.assert_allclose(hs, expected, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(h, layer.h_last, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(c, layer.c_last, rtol=1e-12, atol=1e-13)
+
+
+# --- greedy decoding ------------------------------------------------------------------------
+
+
+def plain_generate(model, xs, start_id, length, src_mask=None, end_id=None):
+    """Greedy decoding as kanjinum first wrote it: encode, then one LSTM.step, attention and
+    affine after another, every product made afresh at every step."""
+    N = xs.shape[0]
+    enc_hs, h = model.encode(xs, src_mask)
+    enc_h, c = h, np.zeros_like(h)
+    W, b = model.layers["decoder.affine"].params
+    lstm, embed = model.layers["decoder.lstm"], model.layers["decoder.embed"].params[0]
+    ids = np.full((N, length), end_id if end_id is not None else start_id)
+    current, ended = np.full(N, start_id), np.zeros(N, dtype=bool)
+    for t in range(length):
+        x = embed[current]
+        if model.kind == "peeky":
+            x = np.concatenate((enc_h, x), axis=1)
+        h, c = lstm.step(x, h, c)
+        out = h
+        if model.kind == "peeky":
+            out = np.concatenate((enc_h, h), axis=1)
+        elif model.has_attention:
+            scores = np.einsum("nth,nh->nt", enc_hs, h)
+            if src_mask is not None:
+                scores = np.where(src_mask, scores, -np.inf)
+            weights = softmax(scores, axis=1)  # as the layer: an empty question attends nothing
+            out = np.concatenate((np.einsum("nt,nth->nh", weights, enc_hs), h), axis=1)
+        current = (out @ W + b).argmax(axis=1)
+        if end_id is not None:
+            current[ended] = end_id
+            ended |= current == end_id
+        ids[:, t] = current
+        if end_id is not None and ended.all():
+            break
+    return ids
+
+
+def questions(rng, N=9, Te=6):
+    """Reversed questions, left-padded with PAD: lengths 0..Te, the padding first."""
+    lengths = np.array([0, Te, 3, 1, Te, 2, 5, 3, 4])[:N]
+    xs = rng.integers(1, V, size=(N, Te)).astype(np.int32)
+    mask = np.arange(Te)[None, :] >= Te - lengths[:, None]
+    xs[~mask] = PAD
+    return xs, mask
+
+
+def random_model(kind, seed):
+    rng = np.random.default_rng(seed)
+    model = build_model(ModelConfig(kind, V, D, 8), seed=seed, dtype=np.float64)
+    for p in model.params:
+        p[...] = rng.standard_normal(p.shape) * 0.7
+    return model
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("masked", [False, True])
+def test_generate_matches_plain_decoding(kind, masked):
+    for seed in range(3):
+        model = random_model(kind, seed)
+        xs, mask = questions(np.random.default_rng(seed + 10))
+        src_mask = mask if masked else None
+        end_id = PAD if masked else None
+        ids, weights = model.generate(xs, 1, 5, src_mask, end_id=end_id)
+        assert np.array_equal(ids, plain_generate(model, xs, 1, 5, src_mask, end_id))
+        if model.has_attention:
+            assert weights.shape == (9, 5, 6)
+            if masked:
+                assert np.all(weights[~np.broadcast_to(mask[:, None], weights.shape)] == 0)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_generate_is_the_training_forward_fed_its_own_outputs(kind):
+    """Scores of the training forward (teacher forcing on the decoded ids) pick those ids."""
+    model = random_model(kind, 4)
+    xs, _ = questions(np.random.default_rng(5))
+    ids, weights = model.generate(xs, 1, 5)
+    ts = np.concatenate([np.ones((len(xs), 1), np.int32), ids], axis=1)
+    model.forward(xs, ts)
+    probs = model.loss_layer._cache[0]  # (N, Td, V): softmax of the scores
+    assert np.array_equal(probs.argmax(axis=2), ids)
+    if model.has_attention:
+        np.testing.assert_allclose(model.attention.weights, weights, rtol=1e-10, atol=1e-12)
+
+
+def test_shared_runs_orders_rows_by_their_own_first_step():
+    xs = np.array([[0, 0, 5], [3, 0, 0], [0, 4, 4], [0, 0, 0]])
+    order, first, hold = shared_runs(xs, None)
+    assert not hold and list(order) == [1, 2, 0, 3] and list(first) == [0, 1, 2, 3]
+    assert shared_runs(xs, xs > 0) is None  # row 1 is right-padded: nothing to share
+    order, first, hold = shared_runs(xs, np.array([[0, 0, 1], [1, 1, 1]], bool))
+    assert hold and list(first) == [0, 2] and list(order) == [1, 0]
