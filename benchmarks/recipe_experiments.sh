@@ -23,6 +23,9 @@ DATA=(
   "hs05|--hard-share 0.05"
   "hs20|--hard-share 0.2"
   "hs30|--hard-share 0.3"
+  "hs40|--hard-share 0.4"
+  "hs30s1|--hard-share 0.3 --seed 1"
+  "hs40s1|--hard-share 0.4 --seed 1"
   "hs20s1|--hard-share 0.2 --seed 1"
 )
 
@@ -35,6 +38,9 @@ EXPS=(
   "r05|d0|--hidden 128 --lr 0.01 --lr-decay 0.75 --epochs 11 --oversample 0.1"
   "r06|d0|--hidden 64 --lr 0.01 --lr-decay 0.9 --epochs 28"
   "r07|hs30|--hidden 64 --lr 0.01 --lr-decay 0.9 --epochs 28"
+  "r08|hs30|--hidden 64 --lr 0.01 --lr-decay 0.85 --epochs 24"
+  "r09|hs40|--hidden 64 --lr 0.01 --lr-decay 0.85 --epochs 24"
+  "r10|hs30s1|--hidden 64 --lr 0.01 --lr-decay 0.85 --epochs 24 --seed 1"
 )
 
 data_flags() {

@@ -160,6 +160,40 @@ def _unsort(rows, order):
     return out
 
 
+def _step_backward(gates, tanh_c, c_prev, dh, dc_next, dc, work, dA):
+    """One LSTM step backward, in place on (n, H) rows: dA (n, 4H) = d loss / d pre-activation
+    from dh and the later cell gradient dc_next; then dc_next <- dc * f, for the step before."""
+    o, f, i, g = gates
+    H = dh.shape[1]
+    # dc = dc_next + dh * o * (1 - tanh(c)^2)
+    np.multiply(tanh_c, tanh_c, out=dc)
+    np.subtract(1, dc, out=dc)
+    dc *= o
+    dc *= dh
+    dc += dc_next
+    # dA_o = dh * tanh(c) * o(1-o)
+    np.subtract(1, o, out=work)
+    work *= o
+    work *= tanh_c
+    np.multiply(work, dh, out=dA[:, :H])
+    # dA_f = dc * c_prev * f(1-f)
+    np.subtract(1, f, out=work)
+    work *= f
+    work *= c_prev
+    np.multiply(work, dc, out=dA[:, H:2 * H])
+    # dA_i = dc * g * i(1-i)
+    np.subtract(1, i, out=work)
+    work *= i
+    work *= g
+    np.multiply(work, dc, out=dA[:, 2 * H:3 * H])
+    # dA_g = dc * i * (1-g^2)
+    np.multiply(g, g, out=work)
+    np.subtract(1, work, out=work)
+    work *= i
+    np.multiply(work, dc, out=dA[:, 3 * H:])
+    np.multiply(dc, f, out=dc_next)
+
+
 class LSTM:
     """An LSTM over a whole sequence, gates fused in one 4H-wide product.
 
@@ -193,11 +227,13 @@ class LSTM:
 
     def _buffer(self, name, shape, dtype):
         """A work array kept between calls: fresh multi-megabyte arrays cost page faults on
-        every call, about as much as the arithmetic. Never handed out to the caller."""
-        buffer = self._buffers.get(name)
-        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-            buffer = self._buffers[name] = np.empty(shape, dtype=dtype)
-        return buffer
+        every call, about as much as the arithmetic. The memory is kept at its largest size, so
+        batches of other lengths (bucketing) reuse it too. Never handed out to the caller."""
+        size = int(np.prod(shape))
+        memory = self._buffers.get(name)
+        if memory is None or memory.size < size or memory.dtype != dtype:
+            memory = self._buffers[name] = np.empty(size, dtype=dtype)
+        return memory[:size].reshape(shape)
 
     def forward(self, xs, h0=None, c0=None, mask=None):
         Wx, Wh, b = self.params
@@ -302,7 +338,8 @@ class LSTM:
                 if row_by_row:
                     real = mask_tm[t][:, None]
                     dc_carried = dc_next.copy()
-                self._backward_step(t, n, dh[:n], dc[:n], dc_next[:n], work[:n])
+                _step_backward(gates[t, :, :n], tanh_c[t, :n], c_all[t, :n], dh[:n], dc_next[:n],
+                               dc[:n], work[:n], dA[t, :n])
                 if row_by_row:  # rows without a real step pass dc through, and have no dA
                     np.copyto(dc_next, dc_carried, where=~real)
                     np.copyto(dA[t], 0, where=~real)
@@ -328,40 +365,6 @@ class LSTM:
         self.dh0 = None if dh0 is None else _unsort(dh0, order)
         self.dc0 = _unsort(dc_next, order)
         return _unsort(dxs, order)
-
-    def _backward_step(self, t, n, dh, dc, dc_next, work):
-        """Step t's dA rows [0, n) from dh, and dc_next <- dc * f (all (n, H) views)."""
-        xh, gates, c_all, tanh_c = self._cache[:4]
-        H = dh.shape[1]
-        o, f, i, g = gates[t, :, :n]
-        tc, c_prev, a = tanh_c[t, :n], c_all[t, :n], self._buffers["dA"][t, :n]
-        # dc = dc_next + dh * o * (1 - tanh(c)^2)
-        np.multiply(tc, tc, out=dc)
-        np.subtract(1, dc, out=dc)
-        dc *= o
-        dc *= dh
-        dc += dc_next
-        # dA_o = dh * tanh(c) * o(1-o)
-        np.subtract(1, o, out=work)
-        work *= o
-        work *= tc
-        np.multiply(work, dh, out=a[:, :H])
-        # dA_f = dc * c_prev * f(1-f)
-        np.subtract(1, f, out=work)
-        work *= f
-        work *= c_prev
-        np.multiply(work, dc, out=a[:, H:2 * H])
-        # dA_i = dc * g * i(1-i)
-        np.subtract(1, i, out=work)
-        work *= i
-        work *= g
-        np.multiply(work, dc, out=a[:, 2 * H:3 * H])
-        # dA_g = dc * i * (1-g^2)
-        np.multiply(g, g, out=work)
-        np.subtract(1, work, out=work)
-        work *= i
-        np.multiply(work, dc, out=a[:, 3 * H:])
-        np.multiply(dc, f, out=dc_next)
 
     def infer(self, xs, first, hold):
         """Forward only, for decoding: no caches, and no work for rows whose state is shared.

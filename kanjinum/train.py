@@ -51,7 +51,7 @@ class TrainConfig:
     reverse: bool = True
     mask: bool = True
     bucket: bool = True            # group batches by question length; needs mask
-    oversample: float = 0.0        # extra share of each epoch drawn from the rare kinds
+    oversample: float = 0.0        # extra share of each epoch drawn from the rare kinds, evenly
     seed: int = 0
     split_seed: int = D.BOOK_SPLIT_SEED
     target_acc: float | None = None
@@ -258,12 +258,26 @@ def epoch_batches(rng: np.random.Generator, question_lengths, batch: int, bucket
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def oversampled_rows(rng, rare_rows, total: int, share: float):
-    """Draw share × total extra rows from the rare examples (with replacement)."""
-    if share <= 0 or len(rare_rows) == 0:
+def rows_by_kind(questions, answers) -> list[np.ndarray]:
+    """Row indices of each rare kind of number (every kind but "other") that occurs."""
+    kinds = D.numeral_kinds(questions, answers)
+    groups = [np.array([i for i, k in enumerate(kinds) if k == kind], dtype=np.int64)
+              for kind in D.HARD_KINDS]
+    return [g for g in groups if len(g)]
+
+
+def oversampled_rows(rng, groups: list[np.ndarray], total: int, share: float):
+    """Extra rows making up `share` of the epoch, with every rare kind drawn equally often, so
+    that the nine single digits weigh as much as the thousands of sparse numbers."""
+    if share <= 0 or not groups:
         return None
     count = int(round(total * share / (1 - share)))
-    return rng.choice(rare_rows, size=count, replace=True)
+    kind_of_draw = rng.integers(len(groups), size=count)
+    extra = np.empty(count, dtype=np.int64)
+    for k, group in enumerate(groups):
+        picks = kind_of_draw == k
+        extra[picks] = group[rng.integers(len(group), size=int(picks.sum()))]
+    return extra
 
 
 def batch_arrays(run: Run, enc: D.Encoded, rows):
@@ -390,8 +404,7 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
         rng.bit_generator.state = state.rng_state
     reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
     enc = D.encode_dataset(train_set, vocab)
-    rare = np.array([i for i, kind in enumerate(D.numeral_kinds(train_set.questions, train_set.answers))
-                     if kind not in (None, "other")], dtype=np.int64)
+    rare = rows_by_kind(train_set.questions, train_set.answers)
     if state.epoch >= config.epochs:
         reporter.message(f"{out} has trained {state.epoch} epochs already; "
                          "ask for more with --epochs")

@@ -231,3 +231,17 @@ def test_attend_uses_the_newest_run(trained, monkeypatch, tmp_path):
     result = run("attend", "三", "--out", tmp_path / "n.png")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "n.png").exists()
+
+
+def test_oversampling_draws_every_rare_kind_equally():
+    from kanjinum import data as D
+    from kanjinum.train import oversampled_rows, rows_by_kind
+
+    ds = D.generate_kanji(size=3000, seed=0, hard_share=0.2, include_closed=True)
+    groups = rows_by_kind(ds.questions, ds.answers)
+    sizes = sorted(len(g) for g in groups)
+    assert sizes[0] == 9 and sizes[-1] > 100  # single digits are few, sparse numbers many
+    extra = oversampled_rows(np.random.default_rng(0), groups, total=3000, share=0.25)
+    assert len(extra) == 1000
+    counts = [np.isin(extra, g).sum() for g in groups]
+    assert min(counts) > 0.6 * max(counts)
