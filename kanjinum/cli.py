@@ -458,6 +458,23 @@ def print_answer(console, result) -> None:
                   f"{escape(result.answer)}\n---")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                "help_option_names": []})
+def bench(ctx: typer.Context) -> None:
+    """Time training and decoding of every model against sgemm and PyTorch (benchmarks/).
+
+    All options go to the benchmark, and kanjinum bench --help lists them (--models, --data,
+    --modes, --iters, --threads, --json, --quick, ...)."""
+    from kanjinum.bench import main as bench_main
+
+    try:
+        bench_main(list(ctx.args))
+    except SystemExit as exc:  # argparse: --help, or a bad option (already explained)
+        raise typer.Exit(code=exc.code if isinstance(exc.code, int) else USAGE) from None
+    except (KanjinumError, OSError) as exc:
+        raise fail(_escape(str(exc)), RUNTIME) from None
+
+
 def main() -> None:
     app()
 
