@@ -13,6 +13,7 @@
 set -euo pipefail
 
 K=${KANJINUM:-/work/main/.venv/bin/kanjinum}
+K_PY=${KANJINUM_PYTHON:-$(dirname "$K")/python}
 W=${RECIPE_DIR:-/tmp/recipe}
 mkdir -p "$W/data" "$W/runs"
 
@@ -25,6 +26,7 @@ DATA=(
   "hs30|--hard-share 0.3"
   "hs40|--hard-share 0.4"
   "hs30s1|--hard-share 0.3 --seed 1"
+  "hs30s2|--hard-share 0.3 --seed 2"
   "hs40s1|--hard-share 0.4 --seed 1"
   "hs20s1|--hard-share 0.2 --seed 1"
 )
@@ -41,6 +43,12 @@ EXPS=(
   "r08|hs30|--hidden 64 --lr 0.01 --lr-decay 0.85 --epochs 24"
   "r09|hs40|--hidden 64 --lr 0.01 --lr-decay 0.85 --epochs 24"
   "r10|hs30s1|--hidden 64 --lr 0.01 --lr-decay 0.85 --epochs 24 --seed 1"
+  "r11|hs30|--hidden 64 --batch 64 --lr 0.005 --lr-decay 0.85 --epochs 20"
+  "r12|hs30s1|--hidden 64 --batch 64 --lr 0.005 --lr-decay 0.85 --epochs 20 --seed 1"
+  "r13|hs30s2|--hidden 64 --batch 64 --lr 0.005 --lr-decay 0.85 --epochs 20 --seed 2"
+  "r14|hs30s2|--hidden 64 --batch 64 --lr 0.005 --lr-decay 0.87 --epochs 24 --seed 2"
+  "r15|hs30|--hidden 64 --batch 64 --lr 0.005 --lr-decay 0.87 --epochs 24"
+  "r16|hs30s1|--hidden 64 --batch 64 --lr 0.005 --lr-decay 0.87 --epochs 24 --seed 1"
 )
 
 data_flags() {
@@ -76,9 +84,10 @@ run_exp() {
   "$K" eval --run "$dir/run" --data "$W/data/$tag-hard.txt" --json > "$dir/eval-hard.json"
   "$K" eval --run "$dir/run" --data "$W/data/$tag-hard.txt" --errors --show 40 \
     > "$dir/hard-errors.txt" 2>&1 || true
+  final_eval "$dir" "$W/data/$tag-hard.txt"
   echo "$tag" > "$dir/data-tag.txt"
   echo "$flags" > "$dir/flags.txt"
-  python3 - "$dir" <<'PY'
+  "$K_PY" - "$dir" <<'PY'
 import json, sys, pathlib
 d = pathlib.Path(sys.argv[1])
 h = json.loads((d / "run/history.json").read_text())
@@ -88,14 +97,61 @@ print(f"   epochs {len(h)}, train s {sum(r['seconds'] for r in h):.1f}, wall s {
 PY
 }
 
+# model.npz is the epoch with the best random-test accuracy (the first one, on ties); this also
+# scores the LAST epoch's weights (from state.npz) on both test sets: DIR/final-eval.json.
+final_eval() {
+  "$K_PY" - "$1" "$2" "$K" <<'PY'
+import sys, shutil, json, subprocess, numpy as np, pathlib
+d, hard, K = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+dst = d / "final"
+shutil.rmtree(dst, ignore_errors=True); dst.mkdir()
+shutil.copy(d / "run/config.json", dst / "config.json")
+with np.load(d / "run/state.npz", allow_pickle=False) as z:
+    params = {k.removeprefix("param/"): z[k] for k in z.files if k.startswith("param/")}
+np.savez(dst / "model.npz", **params)
+ev = lambda *a: json.loads(subprocess.run([K, "eval", "--run", str(dst), "--json", *a],
+                                          capture_output=True, text=True, check=True).stdout)
+t, h = ev(), ev("--data", hard)
+json.dump({"test": t, "hard": h}, open(d / "final-eval.json", "w"))
+print(f"   last epoch: test {t['accuracy']:.4%}, hard {h['accuracy']:.4%} ({h['total']-h['correct']} wrong)")
+PY
+}
+
+# Seconds per epoch of several sizes, from a sample of bucketed batches (not a training run).
+probe() {
+  make_data d0
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$K_PY" - "$W/data/d0.txt" <<'PY'
+import sys, time, numpy as np
+from kanjinum import data as D, train as T
+from kanjinum.models import ModelConfig, build_model
+from kanjinum.optim import Adam, clip_grads
+ds = D.read_dataset(sys.argv[1]); tr, te = D.split_dataset(ds, 1984)
+vocab = D.Vocab.from_texts(ds.questions + ds.answers); enc = D.encode_dataset(tr, vocab)
+for kind, hidden, batch in [("attention", 128, 128), ("attention", 96, 128), ("attention", 80, 128),
+                            ("attention", 64, 128), ("attention", 128, 64), ("attention", 64, 64),
+                            ("attention", 128, 256), ("attention", 64, 256), ("attention", 192, 128),
+                            ("peeky", 128, 128)]:
+    cfg = T.TrainConfig(model=kind, hidden=hidden, batch=batch)
+    m = build_model(ModelConfig(kind, len(vocab), 16, hidden), seed=0)
+    run = T.Run(m, vocab, ds.question_width, ds.answer_width, True, True, cfg)
+    opt = Adam(lr=0.001); batches = T.epoch_batches(np.random.default_rng(0), enc.question_lengths, batch, True)
+    n = max(8, int(len(batches) * 0.15)); t = time.perf_counter()
+    for b in batches[:n]:
+        xs, ts, sm, tm = T.batch_arrays(run, enc, b)
+        m.forward(xs, ts, sm, tm); m.backward(); clip_grads(m.grads, 5.0); opt.update(m.params, m.grads)
+    dt = time.perf_counter() - t
+    print(kind, hidden, batch, f"{dt / n * 1000:.1f} ms/iter, ~{dt / n * len(batches):.1f} s/epoch", flush=True)
+PY
+}
+
 table() {
   python3 - "$W" "${DATA[@]}" -- "${EXPS[@]}" <<'PY'
 import json, sys, pathlib
 W = pathlib.Path(sys.argv[1]); args = sys.argv[2:]; cut = args.index("--")
 data = dict(a.split("|", 1) for a in args[:cut])
 kinds = ["single", "round", "repeated", "short", "sparse", "group", "other"]
-print("| run | gen-data | train flags | epochs | train s | wall s | s/epoch | test | hard | "
-      + " | ".join(kinds) + " |")
+print("| run | gen-data | train flags | epochs | train s | wall s | s/epoch | test | hard (wrong) | "
+      + " | ".join(kinds) + " | last epoch: test / hard (wrong) |")
 print("|" + "---|" * (10 + len(kinds)))
 def pct(x): return "100" if x == 1 else f"{100*x:.2f}"
 for line in args[cut + 1:]:
@@ -107,17 +163,22 @@ for line in args[cut + 1:]:
     t = json.loads((d / "eval-test.json").read_text()); k = json.loads((d / "eval-hard.json").read_text())
     secs = sum(r["seconds"] for r in h)
     wall = float((d / "wall.txt").read_text().split()[-1])
+    last = "-"
+    if (d / "final-eval.json").exists():
+        f = json.loads((d / "final-eval.json").read_text())
+        last = f"{pct(f['test']['accuracy'])} / {pct(f['hard']['accuracy'])} ({f['hard']['total']-f['hard']['correct']})"
     per = [f"{pct(k['by_kind'][c]['accuracy'])} ({k['by_kind'][c]['total']-k['by_kind'][c]['correct']})"
            if c in k["by_kind"] else "-" for c in kinds]
     print(f"| {name} | `{data[tag] or '(default)'}` | `{flags}` | {len(h)} | {secs:.0f} | {wall:.0f} | "
           f"{secs/len(h):.1f} | {pct(t['accuracy'])} | {pct(k['accuracy'])} ({k['total']-k['correct']}) | "
-          + " | ".join(per) + " |")
+          + " | ".join(per) + f" | {last} |")
 PY
 }
 
 case "${1:-}" in
   --list) printf '%s\n' "${DATA[@]}" "${EXPS[@]}"; exit 0 ;;
   --table) table; exit 0 ;;
+  --probe) probe; exit 0 ;;
 esac
 for line in "${EXPS[@]}"; do
   name=${line%%|*}

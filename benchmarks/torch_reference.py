@@ -2,7 +2,7 @@
 kanjinum: the yardstick for kanjinum's numpy code.
 
     .venv/bin/pip install torch==2.13.0                   # benchmark-only; never a dependency
-    .venv/bin/python benchmarks/torch_reference.py --data /tmp/perf/kanji.txt
+    .venv/bin/python benchmarks/torch_reference.py --iters 30 --json /tmp/torch.json
     .venv/bin/python benchmarks/bench_train.py           # runs this beside kanjinum, same run
 
 The model is the book's attention seq2seq at kanjinum's sizes: nn.Embedding, nn.LSTM (encoder and
@@ -130,7 +130,8 @@ def main(argv=None) -> None:
     from kanjinum import data as D
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="/tmp/perf/kanji.txt", help="a data file (book format)")
+    parser.add_argument("--data", help="a data file in the book's format (default: the kanji data "
+                                       "of `kanjinum gen-data`, made in memory)")
     parser.add_argument("--wordvec", type=int, default=16)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--batch", type=int, default=128)
@@ -140,8 +141,11 @@ def main(argv=None) -> None:
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
 
-    dataset = D.read_dataset(args.data)
-    train, test = D.split_dataset(dataset)
+    dataset = (D.read_dataset(args.data) if args.data
+               else D.generate_kanji(hard_share=0.1, include_closed=True))  # gen-data's defaults
+    keep = [q for q, a in zip(dataset.questions, dataset.answers)
+            if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
+    train, test = D.split_dataset(dataset, keep_in_train=keep)  # the split `kanjinum train` makes
     vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
     train_enc, test_enc = D.encode_dataset(train, vocab), D.encode_dataset(test, vocab)
     result = measure(train_enc.xs[:, ::-1], train_enc.ts, test_enc.xs[:, ::-1], len(vocab),

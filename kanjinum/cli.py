@@ -75,6 +75,11 @@ class Style(str, Enum):
     positional = "positional"
 
 
+class Schedule(str, Enum):
+    constant = "constant"
+    cosine = "cosine"
+
+
 class ModelKind(str, Enum):
     seq2seq = "seq2seq"
     peeky = "peeky"
@@ -282,6 +287,8 @@ def train(
     epochs: Annotated[int, typer.Option(help="Number of passes over the training part.")] = 10,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.001,
     lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch.")] = 1.0,
+    schedule: Annotated[Schedule, typer.Option(help="constant (the book's), or cosine: warm up over "
+                                                    "2% of the run, then decay to 0.")] = Schedule.constant,
     clip: Annotated[float, typer.Option(help="Global gradient-norm clip (0: none).")] = 5.0,
     reverse: Annotated[bool, typer.Option(help="Feed the question reversed.")] = True,
     mask: Annotated[bool, typer.Option(help="Mask the padding (attention and loss); "
@@ -306,9 +313,11 @@ def train(
     if resume and out is None:
         raise fail("--resume needs --out, the run folder to continue")
     out = out or Path("runs") / f"{model.value}-{time.strftime('%Y%m%d-%H%M%S')}"
-    config = TrainConfig(str(data), model.value, wordvec, hidden, batch, epochs, lr, lr_decay,
-                         clip, reverse, mask, bucket and mask, oversample, seed, split_seed,
-                         target_acc)
+    config = TrainConfig(
+        data=str(data), model=model.value, wordvec=wordvec, hidden=hidden, batch=batch,
+        epochs=epochs, lr=lr, lr_decay=lr_decay, schedule=schedule.value, clip=clip,
+        reverse=reverse, mask=mask, bucket=bucket and mask, oversample=oversample, seed=seed,
+        split_seed=split_seed, target_acc=target_acc)
     console = _console()
     with user_errors(), blas_threads(threads):
         fit(config, out, resume=resume, force=force, reporter=RichReporter(console, show))

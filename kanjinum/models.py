@@ -161,7 +161,8 @@ class Seq2seq:
         return lstm.forward(emb, mask=src_mask), lstm.h_last
 
     def _encode_backward(self, denc_hs, dh) -> None:
-        demb = self.layers["encoder.lstm"].backward(denc_hs, dh_last=dh)
+        # h0 = 0 is no parameter: its gradient, one product per step, is not needed.
+        demb = self.layers["encoder.lstm"].backward(denc_hs, dh_last=dh, need_dh0=False)
         self.layers["encoder.embed"].backward(demb)
 
     def _decode_train(self, dec_in, enc_hs, h, src_mask, steps=None):
@@ -209,7 +210,7 @@ class Seq2seq:
                 weights[:, t] = step_weights
             if end_id is not None and ended.all():
                 break
-        ids[order] = ids.copy()
+        ids[order] = ids.copy()  # back to the caller's order of rows
         if weights is not None:
             weights[order] = weights.copy()
         return ids, weights
@@ -365,9 +366,10 @@ class BiAttentionSeq2seq(AttentionSeq2seq):
 
     def _encode_backward(self, denc_hs, dh) -> None:
         half = self.config.hidden // 2
-        demb = self.layers["encoder.lstm"].backward(denc_hs[:, :, :half], dh_last=dh[:, :half])
+        demb = self.layers["encoder.lstm"].backward(denc_hs[:, :, :half], dh_last=dh[:, :half],
+                                                    need_dh0=False)
         demb_back = self.layers["encoder.lstm_back"].backward(
-            np.ascontiguousarray(denc_hs[:, ::-1, half:]), dh_last=dh[:, half:])
+            np.ascontiguousarray(denc_hs[:, ::-1, half:]), dh_last=dh[:, half:], need_dh0=False)
         self.layers["encoder.embed"].backward(demb + demb_back[:, ::-1])
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import signal
 import time
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
 from kanjinum.optim import Adam, clip_grads
 
 FORMAT_VERSION = 1
+SCHEDULES = ("constant", "cosine")
+WARMUP_SHARE = 0.02  # of all iterations, for the cosine schedule
 DECODE_BATCH = 1000
 
 
@@ -47,6 +50,7 @@ class TrainConfig:
     epochs: int = 10
     lr: float = 0.001
     lr_decay: float = 1.0          # the learning rate is multiplied by this after each epoch
+    schedule: str = "constant"     # or "cosine": warm up, then fall to 0 over the whole run
     clip: float = 5.0
     reverse: bool = True
     mask: bool = True
@@ -64,6 +68,9 @@ class TrainConfig:
                 raise OptionError(f"--{name} must be at least 1, not {getattr(self, name)}")
         if not self.lr > 0:
             raise OptionError(f"--lr must be positive, not {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise OptionError(f"--schedule must be one of {', '.join(SCHEDULES)}, "
+                              f"not {self.schedule!r}")
         if not 0 < self.lr_decay <= 1:
             raise OptionError(f"--lr-decay must be in (0, 1], not {self.lr_decay}")
         if not 0 <= self.oversample < 1:
@@ -419,6 +426,20 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
     return run
 
 
+def learning_rate(config: TrainConfig, epochs_done: float) -> float:
+    """The learning rate after `epochs_done` (fractional) epochs.
+
+    cosine: a linear warm-up over the first 2% of the run, then half a cosine down to 0 at the
+    end, so that training always ends on small steps and a late loss spike has time to heal.
+    lr_decay multiplies in once per finished epoch with either schedule.
+    """
+    lr = config.lr * config.lr_decay ** int(epochs_done)
+    if config.schedule == "cosine":
+        progress = min(epochs_done / config.epochs, 1.0)
+        lr *= min(1.0, (progress + 1e-9) / WARMUP_SHARE) * 0.5 * (1 + math.cos(math.pi * progress))
+    return lr
+
+
 def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop):
     config, model = run.train, run.model
     while state.epoch < config.epochs:
@@ -428,12 +449,12 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
             rng.bit_generator.state = state.rng_state
         extra = oversampled_rows(rng, rare, len(enc.xs), config.oversample)
         batches = epoch_batches(rng, enc.question_lengths, config.batch, config.bucket, extra)
-        optimizer.lr = config.lr * config.lr_decay ** state.epoch
         reporter.epoch_start(state.epoch + 1, config.epochs, len(batches), state.iteration)
         started = time.perf_counter() - state.epoch_seconds
         for i in range(state.iteration, len(batches)):
             if stop:
                 return
+            optimizer.lr = learning_rate(config, state.epoch + i / len(batches))
             xs, ts, src_mask, tgt_mask = batch_arrays(run, enc, batches[i])
             loss = model.forward(xs, ts, src_mask, tgt_mask)
             if not np.isfinite(loss):
@@ -456,7 +477,8 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
         state.epoch, state.iteration = state.epoch + 1, 0
         state.loss_sum, state.loss_count, state.epoch_seconds = 0.0, 0, 0.0
         state.rng_state = rng.bit_generator.state
-        if evaluation.accuracy > state.best_accuracy:
+        # Ties go to the later epoch: it has trained longer, on a smaller learning rate.
+        if evaluation.accuracy >= state.best_accuracy:
             state.best_accuracy = evaluation.accuracy
             atomic_save_npz(run.path / "model.npz", model.named_params())
         _save_state(run.path, run, optimizer, state)

@@ -245,3 +245,17 @@ def test_oversampling_draws_every_rare_kind_equally():
     assert len(extra) == 1000
     counts = [np.isin(extra, g).sum() for g in groups]
     assert min(counts) > 0.6 * max(counts)
+
+
+def test_cosine_schedule_warms_up_then_falls_to_zero():
+    from kanjinum.train import TrainConfig, learning_rate
+
+    config = TrainConfig(lr=0.01, epochs=10, schedule="cosine")
+    assert learning_rate(config, 0.0) < 0.001
+    assert learning_rate(config, 0.2) == pytest.approx(0.01, rel=1e-3)
+    assert learning_rate(config, 5.0) == pytest.approx(0.005, rel=1e-6)
+    assert learning_rate(config, 10.0) == pytest.approx(0.0, abs=1e-12)
+    lrs = [learning_rate(config, e / 10) for e in range(3, 100)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    constant = TrainConfig(lr=0.01, lr_decay=0.5)
+    assert learning_rate(constant, 2.5) == pytest.approx(0.0025)
