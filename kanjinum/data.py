@@ -323,11 +323,15 @@ def draw_hard_number(kind: str, rng: np.random.Generator, max_digits: int) -> in
                 n += int(digits[0 if pos == positions[0] else 1]) * 10**pos
         return n
     if kind == "group":
+        # Groups that leave gaps a reader must count across: empty (三兆九千億), just 一
+        # (一億一), a bare 千 at the head (二兆千万), or a lone 一/十/百/千.
         n = _draw_uniform_number(rng, max_digits)
         groups = _lower_groups(n)
         for i in range(len(groups)):
             if rng.random() < 0.5:
-                n += (int(rng.integers(0, 2)) - groups[i]) * 10_000**i
+                choice = int(rng.integers(4))
+                group = (0, 1, 1000 + int(rng.integers(1000)), 10 ** int(rng.integers(4)))[choice]
+                n += (group - groups[i]) * 10_000**i
         return n
     raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(HARD_KINDS)}")
 
