@@ -15,8 +15,8 @@ sgemm at its own speed.
 
 Modes: `padded` trains exactly as the seed did (no mask, no bucketing, every batch the full
 width); `skip` is kanjinum's default (--mask with bucketing): batches of one question length,
-the encoder over the real characters only and the decoder until every row has ended. The skip
-mode's epoch is the mean over the sampled batches (their shapes differ) times the batch count.
+the encoder over the real characters only, the decoder LSTM over each row's answer and its end
+only. The skip mode's epoch (and floor) uses the mean over the timed batches, whose shapes differ.
 
 Timings on a shared machine are noisy: each figure is a median of many, wall-clock and the
 process's CPU time are both kept, and the load average is printed with the figures. The BLAS
@@ -334,8 +334,9 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
               f"{r['floor_s'] * 1e3:8.1f} {r['floor_percent']:6.0f}% {r['floor_percent_cpu']:5.0f}% "
               f"{'-' if speedup is None else f'{speedup:.2f}':>7s} "
               f"{r['decode_samples_per_s']:9.0f}")
-    print("% floor: floor / measured (wall clock); cpu %: the same with the process's CPU time; "
-          "x torch: how many times faster than PyTorch (per iteration padded, per epoch skip)")
+    print("% floor: floor / measured (wall clock); cpu %: the same with the process's CPU "
+          "time;\nx torch: how many times faster than PyTorch (per iteration padded, per epoch "
+          "skip)")
     for task, ref in references.items():
         print(f"\nPyTorch {ref['torch_version']} attention on {task}: "
               f"{ref['iteration_s'] * 1e3:.1f} ms/iter (cpu {ref['iteration_cpu_s'] * 1e3:.1f}), "
@@ -355,7 +356,7 @@ def vs_torch(result: dict, reference: dict | None):
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="kanjinum bench", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--models", default="seq2seq,peeky,attention,bi-attention",
                         help="comma-separated models (default: all)")
     parser.add_argument("--data", default="kanji,addition", help="kanji, addition or both")

@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from kanjinum.errors import DataError, KanjinumError, OptionError, RunError, VocabError
+from kanjinum.train import TrainConfig
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -174,12 +175,12 @@ def gen_data(
     seed: Annotated[int, typer.Option(help="Random seed: the same options give the same file.")] = 0,
     hard_share: Annotated[float, typer.Option(
         help="Share of lines replaced by hard cases (single digits, round, sparse, group "
-             "boundaries, repeated digits, short numbers).")] = 0.1,
+             "boundaries, repeated digits, short numbers).")] = 0.3,
     closed: Annotated[bool, typer.Option(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[Path], typer.Option(
         help="With --task hard: a data file whose questions the hard set must avoid.")] = None,
-    per_kind: Annotated[int, typer.Option(help="With --task hard: numbers per open kind.")] = 500,
+    per_kind: Annotated[int, typer.Option(help="With --task hard: numbers per open kind.")] = 700,
     out: Annotated[Optional[Path], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
 ) -> None:
@@ -279,24 +280,24 @@ def print_example(console, evaluation, i: int) -> None:
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option(help="Data file in the book's format.")] = Path("data/kanji.txt"),
-    model: Annotated[ModelKind, typer.Option(help="Which seq2seq variant.")] = ModelKind.attention,
-    wordvec: Annotated[int, typer.Option(help="Embedding size.")] = 16,
-    hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = 256,
-    batch: Annotated[int, typer.Option(help="Batch size.")] = 128,
-    epochs: Annotated[int, typer.Option(help="Number of passes over the training part.")] = 10,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.001,
-    lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch.")] = 1.0,
+    data: Annotated[Path, typer.Option(help="Data file in the book's format.")] = Path(TrainConfig.data),
+    model: Annotated[ModelKind, typer.Option(help="Which seq2seq variant.")] = ModelKind(TrainConfig.model),
+    wordvec: Annotated[int, typer.Option(help="Embedding size.")] = TrainConfig.wordvec,
+    hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = TrainConfig.hidden,
+    batch: Annotated[int, typer.Option(help="Batch size.")] = TrainConfig.batch,
+    epochs: Annotated[int, typer.Option(help="Number of passes over the training part.")] = TrainConfig.epochs,
+    lr: Annotated[float, typer.Option(help="Adam (peak) learning rate.")] = TrainConfig.lr,
+    lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch.")] = TrainConfig.lr_decay,
     schedule: Annotated[Schedule, typer.Option(help="constant (the book's), or cosine: warm up over "
-                                                    "2% of the run, then decay to 0.")] = Schedule.constant,
-    clip: Annotated[float, typer.Option(help="Global gradient-norm clip (0: none).")] = 5.0,
+                                                    "2% of the run, then decay to 0.")] = Schedule(TrainConfig.schedule),
+    clip: Annotated[float, typer.Option(help="Global gradient-norm clip (0: none).")] = TrainConfig.clip,
     reverse: Annotated[bool, typer.Option(help="Feed the question reversed.")] = True,
     mask: Annotated[bool, typer.Option(help="Mask the padding (attention and loss); "
                                             "--no-mask is the book's behaviour.")] = True,
     bucket: Annotated[bool, typer.Option(help="Group batches by question length and skip "
                                               "padding (needs --mask).")] = True,
     oversample: Annotated[float, typer.Option(help="Extra share of each epoch drawn from rare "
-                                                   "kinds of number (single digits, round...).")] = 0.0,
+                                                   "kinds of number, each kind equally (single digits, round...).")] = TrainConfig.oversample,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and shuffling.")] = 0,
     split_seed: Annotated[int, typer.Option(help="Seed of the book's 90/10 split.")] = 1984,
     target_acc: Annotated[Optional[float], typer.Option(help="Stop once test accuracy reaches "
@@ -308,7 +309,7 @@ def train(
     threads: ThreadsOption = 1,
 ) -> None:
     """Train a seq2seq model; writes config.json, model.npz, history.json and curve.png."""
-    from kanjinum.train import TrainConfig, fit
+    from kanjinum.train import fit
 
     if resume and out is None:
         raise fail("--resume needs --out, the run folder to continue")

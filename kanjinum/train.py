@@ -44,18 +44,21 @@ class TrainingStopped(KanjinumError):
 class TrainConfig:
     data: str = "data/kanji.txt"
     model: str = "attention"
+    # The defaults are the recipe chosen by experiment (docs/results.md): on the default data
+    # it reaches 100% of the test split and of data/hard.txt in under 3 minutes on 2 cores.
+    # The seed's settings were hidden 256, batch 128, lr 0.001 constant, 10 epochs, no mask.
     wordvec: int = 16
-    hidden: int = 256
-    batch: int = 128
-    epochs: int = 10
-    lr: float = 0.001
+    hidden: int = 64
+    batch: int = 64
+    epochs: int = 20
+    lr: float = 0.005
     lr_decay: float = 1.0          # the learning rate is multiplied by this after each epoch
-    schedule: str = "constant"     # or "cosine": warm up, then fall to 0 over the whole run
+    schedule: str = "cosine"       # or "constant": the book's fixed learning rate
     clip: float = 5.0
     reverse: bool = True
     mask: bool = True
     bucket: bool = True            # group batches by question length; needs mask
-    oversample: float = 0.0        # extra share of each epoch drawn from the rare kinds, evenly
+    oversample: float = 0.05       # extra share of each epoch drawn from the rare kinds, evenly
     seed: int = 0
     split_seed: int = D.BOOK_SPLIT_SEED
     target_acc: float | None = None

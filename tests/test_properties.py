@@ -70,6 +70,8 @@ def test_cli_fuzz_never_ends_in_a_traceback(tmp_path, monkeypatch):
         if args[0] == "train":
             args += ["--epochs", "1", "--hidden", "4", "--batch", "1", "--data", "ok.txt"]
             started += 1
+        if args[0] == "bench":  # the real benchmark takes minutes; its quick mode seconds
+            args += ["--quick", "--models", "seq2seq", "--data", "addition", "--no-torch"]
         args = [a for a in args if a != ""]
         _invoke(args, input="一\n\n")
     assert started > 10

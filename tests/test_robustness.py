@@ -321,3 +321,15 @@ def test_eval_notices_a_changed_data_file(base, tmp_path):
     lines = data.read_text(encoding="utf-8").splitlines()
     data.write_text("\n".join(lines[::-1]) + "\n", encoding="utf-8")
     assert_one_line_error(run("eval", "--run", folder), 2, "changed since")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    # Atomic writes once left every file readable by its owner only (mkstemp's 0600).
+    from kanjinum.fileio import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
