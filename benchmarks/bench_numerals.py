@@ -100,6 +100,36 @@ def print_table(results: dict[str, dict]) -> None:
     print(f"median of {REPEATS} passes, kanji style; speed-up = kanjize time / kanjinum time")
 
 
+def time_gen_data() -> dict:
+    """The default `kanjinum gen-data`: in-process (generate + write) and as a whole command,
+    interpreter start-up and imports included; medians of 5 and 3 runs."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from kanjinum import data as D
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "kanji.txt"
+        inside = []
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            D.write_dataset(D.generate_kanji(50_000, hard_share=0.3, include_closed=True), out,
+                            force=True)
+            inside.append(time.perf_counter() - started)
+        command = [sys.executable, "-m", "kanjinum", "gen-data", "--out", str(out), "--force"]
+        whole = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            whole.append(time.perf_counter() - started)
+    figures = {"in_process_s": statistics.median(inside), "command_s": statistics.median(whole)}
+    print(f"\nkanjinum gen-data (50,000 lines): {figures['in_process_s']:.2f} s to generate and "
+          f"write, {figures['command_s']:.2f} s for the whole command (start-up included)")
+    return figures
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="numbers to draw (default 100000)")
@@ -125,6 +155,7 @@ def main() -> None:
     results = time_both("5..13 digits", numbers, kanjize)
     results.update(time_both("13 digits", longest, kanjize))
     print_table(results)
+    gen_data = time_gen_data()
 
     if args.json:
         summary = {
@@ -136,6 +167,7 @@ def main() -> None:
             "kanjize": importlib.metadata.version("kanjize") if kanjize else None,
             "disagreements": disagreements,
             "results": results,
+            "gen_data": gen_data,
         }
         with open(args.json, "w", encoding="utf-8") as file:
             json.dump(summary, file, indent=2)
