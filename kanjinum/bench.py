@@ -165,14 +165,12 @@ def load_data(task: str, path: str | None, quick: bool) -> D.Dataset:
     size = 600 if quick else 50_000
     if task == "addition":
         return D.generate_addition(size)
-    return D.generate_kanji(size, hard_share=0.1, include_closed=True)  # gen-data's defaults
+    return D.generate_kanji(size, hard_share=D.DEFAULT_HARD_SHARE, include_closed=True)
 
 
 def split(dataset: D.Dataset):
     """The split `train.fit` makes: the book's, with the closed kinds kept for training."""
-    keep = [q for q, a in zip(dataset.questions, dataset.answers)
-            if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
-    return D.split_dataset(dataset, keep_in_train=keep)
+    return D.split_for_training(dataset)
 
 
 def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int) -> dict:

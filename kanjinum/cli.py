@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from kanjinum.errors import DataError, KanjinumError, OptionError, RunError, VocabError
+from kanjinum.data import DEFAULT_HARD_SHARE
 from kanjinum.train import TrainConfig
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
@@ -175,7 +176,7 @@ def gen_data(
     seed: Annotated[int, typer.Option(help="Random seed: the same options give the same file.")] = 0,
     hard_share: Annotated[float, typer.Option(
         help="Share of lines replaced by hard cases (single digits, round, sparse, group "
-             "boundaries, repeated digits, short numbers).")] = 0.3,
+             "boundaries, repeated digits, short numbers).")] = DEFAULT_HARD_SHARE,
     closed: Annotated[bool, typer.Option(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[Path], typer.Option(
