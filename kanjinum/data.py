@@ -25,6 +25,7 @@ from kanjinum.numerals import to_kanji
 
 PAD = " "
 START = "_"
+NATURAL_ORDER = "〇一二三四五六七八九十百千万億兆京零壱弐参伍拾阡萬0123456789"
 BOOK_SPLIT_SEED = 1984
 TASKS = ("kanji", "addition")
 
@@ -92,7 +93,10 @@ class Vocab:
         return "".join(self.chars[i] for i in ids)
 
     def printable(self) -> str:
-        return "".join(ch for ch in self.chars if ch not in (PAD, START))
+        """The characters a user may type, numerals in their natural order: 一二三…十百千万."""
+        def natural(ch: str):
+            return (NATURAL_ORDER.find(ch) if ch in NATURAL_ORDER else len(NATURAL_ORDER), ch)
+        return "".join(sorted((ch for ch in self.chars if ch not in (PAD, START)), key=natural))
 
 
 # --- data sets ------------------------------------------------------------------------------
