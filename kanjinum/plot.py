@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager
+from matplotlib.ticker import MaxNLocator
 
 from kanjinum.fileio import atomic_write_bytes
 
@@ -57,7 +58,7 @@ def learning_curve(history: list[dict], path: str | os.PathLike) -> None:
                title=f"test accuracy (best {100 * max(h['accuracy'] for h in history):.2f}%)")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
-        ax.set_xticks(epochs if len(epochs) <= 20 else np.linspace(1, epochs[-1], 10).round())
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
     _save(fig, path)
 
 
