@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
+from kanjinum.errors import OptionError
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
 from kanjinum.train import DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches
@@ -351,8 +352,15 @@ def vs_torch(result: dict, reference: dict | None):
     return reference["epoch_s"] / result["epoch_s"]
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A bad option is an OptionError (one line from the CLI), not argparse's usage block."""
+
+    def error(self, message):
+        raise OptionError(f"{message} (see 'kanjinum bench --help')")
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="kanjinum bench", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--models", default="seq2seq,peeky,attention,bi-attention",

@@ -478,12 +478,11 @@ def bench(ctx: typer.Context) -> None:
     --modes, --iters, --threads, --json, --quick, ...)."""
     from kanjinum.bench import main as bench_main
 
-    try:
-        bench_main(list(ctx.args))
-    except SystemExit as exc:  # argparse: --help, or a bad option (already explained)
-        raise typer.Exit(code=exc.code if isinstance(exc.code, int) else USAGE) from None
-    except (KanjinumError, OSError) as exc:
-        raise fail(_escape(str(exc)), RUNTIME) from None
+    with user_errors():
+        try:
+            bench_main(list(ctx.args))
+        except SystemExit as exc:  # argparse after --help
+            raise typer.Exit(code=exc.code if isinstance(exc.code, int) else USAGE) from None
 
 
 def main() -> None:

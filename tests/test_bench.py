@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kanjinum.errors import OptionError
+
 from kanjinum import bench
 from kanjinum.layers import LSTM, softmax
 from kanjinum.models import MODEL_KINDS, ModelConfig, build_model, shared_runs
@@ -58,8 +60,19 @@ def test_bench_script_passes_its_arguments(tmp_path):
 
 
 def test_bench_rejects_unknown_models():
-    with pytest.raises(SystemExit):
+    with pytest.raises(OptionError, match="transformer"):
         bench.main(["--quick", "--models", "transformer"])
+
+
+def test_bench_bad_option_is_one_line():
+    from typer.testing import CliRunner
+
+    from kanjinum.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "--bogus"], env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: unrecognized arguments: --bogus (see 'kanjinum bench --help')"]
 
 
 def test_flops_are_counted_from_the_layer_shapes():
