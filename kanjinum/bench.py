@@ -428,7 +428,7 @@ def main(argv=None) -> dict:
             vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
             sizes = sizes_for[task]
             wordvec, hidden, batch = sizes
-            T, Td = dataset.question_width, dataset.answer_width
+            T = dataset.question_width
             if not headline:
                 headline = [("h@Wh (a forward step)", (batch, hidden, 4 * hidden)),
                             ("x@Wx (all steps at once)", (T * batch, wordvec + 1, 4 * hidden)),

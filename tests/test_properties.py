@@ -1,7 +1,6 @@
 """Property-based tests (hypothesis) and a bounded fuzz of the command line."""
 
 import random
-import string
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
