@@ -46,3 +46,15 @@ def test_attend_and_eval_use_it_without_any_run(tmp_path, monkeypatch):
                            env=ENV)
     assert result.exit_code == 0, result.output
     assert '"accuracy": 1.0' in result.output
+
+
+def test_shipped_model_was_trained_on_the_shipped_data():
+    # `kanjinum eval --run default` in the repository re-creates the model's own test split.
+    import json
+
+    from kanjinum.train import file_sha256
+
+    config = json.loads((DEFAULT_RUN / "config.json").read_text(encoding="utf-8"))
+    kanji = HARD.parent / "kanji.txt"
+    assert config["data"]["path"] == "data/kanji.txt"
+    assert config["data"]["sha256"] == file_sha256(kanji)
