@@ -35,14 +35,12 @@ def check_numeral(run: Run, text: str) -> str:
     numeral = text.strip()
     if not numeral:
         raise VocabError("empty numeral: type one such as 一億一")
-    unknown = run.vocab.unknown_chars(numeral)
-    if unknown:
-        raise VocabError(f"{numeral!r}: {''.join(unknown)!r} is not in the model's vocabulary; "
-                         f"allowed characters: {run.vocab.printable()}")
-    if len(numeral) > run.question_width:
-        raise VocabError(f"{numeral!r} has {len(numeral)} characters; this model reads at most "
-                         f"{run.question_width}")
-    return numeral
+    why = run.why_unreadable(numeral)
+    if why is None:
+        return numeral
+    if run.vocab.unknown_chars(numeral):
+        why += f"; allowed characters: {run.vocab.printable()}"
+    raise VocabError(f"{numeral!r}: {why}")
 
 
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:

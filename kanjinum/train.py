@@ -20,6 +20,7 @@ import signal
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,6 @@ class Run:
         Trimming drops the columns that are padding in every row; with the mask this changes
         nothing in the result (masked steps leave the LSTM state alone) but saves their work.
         """
-        W = xs.shape[1]
         src_mask = None
         if self.mask:
             longest = int(question_lengths.max())
@@ -117,8 +117,6 @@ class Run:
             src_mask = np.arange(longest)[None, :] < question_lengths[:, None]
             if src_mask.all():
                 src_mask = None
-        elif W != self.question_width:
-            raise ValueError("unmasked input must keep the full question width")
         if self.reverse:
             xs = xs[:, ::-1]
             src_mask = None if src_mask is None else src_mask[:, ::-1]
@@ -149,10 +147,21 @@ class Run:
         return answers, weights
 
     def _reading_order(self, attn, length: int, answer_length: int):
+        # Reading order puts the real characters first, trimmed batch or full width alike.
         attn = attn[: max(answer_length, 1)]
         if self.reverse:
             attn = attn[:, ::-1]
-        return attn[:, :length] if self.mask else attn[:, :self.question_width][:, :length]
+        return attn[:, :length]
+
+    def why_unreadable(self, question: str) -> str | None:
+        """Why the model cannot read a question (an unknown character, too long), or None."""
+        unknown = self.vocab.unknown_chars(question)
+        if unknown:
+            return f"{''.join(unknown)!r} is not in the model's vocabulary"
+        if len(question) > self.question_width:
+            return (f"{len(question)} characters; this model reads at most "
+                    f"{self.question_width}")
+        return None
 
     def config_dict(self, data_path: str = "") -> dict:
         return {
@@ -183,7 +192,7 @@ class Evaluation:
     predictions: list[str | None]     # None: the question could not be encoded
     problems: dict[int, str]          # row → why it could not be encoded
 
-    @property
+    @cached_property  # eval --errors asks for it once per row
     def correct(self) -> np.ndarray:
         return np.array([p == a for p, a in zip(self.predictions, self.answers)], dtype=bool)
 
@@ -232,11 +241,9 @@ def evaluate(run: Run, dataset: D.Dataset) -> Evaluation:
     problems: dict[int, str] = {}
     readable = []
     for i, q in enumerate(dataset.questions):
-        bad = run.vocab.unknown_chars(q)
-        if bad:
-            problems[i] = f"unknown characters {''.join(bad)!r}"
-        elif len(q) > run.question_width:
-            problems[i] = f"{len(q)} characters, more than the model's {run.question_width}"
+        why = run.why_unreadable(q)
+        if why:
+            problems[i] = why
         else:
             readable.append(i)
     predictions: list[str | None] = [None] * len(dataset)

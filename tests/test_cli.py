@@ -261,3 +261,17 @@ def test_cosine_schedule_warms_up_then_falls_to_zero():
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
     constant = TrainConfig(lr=0.01, lr_decay=0.5, schedule="constant")
     assert learning_rate(constant, 2.5) == pytest.approx(0.0025)
+
+
+def test_eval_errors_shows_only_the_misses(trained, tmp_path):
+    data = tmp_path / "mixed.txt"
+    data.write_text("三百五  _305 \n三百五十 _999 \n三    _3   \n", encoding="utf-8")
+    result = run("eval", "--run", trained / "runs" / "tiny", "--data", data, "--json")
+    summary = json.loads(result.output)
+    misses = summary["total"] - summary["correct"]
+    assert misses >= 1  # 999 is not what 三百五十 reads
+    result = run("eval", "--run", trained / "runs" / "tiny", "--data", data, "--errors",
+                 "--show", 10)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("☒") == misses and "☑" not in result.output
+    assert "T 999" in result.output
