@@ -381,58 +381,74 @@ class LSTM:
         self.dc0 = _unsort(dc_next, order)
         return _unsort(dxs, order)
 
-    def infer(self, xs, first, hold):
-        """Forward only, for decoding: no caches, and no work for rows whose state is shared.
+    def infer(self, ids, embed, mask=None):
+        """Forward only, for decoding, over embedded ids: no caches, and every distinct state
+        computed once.
 
-        xs (N, T, D); first (N,), non-decreasing: row r has its own state from step first[r] on.
-        Before that its state is the same as every other such row's: with hold, the state stays
-        h0 = c0 = 0 (the masked steps of a reversed, left-padded question); without, all those
-        rows read the same inputs from h0 = c0 = 0 (the pad run of an unmasked question), and one
-        of them is computed for all. So the work is the real characters, not the width.
-        Returns hs (N, T, H) and the final h, c (N, H): what forward gives for these inputs.
+        ids (N, T) index the rows of embed (V, D); mask (N, T), optional: a False step carries
+        the state, as in `forward`. Two rows that have read the same ids so far (their real
+        steps) are in the same state, so each step computes one row per distinct pair (state
+        before, id) instead of one per question: the padding run that every unmasked reversed
+        question starts with, and the common endings of numerals (a reversed question starts
+        with its last characters), are computed once. On a test split of 5,000 numerals that
+        is 64 % of the question steps, 72 % in batches of 1,000.
+        Returns hs (N, T, H) and the final h, c (N, H): what forward gives for embed[ids].
         """
         Wx, Wh, b = self.params
-        N, T, D = xs.shape
+        ids = np.asarray(ids)
+        N, T = ids.shape
+        V, D = embed.shape
         H = Wh.shape[0]
         dtype = Wh.dtype
         W = stacked_gate_weights(Wx, Wh, b, dtype)  # (4, K, H)
-        xh = np.zeros((N, D + 1 + H), dtype=dtype)  # the rows [x_t, 1, h_{t-1}]
-        xh[:, D] = 1
-        h = xh[:, D + 1:]
-        c = np.zeros((N, H), dtype=dtype)
+        embed = np.asarray(embed, dtype=dtype)
+        no_input = V  # the "id" of a masked step
+        state = np.zeros(N, dtype=np.intp)  # each row's state: a row of the state tables
+        # Two pairs of state tables, one for the states before a step and one for after; and
+        # the step's rows and gates. Allocated once: fresh arrays at every step cost page faults.
+        tables = np.zeros((2, 2, N + 1, H), dtype=dtype)  # [which][h or c]
+        work = (np.empty((N + 1, D + 1 + H), dtype=dtype), np.empty((4, N + 1, H), dtype=dtype))
         hs = np.empty((N, T, H), dtype=dtype)
-        gates = np.empty((4, N, H), dtype=dtype)
-        ig = np.empty((N, H), dtype=dtype)
-        tanh_c = np.empty((N, H), dtype=dtype)
-        own = np.searchsorted(first, np.arange(T), side="right")  # rows with their own state
-        n_before = 0
         with np.errstate(over="ignore", under="ignore"):
             for t in range(T):
-                n = int(own[t])
-                if not hold:
-                    # One more row carries the shared state (at least two rows, so numpy uses
-                    # the same sgemm as for a full batch, never gemv, and rounds alike).
-                    n = min(N, max(n + 1, 2))
-                    if n > n_before > 0:  # rows joining take the shared state
-                        h[n_before:n] = h[n_before - 1]
-                        c[n_before:n] = c[n_before - 1]
-                if n:
-                    a = gates[:, :n]
-                    xh[:n, :D] = xs[:n, t]
-                    np.matmul(xh[:n], W, out=a)
-                    _activate_gates(a)
-                    o, f, i, g = a
-                    np.multiply(f, c[:n], out=c[:n])
-                    np.multiply(i, g, out=ig[:n])
-                    c[:n] += ig[:n]
-                    np.multiply(o, _tanh(c[:n], out=tanh_c[:n]), out=h[:n])
-                    hs[:n, t] = h[:n]
-                hs[n:, t] = 0 if hold or not n else h[n - 1]
-                n_before = n
-        if not hold and 0 < n_before < N:  # rows that never left the shared run
-            h[n_before:] = h[n_before - 1]
-            c[n_before:] = c[n_before - 1]
-        return hs, h.copy(), c
+                step_ids = ids[:, t] if mask is None else np.where(mask[:, t], ids[:, t], no_input)
+                pairs, state = np.unique(state * (V + 1) + step_ids, return_inverse=True)
+                before, read = np.divmod(pairs, V + 1)
+                self._step_states(W, embed, tables[t % 2], tables[(t + 1) % 2], before, read, work)
+                np.take(tables[(t + 1) % 2, 0], state, axis=0, out=hs[:, t])
+        h_states, c_states = tables[T % 2]
+        return hs, h_states[state], c_states[state]
+
+    @staticmethod
+    def _step_states(W, embed, states, next_states, before, read, work):
+        """One step of `infer` over distinct states: next state k comes from state before[k]
+        reading id read[k] (read[k] == len(embed): no input, the state carries over). states
+        and next_states: (h, c) tables; work: buffers for the rows and the gates."""
+        V, D = embed.shape
+        (h_states, c_states), (h_next, c_next) = states, next_states
+        carried = read == V
+        if carried.any():
+            h_next[:len(read)][carried] = h_states[before[carried]]
+            c_next[:len(read)][carried] = c_states[before[carried]]
+        rows = np.flatnonzero(~carried)
+        if len(rows) == 1:  # two rows, so numpy takes sgemm as for a batch (gemv rounds apart)
+            rows = np.repeat(rows, 2)
+        n = len(rows)
+        if n:
+            xh, a = work[0][:n], work[1][:, :n]
+            np.take(embed, read[rows], axis=0, out=xh[:, :D])
+            xh[:, D] = 1
+            np.take(h_states, before[rows], axis=0, out=xh[:, D + 1:])
+            np.matmul(xh, W, out=a)  # (4, n, H)
+            _activate_gates(a)
+            o, f, i, g = a
+            c = np.take(c_states, before[rows], axis=0)
+            c *= f
+            i *= g
+            c += i
+            h = _tanh(c, out=g)
+            h *= o
+            h_next[rows], c_next[rows] = h, c
 
     def stepper(self, h0, peek=None):
         """An `LSTMStepper` from state h0 (N, H), c0 = 0: for greedy decoding, step by step."""
@@ -480,6 +496,14 @@ class LSTMStepper:
         self.gates = np.empty((4, N, H), dtype=dtype)
         self.ig = np.empty((N, H), dtype=dtype)
         self.tanh_c = np.empty((N, H), dtype=dtype)
+
+    def keep(self, rows):
+        """Go on with some of the rows only, in the given order (rows that have ended)."""
+        self.xh, self.c = self.xh[rows], self.c[rows]
+        if self.constant is not None:
+            self.constant = np.ascontiguousarray(self.constant[:, rows])
+        n = len(rows)
+        self.gates, self.ig, self.tanh_c = self.gates[:, :n], self.ig[:n], self.tanh_c[:n]
 
     def step(self, x):
         """x (N, D) -> h (N, H): a view into the stepper's buffer, valid until the next step."""

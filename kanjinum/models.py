@@ -18,6 +18,9 @@ import numpy as np
 from kanjinum.layers import LSTM, Attention, Embedding, SoftmaxCrossEntropy, TimeAffine, softmax
 
 MODEL_KINDS = ("seq2seq", "peeky", "attention", "bi-attention")
+# Rows the decoder steps through together: enough for full-speed products, few enough that their
+# encoder states (Te x H floats each), which every attention step reads, stay in cache.
+DECODER_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -63,28 +66,6 @@ def answer_steps(tgt_mask):
     if steps.all() or not np.all(steps[:, 1:] <= steps[:, :-1]):
         return None
     return steps
-
-
-def shared_runs(xs, src_mask):
-    """How rows share encoder states: (order, first, hold) for `LSTM.infer`, or None.
-
-    A reversed question is left-padded. Under a mask its padding steps leave the state at zero
-    (hold): a row has a state of its own from its first real character on. Without a mask every
-    row starts with a run of the same token (the padding), and rows agree over their common run.
-    Rows are ordered by the step where their own state starts. None: a mask that is not
-    left-padding, which `LSTM.forward` handles.
-    """
-    N, T = xs.shape
-    if src_mask is not None:
-        mask = np.asarray(src_mask, dtype=bool)
-        if not np.all(mask[:, 1:] >= mask[:, :-1]):
-            return None
-        first, hold = T - mask.sum(axis=1), True
-    else:
-        lead = np.bincount(xs[:, 0].astype(np.intp, copy=False)).argmax() if N else 0
-        first, hold = np.cumprod(xs == lead, axis=1).sum(axis=1), False  # the run of `lead`
-    order = np.argsort(first, kind="stable")
-    return order, first[order], hold
 
 
 class Seq2seq:
@@ -186,51 +167,62 @@ class Seq2seq:
         attention. With end_id, a row that has produced it keeps producing it, and decoding stops
         as soon as every row has ended; the rest is filled with end_id (and weights with 0).
 
-        The ids are those of the training forward fed its own outputs; for speed the encoder
-        skips the work that rows share (see `LSTM.infer`), so rows are decoded in an order of
-        their own and put back at the end, and every product that does not change from step
-        to step is made once per call (see each model's `_decoding_steps`).
+        The ids are those of the training forward fed its own outputs. For speed the encoder
+        computes each distinct state once (`LSTM.infer`); the decoder runs over the rows in
+        groups of DECODER_ROWS (a group's encoder states stay in cache from step to step), drops
+        the rows that have ended, and makes every product that does not change from step to step
+        once (see each model's `_decoding_steps`).
         """
         xs = np.asarray(xs)
         N = xs.shape[0]
-        order, enc_hs, h, src_mask = self._encode_for_decoding(xs, src_mask)
-        step = self._decoding_steps(enc_hs, h, src_mask)
+        enc_hs, h = self._encode_for_decoding(xs, src_mask)
+        mask = None if src_mask is None else np.asarray(src_mask, dtype=bool)
         ids = np.full((N, length), end_id if end_id is not None else start_id, dtype=np.int32)
         weights = np.zeros((N, length, enc_hs.shape[1]), self.dtype) if self.has_attention else None
-        current = np.full(N, start_id, dtype=np.int32)
-        ended = np.zeros(N, dtype=bool)
+        for first in range(0, N, DECODER_ROWS):
+            rows = slice(first, first + DECODER_ROWS)
+            self._decode_rows(enc_hs[rows], h[rows], None if mask is None else mask[rows],
+                              start_id, end_id, ids[rows], None if weights is None else weights[rows])
+        return ids, weights
+
+    def _decode_rows(self, enc_hs, h, src_mask, start_id, end_id, ids, weights):
+        """Greedy decoding of some rows into ids (n, length) and weights (n, length, Te), in
+        place. Rows that have ended leave the batch once enough of them have."""
+        n, length = ids.shape
+        step, keep = self._decoding_steps(enc_hs, h, src_mask)
+        live = np.arange(n)  # the rows still in the batch, in the batch's order
+        ended = np.zeros(n, dtype=bool)  # of the live rows: ended at an earlier step
+        current = np.full(n, start_id, dtype=np.int32)
         for t in range(length):
             scores, step_weights = step(current)
             current = scores.argmax(axis=1).astype(np.int32)
-            if end_id is not None:
-                current[ended] = end_id
-                ended |= current == end_id
-            ids[:, t] = current
             if weights is not None:
-                weights[:, t] = step_weights
-            if end_id is not None and ended.all():
+                if ended.any():
+                    step_weights[ended] = 0
+                weights[live, t] = step_weights
+            if end_id is None:
+                ids[:, t] = current
+                continue
+            current[ended] = end_id
+            ids[live, t] = current
+            ended |= current == end_id
+            if ended.all():
                 break
-        ids[order] = ids.copy()  # back to the caller's order of rows
-        if weights is not None:
-            weights[order] = weights.copy()
-        return ids, weights
+            if ended.sum() > 0.1 * len(live):  # copying their state costs less than a step
+                going = np.flatnonzero(~ended)
+                live, current, ended = live[going], current[going], ended[going]
+                keep(going)
 
     def _encode_for_decoding(self, xs, src_mask):
-        """encode() for decoding: (order, enc_hs, h, src_mask), the last three for the rows
-        xs[order]. Rows whose encoder states are shared over a run of leading steps are
-        computed once there (`LSTM.infer`)."""
-        runs = shared_runs(xs, src_mask)
-        if runs is None:
-            enc_hs, h = self.encode(xs, src_mask)
-            return np.arange(xs.shape[0]), enc_hs, h, src_mask
-        order, first, hold = runs
-        emb = self.layers["encoder.embed"].params[0][xs[order]]  # (N, Te, D)
-        enc_hs, h, _ = self.layers["encoder.lstm"].infer(emb, first, hold)
-        return order, enc_hs, h, None if src_mask is None else np.asarray(src_mask)[order]
+        """encode() for decoding: (enc_hs, h), each distinct encoder state computed once."""
+        embed = self.layers["encoder.embed"].params[0]
+        enc_hs, h, _ = self.layers["encoder.lstm"].infer(xs, embed, src_mask)
+        return enc_hs, h
 
     def _decoding_steps(self, enc_hs, h, src_mask):
-        """A function that takes the ids fed to the decoder (N,) and returns the next scores
-        (N, V) and attention weights (N, Te) or None, keeping the decoder state."""
+        """(step, keep): step takes the ids fed to the decoder (n,) and returns the next scores
+        (n, V) and attention weights (n, Te) or None, keeping the decoder state; keep(rows)
+        narrows that state to some of its rows, in the given order."""
         lstm = self.layers["decoder.lstm"].stepper(h)
         embed_W = self.layers["decoder.embed"].params[0]
         W, b = self.layers["decoder.affine"].params
@@ -240,7 +232,7 @@ class Seq2seq:
             scores += b
             return scores, None
 
-        return step
+        return step, lstm.keep
 
 
 class PeekySeq2seq(Seq2seq):
@@ -283,7 +275,12 @@ class PeekySeq2seq(Seq2seq):
             scores += peek_scores
             return scores, None
 
-        return step
+        def keep(rows):
+            nonlocal peek_scores
+            lstm.keep(rows)
+            peek_scores = peek_scores[rows]
+
+        return step, keep
 
 
 class AttentionSeq2seq(Seq2seq):
@@ -324,7 +321,7 @@ class AttentionSeq2seq(Seq2seq):
 
         def step(current):
             h = lstm.step(embed_W[current])
-            attention = np.einsum("nth,nh->nt", enc_hs, h)  # (N, Te)
+            attention = np.matmul(enc_hs, h[:, :, None])[:, :, 0]  # (N, Te); einsum: 2x slower
             if padding is not None:
                 np.copyto(attention, -np.inf, where=padding)
             weights = softmax(attention, axis=1)
@@ -333,7 +330,13 @@ class AttentionSeq2seq(Seq2seq):
             scores += b
             return scores, weights
 
-        return step
+        def keep(rows):
+            nonlocal enc_hs, enc_scores, padding
+            lstm.keep(rows)
+            enc_hs, enc_scores = enc_hs[rows], enc_scores[rows]
+            padding = None if padding is None else padding[rows]
+
+        return step, keep
 
 
 class BiAttentionSeq2seq(AttentionSeq2seq):
@@ -361,8 +364,7 @@ class BiAttentionSeq2seq(AttentionSeq2seq):
         return enc_hs, np.concatenate((fwd.h_last, back.h_last), axis=1)
 
     def _encode_for_decoding(self, xs, src_mask):
-        enc_hs, h = self.encode(xs, src_mask)  # the backward direction reads the padding last
-        return np.arange(xs.shape[0]), enc_hs, h, src_mask
+        return self.encode(xs, src_mask)  # the backward direction reads the padding last
 
     def _encode_backward(self, denc_hs, dh) -> None:
         half = self.config.hidden // 2

@@ -15,7 +15,8 @@ from kanjinum.errors import OptionError
 
 from kanjinum import bench
 from kanjinum.layers import LSTM, softmax
-from kanjinum.models import MODEL_KINDS, ModelConfig, build_model, shared_runs
+from kanjinum import models
+from kanjinum.models import MODEL_KINDS, ModelConfig, build_model
 
 from gradcheck import assert_grad  # noqa: E402
 
@@ -157,22 +158,53 @@ def test_lstm_backward_without_dh0_gives_the_same_gradients():
         np.testing.assert_allclose(g, g2, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("hold", [True, False])
-def test_lstm_infer_matches_forward(hold):
+def shared_ids(rng, N=12, T=6):
+    """Ids from a 3-letter alphabet: many rows share their first steps, some rows are equal."""
+    ids = rng.integers(0, 3, size=(N, T))
+    ids[1] = ids[0]
+    ids[2, :3] = ids[0, :3]
+    return ids
+
+
+def infer_masks(rng, N=12, T=6):
+    lengths = rng.integers(0, T + 1, size=N)
+    steps = np.arange(T)[None, :]
+    return {"none": None,
+            "left padding": steps >= T - lengths[:, None],
+            "right padding": steps < lengths[:, None],
+            "holes": rng.random((N, T)) < 0.6}
+
+
+@pytest.mark.parametrize("which", ["none", "left padding", "right padding", "holes"])
+def test_lstm_infer_matches_forward(which):
     rng = np.random.default_rng(22)
     layer = make_lstm(rng)
-    N, T = 6, 5
-    first = np.array([0, 0, 1, 3, 5, 5])  # sorted; two rows never leave the shared run
-    lead = rng.standard_normal(D)
-    xs = rng.standard_normal((N, T, D))
-    mask = np.arange(T)[None, :] >= first[:, None]
-    if not hold:  # the shared run reads the same input in every row
-        xs[~mask] = lead
-    hs, h, c = layer.infer(xs, first, hold)
-    expected = layer.forward(xs, mask=mask if hold else None)
+    embed = rng.standard_normal((3, D))
+    ids = shared_ids(rng)
+    mask = infer_masks(rng)[which]
+    hs, h, c = layer.infer(ids, embed, mask)
+    expected = layer.forward(embed[ids], mask=mask)
     np.testing.assert_allclose(hs, expected, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(h, layer.h_last, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(c, layer.c_last, rtol=1e-12, atol=1e-13)
+
+
+def test_lstm_infer_computes_each_distinct_state_once(monkeypatch):
+    """A step computes one row per distinct (state, id) pair: as many as distinct prefixes."""
+    rng = np.random.default_rng(3)
+    layer = make_lstm(rng)
+    ids = shared_ids(rng, N=40)
+    computed = []
+    step_states = LSTM._step_states
+
+    def counting(W, embed, states, next_states, before, read, work):
+        computed.append(int(np.sum(read < len(embed))))
+        return step_states(W, embed, states, next_states, before, read, work)
+
+    monkeypatch.setattr(LSTM, "_step_states", staticmethod(counting))
+    layer.infer(ids, rng.standard_normal((3, D)))
+    assert computed == [len({tuple(row[:t + 1]) for row in ids}) for t in range(ids.shape[1])]
+    assert computed[0] == 3 and sum(computed) < ids.size
 
 
 # --- greedy decoding ------------------------------------------------------------------------
@@ -259,10 +291,25 @@ def test_generate_is_the_training_forward_fed_its_own_outputs(kind):
         np.testing.assert_allclose(model.attention.weights, weights, rtol=1e-10, atol=1e-12)
 
 
-def test_shared_runs_orders_rows_by_their_own_first_step():
-    xs = np.array([[0, 0, 5], [3, 0, 0], [0, 4, 4], [0, 0, 0]])
-    order, first, hold = shared_runs(xs, None)
-    assert not hold and list(order) == [1, 2, 0, 3] and list(first) == [0, 1, 2, 3]
-    assert shared_runs(xs, xs > 0) is None  # row 1 is right-padded: nothing to share
-    order, first, hold = shared_runs(xs, np.array([[0, 0, 1], [1, 1, 1]], bool))
-    assert hold and list(first) == [0, 2] and list(order) == [1, 0]
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_generate_in_small_row_groups_drops_ended_rows_alike(kind, monkeypatch):
+    """Decoding rows in groups of 3 and dropping the ended ones gives the ids of plain decoding,
+    and a row attends nothing after the step that ended it. Random models and a bias towards the
+    end marker; the cases where rows end at different steps are the ones that count."""
+    monkeypatch.setattr(models, "DECODER_ROWS", 3)
+    varied = 0
+    for seed in range(12):
+        for bias in (1.0, 1.5, 2.0):
+            model = random_model(kind, seed)
+            model.layers["decoder.affine"].params[1][PAD] += bias
+            xs, mask = questions(np.random.default_rng(seed + 10))
+            ids, weights = model.generate(xs, 1, 5, mask, end_id=PAD)
+            assert np.array_equal(ids, plain_generate(model, xs, 1, 5, mask, PAD))
+            ends = np.where((ids == PAD).any(axis=1), (ids == PAD).argmax(axis=1), 5)
+            varied += len(set(ends.tolist())) > 1
+            if model.has_attention:
+                after_end = np.arange(5)[None, :] > ends[:, None]
+                assert np.all(weights[after_end] == 0)
+                attending = ~after_end & mask.any(axis=1)[:, None]  # an empty question: none
+                assert np.allclose(weights[attending].sum(axis=-1), 1)
+    assert varied >= 3
