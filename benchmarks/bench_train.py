@@ -13,6 +13,10 @@ See `--help` and docs/performance.md.
 import sys
 
 from kanjinum.bench import main
+from kanjinum.errors import KanjinumError
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except KanjinumError as error:  # a bad option or run folder: one line, as from the CLI
+        sys.exit(f"error: {error}")

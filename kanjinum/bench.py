@@ -41,7 +41,8 @@ from kanjinum import data as D
 from kanjinum.errors import OptionError
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
-from kanjinum.train import DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches
+from kanjinum.train import (DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches,
+                            load_run)
 
 # The seed's sizes for each data set: wordvec, hidden, batch.
 SIZES = {"kanji": (16, 256, 128), "addition": (16, 128, 128)}
@@ -203,9 +204,10 @@ def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int) ->
 
 
 def time_decoding(run: Run, test: D.Dataset, repeats: int) -> float:
-    """Samples per second of `Run.predict` (batched greedy decoding) over the test split."""
-    run.predict(test.questions[:DECODE_BATCH])  # warm-up
-    seconds = median_seconds(lambda: run.predict(test.questions), repeats)
+    """Samples per second of `Run.predict` (batched greedy decoding) over the test split, as
+    `kanjinum eval` calls it: answers only."""
+    run.predict(test.questions[:DECODE_BATCH], attention=False)  # warm-up
+    seconds = median_seconds(lambda: run.predict(test.questions, attention=False), repeats)
     return len(test) / seconds
 
 
@@ -251,6 +253,25 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
         "floor_s": floor_s,
         "floor_percent": 100 * floor_s / measured_s,
         "floor_percent_cpu": 100 * floor_s / cpu_s,
+    }
+
+
+def bench_trained_run(folder: str, run: Run, test: D.Dataset, repeats: int) -> dict:
+    """Decoding speed of a trained run over the test questions it can read. A model that has
+    learnt where answers end lets the decoder drop rows early; the models timed above have had
+    a few dozen iterations and run every row to the full answer width."""
+    pairs = [(q, a) for q, a in zip(test.questions, test.answers) if run.why_unreadable(q) is None]
+    if not pairs:
+        raise OptionError(f"--decode-run {folder}: the run can read none of the test questions")
+    readable = D.Dataset([q for q, _ in pairs], [a for _, a in pairs], test.question_width,
+                         test.answer_width)
+    answers, _ = run.predict(readable.questions, attention=False)
+    return {
+        "run": str(folder), "model": run.kind, "hidden": run.model.config.hidden,
+        "mask": run.mask, "questions": len(readable.questions),
+        "accuracy": float(np.mean([a == b for a, b in zip(answers, readable.answers)])),
+        "mean_answer_length": float(np.mean([len(a) for a in answers])),
+        "decode_samples_per_s": time_decoding(run, readable, repeats),
     }
 
 
@@ -382,6 +403,9 @@ def parse_args(argv):
     parser.add_argument("--no-torch", dest="torch", action="store_false")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and few iterations: checks that it runs, not speed")
+    parser.add_argument("--decode-run", action="append", default=[], metavar="RUN",
+                        help="also time decoding with this trained run folder, on the kanji "
+                             "test split (repeatable)")
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -407,6 +431,7 @@ def main(argv=None) -> dict:
     from threadpoolctl import threadpool_limits
 
     args = parse_args(argv)
+    trained = [(folder, load_run(folder)) for folder in args.decode_run]  # a bad folder: now
     sizes_for = QUICK_SIZES if args.quick else SIZES
     reference, why_not = load_reference() if args.torch else (None, "not asked (--no-torch)")
     figures = {"machine": machine_info(), "threads": args.threads, "iters": args.iters,
@@ -446,10 +471,20 @@ def main(argv=None) -> dict:
                 figures["torch"][task] = bench_reference(reference, train, test, vocab, sizes, args)
                 print(f"  {task} torch attention: "
                       f"{figures['torch'][task]['iteration_s'] * 1e3:.1f} ms/iter", flush=True)
+        if args.decode_run:
+            kanji = load_data("kanji", args.kanji, args.quick)
+            test = split(kanji)[1]
+            figures["trained_runs"] = [bench_trained_run(folder, run, test, args.decode_repeats)
+                                       for folder, run in trained]
         figures["sgemm"] = [{"what": what, "m": m, "k": k, "n": n,
                              "gflop_per_s": sgemm.gflops(m, k, n)} for what, (m, k, n) in headline]
     figures["load_after"] = load_average()
     print_table(figures["results"], figures["torch"], sgemm, headline)
+    for r in figures.get("trained_runs", []):
+        print(f"\ntrained run {r['run']} ({r['model']}, hidden {r['hidden']}, "
+              f"{'masked' if r['mask'] else 'unmasked'}): decode {r['decode_samples_per_s']:.0f}/s "
+              f"over {r['questions']:,} test questions, accuracy {r['accuracy']:.2%}, "
+              f"mean answer {r['mean_answer_length']:.1f} characters")
     print(f"\nload average before {figures['load_before']}, after {figures['load_after']}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

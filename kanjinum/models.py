@@ -316,7 +316,9 @@ class AttentionSeq2seq(Seq2seq):
         W, b = self.layers["decoder.affine"].params
         # [context; h] @ W = weights @ (enc_hs @ W[:H]) + h @ W[H:]: the context part becomes a
         # V-wide product per step (V = 27) instead of an H-wide one, made from one product here.
-        enc_scores = np.matmul(enc_hs, W[:H])  # (N, Te, V)
+        N, Te, _ = enc_hs.shape
+        # (N, Te, V); as one 2-D product: a 3-D one runs a product per row, 25 % slower
+        enc_scores = np.matmul(enc_hs.reshape(N * Te, H), W[:H]).reshape(N, Te, -1)
         padding = None if src_mask is None else ~np.asarray(src_mask, dtype=bool)
 
         def step(current):

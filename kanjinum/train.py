@@ -122,11 +122,11 @@ class Run:
             src_mask = None if src_mask is None else src_mask[:, ::-1]
         return np.ascontiguousarray(xs), src_mask
 
-    def predict(self, questions: list[str], batch: int = DECODE_BATCH):
+    def predict(self, questions: list[str], batch: int = DECODE_BATCH, attention: bool = True):
         """Answers (strings) and attention weights for questions the vocabulary can encode.
 
         Weights are (Td, Te) per question in reading order, padding columns left out, or None
-        for models without attention.
+        for models without attention (and with attention=False, when only answers are wanted).
         """
         xs = self.vocab.encode(questions, self.question_width)
         lengths = np.fromiter((len(q) for q in questions), dtype=np.int32, count=len(questions))
@@ -140,10 +140,11 @@ class Run:
             ids, attn = self.model.generate(
                 batch_xs, self.vocab.start_id, self.answer_width, src_mask,
                 end_id=self.vocab.pad_id if self.mask else None)
+            texts = self.vocab.decode_rows(ids)
             for k, row in enumerate(rows):
-                answers[row] = self.vocab.decode(ids[k]).rstrip(D.PAD)
-                if attn is not None:
-                    weights[row] = self._reading_order(attn[k], lengths[row], len(answers[row]))
+                answers[row] = texts[k]
+                if attn is not None and attention:
+                    weights[row] = self._reading_order(attn[k], lengths[row], len(texts[k]))
         return answers, weights
 
     def _reading_order(self, attn, length: int, answer_length: int):
@@ -248,7 +249,7 @@ def evaluate(run: Run, dataset: D.Dataset) -> Evaluation:
             readable.append(i)
     predictions: list[str | None] = [None] * len(dataset)
     if readable:
-        answers, _ = run.predict([dataset.questions[i] for i in readable])
+        answers, _ = run.predict([dataset.questions[i] for i in readable], attention=False)
         for i, answer in zip(readable, answers):
             predictions[i] = answer
     return Evaluation(list(dataset.questions), list(dataset.answers), predictions, problems)

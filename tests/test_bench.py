@@ -60,6 +60,26 @@ def test_bench_script_passes_its_arguments(tmp_path):
         ("addition", "seq2seq", "padded")]
 
 
+def test_bench_times_decoding_with_a_trained_run(capsys):
+    from kanjinum.train import DEFAULT_RUN
+
+    figures = bench.main(["--quick", "--models", "attention", "--data", "kanji", "--modes", "skip",
+                          "--decode-run", str(DEFAULT_RUN)])
+    [trained] = figures["trained_runs"]
+    assert trained["model"] == "attention" and trained["mask"] and trained["questions"] > 0
+    assert trained["decode_samples_per_s"] > 0
+    assert trained["accuracy"] > 0.9  # the shipped model reads gen-data's numbers
+    assert "trained run" in capsys.readouterr().out
+
+
+def test_bench_checks_trained_runs_before_timing_anything(tmp_path, monkeypatch):
+    from kanjinum.errors import RunError
+
+    monkeypatch.setattr(bench, "bench_model", lambda *a: pytest.fail("timed before checking"))
+    with pytest.raises(RunError, match="not found"):
+        bench.main(["--quick", "--decode-run", str(tmp_path / "nope")])
+
+
 def test_bench_rejects_unknown_models():
     with pytest.raises(OptionError, match="transformer"):
         bench.main(["--quick", "--models", "transformer"])

@@ -137,6 +137,14 @@ def test_vocab_encodes_and_refuses_unknown_characters():
         vocab.encode(["一二三一二"], 4)
 
 
+def test_decode_rows_is_decode_row_by_row_without_trailing_padding():
+    vocab = D.Vocab.from_texts(["一二三", "123", "_"])
+    ids = vocab.encode(["一二", "", "1 2", "三三三三", " 3"], 4)
+    assert vocab.decode_rows(ids) == ["一二", "", "1 2", "三三三三", " 3"]
+    assert vocab.decode_rows(ids) == [vocab.decode(row).rstrip(D.PAD) for row in ids]
+    assert vocab.decode_rows(ids[:, :0]) == [""] * 5
+
+
 def test_split_is_the_books():
     train, test = D.split_indices(50_000)
     assert len(test) == 5000 and len(train) == 45000
