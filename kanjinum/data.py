@@ -72,21 +72,39 @@ class Vocab:
     def unknown_chars(self, text: str) -> list[str]:
         return sorted({ch for ch in text if ch not in self.index})
 
+    @cached_property
+    def _code_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The characters' code points, sorted, and the id of each: for `encode`."""
+        codes = np.array([ord(ch) for ch in self.chars], dtype=np.uint32)
+        order = np.argsort(codes)
+        return codes[order], order.astype(np.int32)
+
     def encode(self, texts, width: int) -> np.ndarray:
-        """Texts → int32 ids (N, width), padded with PAD; an unknown character is a VocabError."""
+        """Texts → int32 ids (N, width), padded with PAD; an unknown character is a VocabError.
+
+        All texts at once: their code points in one array, looked up with one searchsorted
+        (a dict lookup per character costs 5 µs per question, a tenth of decoding one)."""
+        texts = list(texts)
         ids = np.full((len(texts), width), self.index[PAD], dtype=np.int32)
-        index = self.index
-        for row, text in enumerate(texts):
-            if len(text) > width:
-                raise VocabError(f"{text!r} has {len(text)} characters; the limit is {width}")
-            try:
-                ids[row, : len(text)] = [index[ch] for ch in text]
-            except KeyError:
-                bad = "".join(self.unknown_chars(text))
-                raise VocabError(
-                    f"{text!r} holds {bad!r}, which the vocabulary lacks; "
-                    f"known characters: {self.printable()}"
-                ) from None
+        lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
+        for row in np.flatnonzero(lengths > width)[:1]:
+            text = texts[row]
+            raise VocabError(f"{text!r} has {len(text)} characters; the limit is {width}")
+        # surrogatepass: text from a terminal may hold lone surrogates; they are unknown here
+        codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+        known, id_of = self._code_points
+        at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
+        found = known[at] == codes
+        if not found.all():
+            row = int(np.searchsorted(np.cumsum(lengths), np.argmin(found), side="right"))
+            bad = "".join(self.unknown_chars(texts[row]))
+            raise VocabError(
+                f"{texts[row]!r} holds {bad!r}, which the vocabulary lacks; "
+                f"known characters: {self.printable()}"
+            )
+        rows = np.repeat(np.arange(len(texts)), lengths)
+        cols = np.arange(len(codes)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        ids[rows, cols] = id_of[at]
         return ids
 
     def decode(self, ids) -> str:
