@@ -203,12 +203,13 @@ def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int) ->
     return {"wall": wall, "cpu": cpu, "flops": flops}
 
 
-def time_decoding(run: Run, test: D.Dataset, repeats: int) -> float:
+def time_decoding(run: Run, test: D.Dataset, repeats: int) -> tuple[float, float]:
     """Samples per second of `Run.predict` (batched greedy decoding) over the test split, as
-    `kanjinum eval` calls it: answers only."""
-    run.predict(test.questions[:DECODE_BATCH], attention=False)  # warm-up
+    `kanjinum eval` calls it (answers only), and the mean length of the answers: a masked model
+    stops each row at its end, so its speed depends on where the model puts the ends."""
+    answers, _ = run.predict(test.questions, attention=False)  # also the warm-up
     seconds = median_seconds(lambda: run.predict(test.questions, attention=False), repeats)
-    return len(test) / seconds
+    return len(test) / seconds, float(np.mean([len(a) for a in answers]))
 
 
 def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, sgemm) -> dict:
@@ -224,6 +225,7 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
     timed = time_training(run, enc, batches, args.iters, args.warmup)
     iteration_s = statistics.median(timed["wall"])
     mean_s = statistics.fmean(timed["wall"])
+    decode_rate, answer_length = time_decoding(run, test, args.decode_repeats)
     epoch_s = len(batches) * (mean_s if mask else iteration_s)
     # The floor of the full-width shapes, timed product by product; the skip mode's batches
     # are smaller, so its floor is its FLOPs at the same sgemm rate.
@@ -245,7 +247,8 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
         "iteration_cpu_s": statistics.median(timed["cpu"]),
         "iterations_per_epoch": len(batches),
         "epoch_s": epoch_s,
-        "decode_samples_per_s": time_decoding(run, test, args.decode_repeats),
+        "decode_samples_per_s": decode_rate,
+        "decode_answer_length": answer_length,
         "decode_samples": len(test),
         "gflop_per_iteration": flops / 1e9,
         "gflop_per_s": flops / measured_s / 1e9,
@@ -266,12 +269,13 @@ def bench_trained_run(folder: str, run: Run, test: D.Dataset, repeats: int) -> d
     readable = D.Dataset([q for q, _ in pairs], [a for _, a in pairs], test.question_width,
                          test.answer_width)
     answers, _ = run.predict(readable.questions, attention=False)
+    rate, _ = time_decoding(run, readable, repeats)
     return {
         "run": str(folder), "model": run.kind, "hidden": run.model.config.hidden,
         "mask": run.mask, "questions": len(readable.questions),
         "accuracy": float(np.mean([a == b for a, b in zip(answers, readable.answers)])),
         "mean_answer_length": float(np.mean([len(a) for a in answers])),
-        "decode_samples_per_s": time_decoding(run, readable, repeats),
+        "decode_samples_per_s": rate,
     }
 
 
@@ -343,7 +347,7 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
         print(f"  {what:28s} ({m}x{k})@({k}x{n}) {sgemm.gflops(m, k, n):7.1f}")
     header = (f"{'data':9s} {'model':12s} {'mode':6s} {'ms/iter':>8s} {'cpu ms':>7s} "
               f"{'s/epoch':>8s} {'GFLOP':>6s} {'GFLOP/s':>7s} {'floor ms':>8s} {'% floor':>7s} "
-              f"{'cpu %':>6s} {'x torch':>7s} {'decode/s':>9s}")
+              f"{'cpu %':>6s} {'x torch':>7s} {'decode/s':>9s} {'ans len':>7s}")
     print("\n" + header)
     print("-" * len(header))
     for r in results:
@@ -353,10 +357,13 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
               f"{r['gflop_per_iteration']:6.2f} {r['gflop_per_s']:7.1f} "
               f"{r['floor_s'] * 1e3:8.1f} {r['floor_percent']:6.0f}% {r['floor_percent_cpu']:5.0f}% "
               f"{'-' if speedup is None else f'{speedup:.2f}':>7s} "
-              f"{r['decode_samples_per_s']:9.0f}")
+              f"{r['decode_samples_per_s']:9.0f} {r['decode_answer_length']:7.1f}")
     print("% floor: floor / measured (wall clock); cpu %: the same with the process's CPU "
           "time;\nx torch: how many times faster than PyTorch (per iteration padded, per epoch "
-          "skip)")
+          "skip);\ndecode/s: the model above after its few timed iterations; in mode skip it "
+          "stops each row at its end,\nso its speed depends on the answer lengths (ans len) "
+          "this barely trained model happens to give:\nfor a trained model's speed, see "
+          "--decode-run")
     for task, ref in references.items():
         print(f"\nPyTorch {ref['torch_version']} attention on {task}: "
               f"{ref['iteration_s'] * 1e3:.1f} ms/iter (cpu {ref['iteration_cpu_s'] * 1e3:.1f}), "

@@ -41,6 +41,7 @@ def test_quick_bench_runs_and_writes_every_field(tmp_path, capsys):
     for r in results:
         for field in FIELDS:
             assert np.isfinite(r[field]) and r[field] > 0, (r["model"], field)
+        assert 0 <= r["decode_answer_length"] <= 13
     assert figures["threads"] == 1 and figures["torch"] == {}
     assert figures["sgemm"] and all(s["gflop_per_s"] > 0 for s in figures["sgemm"])
     assert figures["machine"]["numpy"] == np.__version__
