@@ -137,6 +137,27 @@ def test_vocab_encodes_and_refuses_unknown_characters():
         vocab.encode(["一二三一二"], 4)
 
 
+@pytest.mark.parametrize("text", ["一\udcff", "二\U0001F600", "\u0000", "x"])
+def test_vocab_refuses_odd_characters_with_one_message(text):
+    """Lone surrogates (undecodable bytes from a terminal), characters beyond the BMP and NUL are
+    unknown characters like any other, named in the error."""
+    vocab = D.Vocab.from_texts(["一二三"])
+    with pytest.raises(VocabError, match="lacks") as caught:
+        vocab.encode(["一二", text], 4)
+    assert repr(text[-1])[1:-1] in str(caught.value)
+
+
+def test_vocab_encodes_many_texts_as_one_by_one():
+    rng = np.random.default_rng(0)
+    vocab = D.Vocab.from_texts(["一二三四五六七八九十百千万億兆"])
+    chars = list("一二三四五六七八九十百千万億兆")
+    texts = ["".join(rng.choice(chars, size=rng.integers(0, 9))) for _ in range(300)]
+    ids = vocab.encode(texts, 8)
+    for text, row in zip(texts, ids):
+        assert list(row[:len(text)]) == [vocab.index[ch] for ch in text]
+        assert (row[len(text):] == vocab.pad_id).all()
+
+
 def test_decode_rows_is_decode_row_by_row_without_trailing_padding():
     vocab = D.Vocab.from_texts(["一二三", "123", "_"])
     ids = vocab.encode(["一二", "", "1 2", "三三三三", " 3"], 4)
