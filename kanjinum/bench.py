@@ -203,13 +203,17 @@ def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int) ->
     return {"wall": wall, "cpu": cpu, "flops": flops}
 
 
-def time_decoding(run: Run, test: D.Dataset, repeats: int) -> tuple[float, float]:
+def time_decoding(run: Run, test: D.Dataset, repeats: int) -> tuple[float, list[str]]:
     """Samples per second of `Run.predict` (batched greedy decoding) over the test split, as
-    `kanjinum eval` calls it (answers only), and the mean length of the answers: a masked model
-    stops each row at its end, so its speed depends on where the model puts the ends."""
+    `kanjinum eval` calls it (answers only), and the answers: a masked model stops each row at
+    its end, so its speed depends on where the model puts the ends."""
     answers, _ = run.predict(test.questions, attention=False)  # also the warm-up
     seconds = median_seconds(lambda: run.predict(test.questions, attention=False), repeats)
-    return len(test) / seconds, float(np.mean([len(a) for a in answers]))
+    return len(test) / seconds, answers
+
+
+def mean_length(texts: list[str]) -> float:
+    return float(np.mean([len(text) for text in texts])) if texts else 0.0
 
 
 def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, sgemm) -> dict:
@@ -225,7 +229,7 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
     timed = time_training(run, enc, batches, args.iters, args.warmup)
     iteration_s = statistics.median(timed["wall"])
     mean_s = statistics.fmean(timed["wall"])
-    decode_rate, answer_length = time_decoding(run, test, args.decode_repeats)
+    decode_rate, answers = time_decoding(run, test, args.decode_repeats)
     epoch_s = len(batches) * (mean_s if mask else iteration_s)
     # The floor of the full-width shapes, timed product by product; the skip mode's batches
     # are smaller, so its floor is its FLOPs at the same sgemm rate.
@@ -248,7 +252,7 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
         "iterations_per_epoch": len(batches),
         "epoch_s": epoch_s,
         "decode_samples_per_s": decode_rate,
-        "decode_answer_length": answer_length,
+        "decode_answer_length": mean_length(answers),
         "decode_samples": len(test),
         "gflop_per_iteration": flops / 1e9,
         "gflop_per_s": flops / measured_s / 1e9,
@@ -268,13 +272,12 @@ def bench_trained_run(folder: str, run: Run, test: D.Dataset, repeats: int) -> d
         raise OptionError(f"--decode-run {folder}: the run can read none of the test questions")
     readable = D.Dataset([q for q, _ in pairs], [a for _, a in pairs], test.question_width,
                          test.answer_width)
-    answers, _ = run.predict(readable.questions, attention=False)
-    rate, _ = time_decoding(run, readable, repeats)
+    rate, answers = time_decoding(run, readable, repeats)
     return {
         "run": str(folder), "model": run.kind, "hidden": run.model.config.hidden,
         "mask": run.mask, "questions": len(readable.questions),
         "accuracy": float(np.mean([a == b for a, b in zip(answers, readable.answers)])),
-        "mean_answer_length": float(np.mean([len(a) for a in answers])),
+        "mean_answer_length": mean_length(answers),
         "decode_samples_per_s": rate,
     }
 
