@@ -81,6 +81,18 @@ def test_bench_checks_trained_runs_before_timing_anything(tmp_path, monkeypatch)
         bench.main(["--quick", "--decode-run", str(tmp_path / "nope")])
 
 
+def test_bench_trained_run_that_reads_none_of_the_questions_is_one_error():
+    from kanjinum import data as D
+    from kanjinum.train import Run
+
+    vocab = D.Vocab.from_texts(["0123456789+"])  # an addition run
+    model = build_model(ModelConfig("attention", len(vocab), 4, 8), seed=0)
+    run = Run(model, vocab, 7, 5, True, True)
+    test = D.Dataset(["一億一", "三兆"], ["100000001", "3000000000000"], 25, 13)
+    with pytest.raises(OptionError, match="none of the test questions"):
+        bench.bench_trained_run("runs/addition", run, test, 1)
+
+
 def test_bench_rejects_unknown_models():
     with pytest.raises(OptionError, match="transformer"):
         bench.main(["--quick", "--models", "transformer"])
