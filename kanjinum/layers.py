@@ -480,13 +480,21 @@ class LSTMStepper:
     multiplied once: `peek` (N, P) feeds the first P rows of Wx, and `step` takes the rest.
     """
 
-    def __init__(self, lstm: LSTM, h0, peek=None):
+    @staticmethod
+    def stacked_weights(lstm: LSTM, peek: int = 0):
+        """The weights a stepper multiplies at every step, for `W`: [Wx; b; Wh] stacked as
+        `stacked_gate_weights` does, without the first `peek` rows of Wx."""
+        Wx, Wh, b = lstm.params
+        return stacked_gate_weights(Wx[peek:], Wh, b, Wh.dtype)
+
+    def __init__(self, lstm: LSTM, h0, peek=None, W=None):
         Wx, Wh, b = lstm.params
         dtype = Wh.dtype
         N, H = h0.shape
         P = 0 if peek is None else peek.shape[1]
         self.D = D = Wx.shape[0] - P
-        self.W = stacked_gate_weights(Wx[P:], Wh, b, dtype)  # (4, D + 1 + H, H)
+        # W, when given, is `stacked_weights(lstm, P)`, made once for many steppers
+        self.W = self.stacked_weights(lstm, P) if W is None else W  # (4, D + 1 + H, H)
         self.constant = None  # (4, N, H), pre-scaled like W
         if peek is not None:
             self.constant = _gate_major(np.matmul(peek.astype(dtype, copy=False), Wx[:P]), dtype)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kanjinum.layers import LSTM, Attention, Embedding, SoftmaxCrossEntropy, TimeAffine, softmax
+from kanjinum.layers import (LSTM, Attention, Embedding, LSTMStepper, SoftmaxCrossEntropy,
+                             TimeAffine)
 
 MODEL_KINDS = ("seq2seq", "peeky", "attention", "bi-attention")
 # Rows the decoder steps through together: enough for full-speed products, few enough that their
@@ -160,11 +161,12 @@ class Seq2seq:
 
     # -- decoding ---------------------------------------------------------------------------
 
-    def generate(self, xs, start_id: int, length: int, src_mask=None, end_id=None):
+    def generate(self, xs, start_id: int, length: int, src_mask=None, end_id=None,
+                 attention_weights: bool = True):
         """Greedy decoding of a whole batch at once.
 
         Returns ids (N, length) and attention weights (N, length, Te), or None for models with no
-        attention. With end_id, a row that has produced it keeps producing it, and decoding stops
+        attention and with attention_weights=False (answers only, a little faster). With end_id, a row that has produced it keeps producing it, and decoding stops
         as soon as every row has ended; the rest is filled with end_id (and weights with 0).
 
         The ids are those of the training forward fed its own outputs. For speed the encoder
@@ -178,18 +180,26 @@ class Seq2seq:
         enc_hs, h = self._encode_for_decoding(xs, src_mask)
         mask = None if src_mask is None else np.asarray(src_mask, dtype=bool)
         ids = np.full((N, length), end_id if end_id is not None else start_id, dtype=np.int32)
-        weights = np.zeros((N, length, enc_hs.shape[1]), self.dtype) if self.has_attention else None
+        weights = None
+        if self.has_attention and attention_weights:
+            weights = np.zeros((N, length, enc_hs.shape[1]), self.dtype)
+        stacked = self._decoder_weights()
         for first in range(0, N, DECODER_ROWS):
             rows = slice(first, first + DECODER_ROWS)
             self._decode_rows(enc_hs[rows], h[rows], None if mask is None else mask[rows],
-                              start_id, end_id, ids[rows], None if weights is None else weights[rows])
+                              start_id, end_id, ids[rows], None if weights is None else weights[rows],
+                              stacked)
         return ids, weights
 
-    def _decode_rows(self, enc_hs, h, src_mask, start_id, end_id, ids, weights):
-        """Greedy decoding of some rows into ids (n, length) and weights (n, length, Te), in
-        place. Rows that have ended leave the batch once enough of them have."""
+    def _decoder_weights(self):
+        """The decoder LSTM's weights stacked for `LSTMStepper`, made once per `generate`."""
+        return LSTMStepper.stacked_weights(self.layers["decoder.lstm"])
+
+    def _decode_rows(self, enc_hs, h, src_mask, start_id, end_id, ids, weights, stacked):
+        """Greedy decoding of some rows into ids (n, length) and, if given, weights (n, length,
+        Te), in place. Rows that have ended leave the batch once enough of them have."""
         n, length = ids.shape
-        step, keep = self._decoding_steps(enc_hs, h, src_mask)
+        step, keep = self._decoding_steps(enc_hs, h, src_mask, stacked, weights is not None)
         live = np.arange(n)  # the rows still in the batch, in the batch's order
         ended = np.zeros(n, dtype=bool)  # of the live rows: ended at an earlier step
         current = np.full(n, start_id, dtype=np.int32)
@@ -219,11 +229,12 @@ class Seq2seq:
         enc_hs, h, _ = self.layers["encoder.lstm"].infer(xs, embed, src_mask)
         return enc_hs, h
 
-    def _decoding_steps(self, enc_hs, h, src_mask):
+    def _decoding_steps(self, enc_hs, h, src_mask, stacked, want_weights):
         """(step, keep): step takes the ids fed to the decoder (n,) and returns the next scores
-        (n, V) and attention weights (n, Te) or None, keeping the decoder state; keep(rows)
-        narrows that state to some of its rows, in the given order."""
-        lstm = self.layers["decoder.lstm"].stepper(h)
+        (n, V) and attention weights (n, Te) (None without attention or if not wanted), keeping
+        the decoder state; keep(rows) narrows that state to some of its rows, in the given
+        order. stacked: from `_decoder_weights`."""
+        lstm = LSTMStepper(self.layers["decoder.lstm"], h, W=stacked)
         embed_W = self.layers["decoder.embed"].params[0]
         W, b = self.layers["decoder.affine"].params
 
@@ -261,10 +272,13 @@ class PeekySeq2seq(Seq2seq):
         self.layers["decoder.embed"].backward(dx[:, :, H:])
         return None, lstm.dh0 + dout[:, :, :H].sum(axis=1) + dx[:, :, :H].sum(axis=1)
 
-    def _decoding_steps(self, enc_hs, h, src_mask):
+    def _decoder_weights(self):
+        return LSTMStepper.stacked_weights(self.layers["decoder.lstm"], peek=self.config.hidden)
+
+    def _decoding_steps(self, enc_hs, h, src_mask, stacked, want_weights):
         # The encoder state is the same input at every step: its products are made once.
         H = self.config.hidden
-        lstm = self.layers["decoder.lstm"].stepper(h, peek=h)
+        lstm = LSTMStepper(self.layers["decoder.lstm"], h, peek=h, W=stacked)
         embed_W = self.layers["decoder.embed"].params[0]
         W, b = self.layers["decoder.affine"].params
         peek_scores = h @ W[:H]  # (N, V)
@@ -309,9 +323,9 @@ class AttentionSeq2seq(Seq2seq):
         self.layers["decoder.embed"].backward(lstm.backward(ddec_hs))
         return denc_hs, lstm.dh0
 
-    def _decoding_steps(self, enc_hs, h, src_mask):
+    def _decoding_steps(self, enc_hs, h, src_mask, stacked, want_weights):
         H = self.config.hidden
-        lstm = self.layers["decoder.lstm"].stepper(h)
+        lstm = LSTMStepper(self.layers["decoder.lstm"], h, W=stacked)
         embed_W = self.layers["decoder.embed"].params[0]
         W, b = self.layers["decoder.affine"].params
         # [context; h] @ W = weights @ (enc_hs @ W[:H]) + h @ W[H:]: the context part becomes a
@@ -320,23 +334,36 @@ class AttentionSeq2seq(Seq2seq):
         # (N, Te, V); as one 2-D product: a 3-D one runs a product per row, 25 % slower
         enc_scores = np.matmul(enc_hs.reshape(N * Te, H), W[:H]).reshape(N, Te, -1)
         padding = None if src_mask is None else ~np.asarray(src_mask, dtype=bool)
+        empty = None if padding is None else padding.all(axis=1)  # rows that read nothing
+        if empty is not None and not empty.any():
+            empty = None
 
         def step(current):
             h = lstm.step(embed_W[current])
             attention = np.matmul(enc_hs, h[:, :, None])[:, :, 0]  # (N, Te); einsum: 2x slower
             if padding is not None:
                 np.copyto(attention, -np.inf, where=padding)
-            weights = softmax(attention, axis=1)
-            scores = np.matmul(weights[:, None, :], enc_scores)[:, 0]  # (N, V)
+            # softmax, normalised after the product: a division of (N, V), not of (N, Te)
+            peak = attention.max(axis=1, keepdims=True)
+            if empty is not None:  # no real character: weights 0, as the layer gives
+                peak[empty] = 0
+            attention -= peak
+            np.exp(attention, out=attention)
+            total = attention.sum(axis=1, keepdims=True)
+            if empty is not None:
+                total[empty] = 1
+            scores = np.matmul(attention[:, None, :], enc_scores)[:, 0]  # (N, V)
+            scores /= total
             scores += h @ W[H:]
             scores += b
-            return scores, weights
+            return scores, (np.divide(attention, total) if want_weights else None)
 
         def keep(rows):
-            nonlocal enc_hs, enc_scores, padding
+            nonlocal enc_hs, enc_scores, padding, empty
             lstm.keep(rows)
             enc_hs, enc_scores = enc_hs[rows], enc_scores[rows]
             padding = None if padding is None else padding[rows]
+            empty = None if empty is None else empty[rows]
 
         return step, keep
 

@@ -139,7 +139,7 @@ class Run:
             batch_xs, src_mask = self.inputs(xs[rows], lengths[rows])
             ids, attn = self.model.generate(
                 batch_xs, self.vocab.start_id, self.answer_width, src_mask,
-                end_id=self.vocab.pad_id if self.mask else None)
+                end_id=self.vocab.pad_id if self.mask else None, attention_weights=attention)
             texts = self.vocab.decode_rows(ids)
             for k, row in enumerate(rows):
                 answers[row] = texts[k]

@@ -311,6 +311,23 @@ def test_generate_matches_plain_decoding(kind, masked):
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("masked", [False, True])
+def test_generate_without_weights_gives_the_same_ids(kind, masked):
+    """Answers only (the softmax normalised after the product, in decoding's own steps): the
+    ids of decoding with weights, and no weights; an empty question (row 0) included."""
+    for seed in range(3):
+        model = random_model(kind, seed)
+        xs, mask = questions(np.random.default_rng(seed + 20))
+        src_mask, end_id = (mask, PAD) if masked else (None, None)
+        ids, _ = model.generate(xs, 1, 5, src_mask, end_id=end_id)
+        ids_only, weights = model.generate(xs, 1, 5, src_mask, end_id=end_id,
+                                           attention_weights=False)
+        assert weights is None
+        assert np.array_equal(ids_only, ids)
+        assert np.array_equal(ids_only, plain_generate(model, xs, 1, 5, src_mask, end_id))
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_generate_is_the_training_forward_fed_its_own_outputs(kind):
     """Scores of the training forward (teacher forcing on the decoded ids) pick those ids."""
     model = random_model(kind, 4)
