@@ -123,3 +123,26 @@ def test_same_seed_same_weights():
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not all(np.array_equal(a[k], c[k]) for k in a)
     assert all(v.dtype == np.float32 for v in a.values())
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_predict_answers_in_the_callers_order_whatever_the_batches(mask):
+    """Run.predict sorts the questions by length before decoding them in batches: each answer
+    and its attention weights are those of the question decoded alone, in the given order."""
+    from kanjinum import data as D
+    from kanjinum.train import Run
+
+    vocab = D.Vocab.from_texts(["一二三四五六七八九十百千万", "0123456789"])
+    rng = np.random.default_rng(3)
+    model = build_model(ModelConfig("attention", len(vocab), 4, 8), seed=3, dtype=np.float64)
+    for p in model.params:
+        p[...] = rng.standard_normal(p.shape)
+    run = Run(model, vocab, question_width=7, answer_width=5, reverse=True, mask=mask)
+    questions = ["一", "三千五百", "十", "九万九千九百九十九", "二百", "七", "千万", "四十五"]
+    questions = [q[:7] for q in questions]
+    answers, weights = run.predict(questions, batch=3)
+    for question, answer, weight in zip(questions, answers, weights):
+        alone, alone_weights = run.predict([question])
+        assert answer == alone[0]
+        np.testing.assert_allclose(weight, alone_weights[0], rtol=1e-10, atol=1e-12)
+        assert weight.shape[1] == len(question)
