@@ -390,9 +390,9 @@ class LSTM:
         steps) are in the same state, so each step computes one row per distinct pair (state
         before, id) instead of one per question: the padding run that every unmasked reversed
         question starts with, and the common endings of numerals (a reversed question starts
-        with its last characters), are computed once. On a test split of 5,000 numerals, in
-        batches of 1,000, a masked encoder computes 72 % of the real steps (64 % in one batch);
-        an unmasked one 80 % (its state depends on the length of the padding too).
+        with its last characters), are computed once. On the kanji test split (4,983 numerals,
+        14.0 characters on average), in `Run.predict`'s batches of 1,000 sorted by length, the
+        encoder computes 11.2 rows per question, masked or not: 80 % of the real characters.
         Returns hs (N, T, H) and the final h, c (N, H): what forward gives for embed[ids].
         """
         Wx, Wh, b = self.params
