@@ -228,7 +228,7 @@ class LSTM:
     D + 1 + H) and each step writes its h straight into the next step's row. Gate values are
     gate-major, (T, 4, N, H), so every per-step operation works on contiguous (N, H) blocks.
     A mask of left or right padding is handled as leading rows (see `_row_plan`): a step
-    computes only the rows with a real input. `infer` and `stepper` serve greedy decoding.
+    computes only the rows with a real input. `infer` and `LSTMStepper` serve greedy decoding.
     """
 
     def __init__(self, Wx, Wh, b):
@@ -450,10 +450,6 @@ class LSTM:
             h = _tanh(c, out=g)
             h *= o
             h_next[rows], c_next[rows] = h, c
-
-    def stepper(self, h0, peek=None):
-        """An `LSTMStepper` from state h0 (N, H), c0 = 0: for greedy decoding, step by step."""
-        return LSTMStepper(self, h0, peek)
 
     def step(self, x, h, c):
         """One step without caching, for greedy decoding: x (N, D), h, c (N, H) -> h, c."""

@@ -166,8 +166,9 @@ class Seq2seq:
         """Greedy decoding of a whole batch at once.
 
         Returns ids (N, length) and attention weights (N, length, Te), or None for models with no
-        attention and with attention_weights=False (answers only, a little faster). With end_id, a row that has produced it keeps producing it, and decoding stops
-        as soon as every row has ended; the rest is filled with end_id (and weights with 0).
+        attention and with attention_weights=False (answers only, a little faster). With end_id,
+        a row that has produced it keeps producing it, and decoding stops as soon as every row
+        has ended; the rest is filled with end_id (and weights with 0).
 
         The ids are those of the training forward fed its own outputs. For speed the encoder
         computes each distinct state once (`LSTM.infer`); the decoder runs over the rows in
@@ -187,8 +188,8 @@ class Seq2seq:
         for first in range(0, N, DECODER_ROWS):
             rows = slice(first, first + DECODER_ROWS)
             self._decode_rows(enc_hs[rows], h[rows], None if mask is None else mask[rows],
-                              start_id, end_id, ids[rows], None if weights is None else weights[rows],
-                              stacked)
+                              start_id, end_id, ids[rows],
+                              None if weights is None else weights[rows], stacked)
         return ids, weights
 
     def _decoder_weights(self):
