@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -287,7 +288,9 @@ def train(
     wordvec: Annotated[int, typer.Option(help="Embedding size.")] = TrainConfig.wordvec,
     hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = TrainConfig.hidden,
     batch: Annotated[int, typer.Option(help="Batch size.")] = TrainConfig.batch,
-    epochs: Annotated[int, typer.Option(help="Number of passes over the training part.")] = TrainConfig.epochs,
+    epochs: Annotated[Optional[int], typer.Option(
+        help=f"Number of passes over the training part [default: {TrainConfig.epochs}]; with "
+             "--resume, the new total.", show_default=False)] = None,
     lr: Annotated[float, typer.Option(help="Adam (peak) learning rate.")] = TrainConfig.lr,
     lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch.")] = TrainConfig.lr_decay,
     schedule: Annotated[Schedule, typer.Option(help="constant (the book's), or cosine: warm up over "
@@ -296,8 +299,9 @@ def train(
     reverse: Annotated[bool, typer.Option(help="Feed the question reversed.")] = True,
     mask: Annotated[bool, typer.Option(help="Mask the padding (attention and loss); "
                                             "--no-mask is the book's behaviour.")] = True,
-    bucket: Annotated[bool, typer.Option(help="Group batches by question length and skip "
-                                              "padding (needs --mask).")] = True,
+    bucket: Annotated[Optional[bool], typer.Option(
+        help="Group batches by question length and skip padding (needs --mask) "
+             "[default: on with --mask]", show_default=False)] = None,
     oversample: Annotated[float, typer.Option(help="Extra share of each epoch drawn from rare "
                                                    "kinds of number, each kind equally (single digits, round...).")] = TrainConfig.oversample,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and shuffling.")] = 0,
@@ -309,22 +313,75 @@ def train(
     force: Annotated[bool, typer.Option(help="Start again in a non-empty --out folder.")] = False,
     show: Annotated[int, typer.Option(help="Test examples printed after each epoch.")] = 3,
     threads: ThreadsOption = 1,
+    ctx: typer.Context = None,
 ) -> None:
     """Train a seq2seq model; writes config.json, model.npz, history.json and curve.png."""
-    from kanjinum.train import fit
+    from kanjinum.train import fit, resumed_config
 
-    if resume and out is None:
-        raise fail("--resume needs --out, the run folder to continue")
+    if show < 0:
+        raise fail(f"--show must be 0 or more, not {show}")
+    if resume:
+        if out is None:
+            raise fail("--resume needs --out, the run folder to continue")
+        if force:
+            raise fail("--resume and --force contradict each other: continue the run, or "
+                       "start it again")
+    elif bucket and not mask:
+        raise fail("--bucket needs --mask: without a mask every batch keeps its full width")
     out = out or Path("runs") / f"{model.value}-{time.strftime('%Y%m%d-%H%M%S')}"
-    config = TrainConfig(
-        data=str(data), model=model.value, wordvec=wordvec, hidden=hidden, batch=batch,
-        epochs=epochs, lr=lr, lr_decay=lr_decay, schedule=schedule.value, clip=clip,
-        reverse=reverse, mask=mask, bucket=bucket and mask, oversample=oversample, seed=seed,
-        split_seed=split_seed, target_acc=target_acc)
     console = _console()
     with user_errors(), blas_threads(threads):
+        if resume:
+            config = resumed_config(out, epochs, target_acc)
+            _refuse_changes_on_resume(config, ctx)
+        else:
+            config = TrainConfig(
+                data=_absolute(data), model=model.value, wordvec=wordvec, hidden=hidden,
+                batch=batch, epochs=TrainConfig.epochs if epochs is None else epochs, lr=lr,
+                lr_decay=lr_decay, schedule=schedule.value, clip=clip, reverse=reverse,
+                mask=mask, bucket=mask if bucket is None else bucket, oversample=oversample,
+                seed=seed, split_seed=split_seed, target_acc=target_acc)
         fit(config, out, resume=resume, force=force, reporter=RichReporter(console, show))
-    console.print(f"run saved in [bold]{out}[/]")
+    if (out / "model.npz").exists():
+        console.print(f"run saved in [bold]{out}[/]")
+    else:
+        console.print(f"no epoch has finished yet, so {out} has no model to use; "
+                      f"continue it with kanjinum train --out {out} --resume")
+
+
+def _refuse_changes_on_resume(saved: TrainConfig, ctx) -> None:
+    """--resume continues a run as it was set up: the training options may be repeated (the
+    command that started it, with --resume added) but not changed, except --epochs and
+    --target-acc."""
+    changed = []
+    for name in sorted(_given_options(ctx) & {f.name for f in fields(TrainConfig)}):
+        if name in ("epochs", "target_acc"):
+            continue
+        value, was = ctx.params[name], getattr(saved, name)
+        value = getattr(value, "value", value)  # the choice options are enums
+        if name == "data":
+            value, was = _absolute(value), _absolute(was)
+        if value != was:
+            changed.append(f"--{name.replace('_', '-')} {value} (the run has {was})")
+    if changed:
+        raise RunError("--resume continues the run as it was set up, so only --epochs and "
+                       "--target-acc can change: " + "; ".join(changed))
+
+
+def _given_options(ctx) -> set[str]:
+    """The options typed on the command line (not left at their defaults)."""
+    if ctx is None:
+        return set()
+    # by name: typer vendors its own click, whose ParameterSource is not public
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT")
+            not in ("DEFAULT", "DEFAULT_MAP")}
+
+
+def _absolute(path: Path) -> str:
+    """A data path as the run folder records it: absolute, so that eval and --resume find the
+    file from any folder."""
+    return str(Path(path).expanduser().absolute())
 
 
 # --- eval -----------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ WARMUP_SHARE = 0.02  # of all iterations, for the cosine schedule
 DECODE_BATCH = 1000
 
 
+MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (the book's split) takes no larger seed
+
+
 class TrainingStopped(KanjinumError):
     """Training ended early: a non-finite loss; the last good checkpoint is kept."""
 
@@ -70,8 +73,15 @@ class TrainConfig:
         for name in ("wordvec", "hidden", "batch", "epochs"):
             if getattr(self, name) < 1:
                 raise OptionError(f"--{name} must be at least 1, not {getattr(self, name)}")
-        if not self.lr > 0:
-            raise OptionError(f"--lr must be positive, not {self.lr}")
+        if not 0 < self.lr < math.inf:
+            raise OptionError(f"--lr must be a positive number, not {self.lr}")
+        if not 0 <= self.clip < math.inf:
+            raise OptionError(f"--clip must be 0 (no clipping) or a positive number, "
+                              f"not {self.clip}")
+        for name in ("seed", "split_seed"):
+            if not 0 <= getattr(self, name) <= MAX_SEED:
+                raise OptionError(f"--{name.replace('_', '-')} must be in 0..{MAX_SEED}, "
+                                  f"not {getattr(self, name)}")
         if self.schedule not in SCHEDULES:
             raise OptionError(f"--schedule must be one of {', '.join(SCHEDULES)}, "
                               f"not {self.schedule!r}")
@@ -373,6 +383,23 @@ def _stop_on_signals():
             signal.signal(s, h)
 
 
+# What a run folder holds (train writes them; --force replaces them all).
+RUN_FILES = ("config.json", "model.npz", "state.npz", "history.json", "curve.png")
+
+
+def clear_run_files(out: Path) -> None:
+    """Remove an earlier run's files from out (--force), so that the new run's config never
+    sits beside the old run's weights, even if it stops before its first checkpoint. Other
+    files in the folder are the user's and stay."""
+    for name in RUN_FILES:
+        try:
+            (out / name).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise RunError(f"cannot remove {out / name}: {exc.strerror or exc}") from None
+
+
 def prepare_run_folder(out: Path, resume: bool, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
@@ -389,13 +416,17 @@ def prepare_run_folder(out: Path, resume: bool, force: bool) -> None:
         raise RunError(f"cannot create {out}: {exc.strerror or exc}") from None
 
 
-def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool = False,
+def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force: bool = False,
         reporter: Reporter | None = None) -> Run:
-    """Train a model as configured, writing the run folder `out`; returns the trained Run."""
+    """Train a model as configured, writing the run folder `out`; returns the trained Run.
+
+    resume=True continues the run in `out` with its saved settings; of `config` only `epochs`
+    (the new total) and `target_acc` (if not None) are used, and config may be None."""
     reporter = reporter or Reporter()
     out = Path(out)
     if resume:
-        config = _resumed_config(out, config)
+        config = resumed_config(out, None if config is None else config.epochs,
+                                None if config is None else config.target_acc)
     config.check()
     dataset = D.read_dataset(config.data)
     if config.mask is False and config.bucket:
@@ -417,8 +448,10 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
     state = TrainState()
     if resume:
         state = _load_state(out, run, optimizer)
-    else:
-        atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
+    elif force:
+        clear_run_files(out)
+    # On resume too: --epochs or --target-acc may have changed
+    atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
     rng = np.random.default_rng(config.seed)
     if state.rng_state is not None:
         rng.bit_generator.state = state.rng_state
@@ -429,7 +462,10 @@ def fit(config: TrainConfig, out: str | Path, resume: bool = False, force: bool 
         reporter.message(f"{out} has trained {state.epoch} epochs already; "
                          "ask for more with --epochs")
         return run
-    with _stop_on_signals() as stop:
+    # A diverging run overflows in the products before its loss turns non-finite, which
+    # `_train_epochs` reports in one line; numpy's warnings would only repeat it, untidily.
+    with _stop_on_signals() as stop, np.errstate(over="ignore", invalid="ignore",
+                                                 divide="ignore"):
         _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop)
         if stop:
             _save_state(out, run, optimizer, state)
@@ -471,9 +507,11 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
             xs, ts, src_mask, tgt_mask = batch_arrays(run, enc, batches[i])
             loss = model.forward(xs, ts, src_mask, tgt_mask)
             if not np.isfinite(loss):
+                kept = ("kept the last good checkpoint" if (run.path / "model.npz").exists()
+                        else "no epoch had finished, so no model was saved")
                 raise TrainingStopped(
                     f"the loss became {loss} at epoch {state.epoch + 1}, iteration {i + 1}; "
-                    "kept the last good checkpoint (try a smaller --lr or --clip)")
+                    f"{kept} (try a smaller --lr or --clip)")
             model.backward()
             clip_grads(model.grads, config.clip)
             optimizer.update(model.params, model.grads)
@@ -537,28 +575,56 @@ def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:
         raise RunError(f"{out / 'state.npz'}: {exc}") from None
     optimizer.load_state_dict(adam)
     history = read_json(out / "history.json") if (out / "history.json").exists() else []
-    return TrainState(meta["epoch"], meta["iteration"], meta["loss_sum"], meta["loss_count"],
-                      meta["epoch_seconds"], meta["rng_state"], meta["best_accuracy"], history)
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise RunError(f"{out / 'history.json'} is not a list of epoch records")
+    try:
+        return TrainState(int(meta["epoch"]), int(meta["iteration"]), float(meta["loss_sum"]),
+                          int(meta["loss_count"]), float(meta["epoch_seconds"]),
+                          meta["rng_state"], float(meta["best_accuracy"]), history)
+    except (KeyError, TypeError, ValueError):
+        raise RunError(f"{out / 'state.npz'} has a damaged progress record") from None
 
 
-def _resumed_config(out: Path, override: TrainConfig) -> TrainConfig:
-    """A resumed run keeps its saved settings; only --epochs and --target-acc may change."""
+def resumed_config(out: str | Path, epochs: int | None = None,
+                   target_acc: float | None = None) -> TrainConfig:
+    """The saved settings of the run in `out`, to continue it: only the number of epochs and
+    the target accuracy may change (None: as saved)."""
+    out = Path(out)
     saved = read_config(out)
     train = _train_config_from(saved.get("train", {}), out)
-    sha = saved.get("data", {}).get("sha256")
+    data = saved.get("data")
+    sha = data.get("sha256") if isinstance(data, dict) else None
     if sha and Path(train.data).exists() and file_sha256(train.data) != sha:
         raise RunError(f"{train.data} changed since {out} was trained; cannot resume on it")
-    epochs = override.epochs if override.epochs != TrainConfig.epochs else train.epochs
-    target = override.target_acc if override.target_acc is not None else train.target_acc
-    return replace(train, epochs=epochs, target_acc=target)
+    return replace(train, epochs=train.epochs if epochs is None else epochs,
+                   target_acc=train.target_acc if target_acc is None else target_acc)
 
 
-def _train_config_from(d: dict, where) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
+def _train_config_from(d, where) -> TrainConfig:
+    """The training settings saved in a config.json, each of the type it must have."""
+    bad = f"{where}: config.json has bad training settings"
+    if not isinstance(d, dict):
+        raise RunError(bad)
+    defaults = TrainConfig()
+    values = {}
+    for f in fields(TrainConfig):
+        if f.name not in d:
+            continue
+        value, default = d[f.name], getattr(defaults, f.name)
+        expected = type(default) if default is not None else float  # target_acc: float or None
+        if value is None and default is None:
+            pass
+        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise RunError(f"{bad} ({f.name}: {value!r})")
+        values[f.name] = value
+    config = TrainConfig(**values)
     try:
-        return TrainConfig(**{k: v for k, v in d.items() if k in known})
-    except TypeError as exc:
-        raise RunError(f"{where}: config.json has bad training settings ({exc})") from None
+        config.check()
+    except OptionError as exc:
+        raise RunError(f"{bad} ({exc})") from None
+    return config
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:

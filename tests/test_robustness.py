@@ -332,3 +332,81 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+
+
+# --- starting again, resuming ------------------------------------------------------------------
+
+
+def test_force_replaces_the_whole_run_even_when_it_stops_at_once(base, tmp_path, monkeypatch):
+    """--force over a finished run, then a loss that is NaN at the first iteration: the folder
+    must not keep the old weights beside the new config (eval would fail on their shapes)."""
+    folder = copy_run(base, tmp_path)
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    from kanjinum.models import AttentionSeq2seq
+    monkeypatch.setattr(AttentionSeq2seq, "forward", lambda self, *a, **k: float("nan"))
+    config = TrainConfig(data=str(base / "d.txt"), hidden=8, wordvec=4, batch=32, epochs=1)
+    with pytest.raises(TrainingStopped, match="no epoch had finished"):
+        fit(config, folder, force=True)
+    saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert saved["model"]["hidden"] == 8
+    assert not (folder / "model.npz").exists() and not (folder / "state.npz").exists()
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert_one_line_error(run("eval", "--run", folder), 2, "model.npz")
+
+
+def test_resume_honours_any_epochs_given(base, tmp_path):
+    """--epochs equal to the default (20) used to be taken for 'not given' on --resume."""
+    out = tmp_path / "run"
+    common = ["--data", base / "d.txt", "--hidden", 4, "--wordvec", 4, "--batch", 64,
+              "--show", 0, "--out", out]
+    assert run("train", *common, "--epochs", 1).exit_code == 0
+    result = run("train", "--out", out, "--resume", "--epochs", TrainConfig.epochs, "--show", 0)
+    assert result.exit_code == 0, result.output
+    history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    assert len(history) == TrainConfig.epochs
+    saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert saved["train"]["epochs"] == TrainConfig.epochs
+    # the starting command repeated with --resume is fine; a changed setting is refused
+    result = run("train", *common, "--epochs", TrainConfig.epochs + 1, "--resume")
+    assert result.exit_code == 0, result.output
+    result = run("train", *common, "--hidden", 5, "--lr", 0.5, "--resume")
+    assert_one_line_error(result, 2, "--hidden 5 (the run has 4)", "--lr 0.5")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--seed", "-1"], "--seed"),
+    (["--split-seed", str(2**32)], "--split-seed"),
+    (["--clip", "nan"], "--clip"),
+    (["--clip", "-1"], "--clip"),
+    (["--lr", "inf"], "--lr"),
+    (["--show", "-1"], "--show"),
+    (["--no-mask", "--bucket"], "--bucket needs --mask"),
+    (["--resume", "--force"], "contradict"),
+])
+def test_train_option_values_out_of_range(base, tmp_path, args, fragment):
+    out = tmp_path / "run"
+    result = run("train", "--data", base / "d.txt", "--out", out, *args)
+    assert_one_line_error(result, 2, fragment)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda c: c.update(train=[1]), "bad training settings"),
+    (lambda c: c["train"].update(lr="fast"), "lr"),
+    (lambda c: c["train"].update(hidden=2.5), "hidden"),
+    (lambda c: c["train"].update(clip=-3.0), "--clip"),
+])
+def test_bad_training_settings_in_config(base, tmp_path, edit, fragment):
+    folder = copy_run(base, tmp_path)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert_one_line_error(run("eval", "--run", folder), 2, fragment)
+    assert_one_line_error(run("train", "--out", folder, "--resume"), 2, fragment)
+
+
+def test_damaged_history_on_resume(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    (folder / "history.json").write_text("{}", encoding="utf-8")
+    assert_one_line_error(run("train", "--out", folder, "--resume", "--epochs", 2), 2,
+                          "history.json")
