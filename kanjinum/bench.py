@@ -39,6 +39,7 @@ import numpy as np
 
 from kanjinum import data as D
 from kanjinum.errors import OptionError
+from kanjinum.fileio import atomic_write_text
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
 from kanjinum.train import (DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches,
@@ -436,11 +437,28 @@ def parse_args(argv):
     return args
 
 
+def check_json_target(path: Path) -> None:
+    """--json replaces an earlier bench file, never another file of the user's."""
+    if not path.parent.is_dir():
+        raise OptionError(f"--json {path}: the folder {path.parent} does not exist")
+    if not path.exists():
+        return
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        earlier = None
+    if not (isinstance(earlier, dict) and "machine" in earlier and "results" in earlier):
+        raise OptionError(f"--json {path} exists and is not an earlier kanjinum bench file; "
+                          "choose another name")
+
+
 def main(argv=None) -> dict:
     """Run the benchmark as `argv` asks (see --help); prints a table, returns the figures."""
     from threadpoolctl import threadpool_limits
 
     args = parse_args(argv)
+    if args.json:
+        check_json_target(Path(args.json))  # before minutes of timing, not after
     trained = [(folder, load_run(folder)) for folder in args.decode_run]  # a bad folder: now
     sizes_for = QUICK_SIZES if args.quick else SIZES
     reference, why_not = load_reference() if args.torch else (None, "not asked (--no-torch)")
@@ -497,6 +515,6 @@ def main(argv=None) -> dict:
               f"mean answer {r['mean_answer_length']:.1f} characters")
     print(f"\nload average before {figures['load_before']}, after {figures['load_after']}")
     if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(args.json, json.dumps(figures, indent=2) + "\n")
         print(f"wrote {args.json}")
     return figures

@@ -474,10 +474,9 @@ def attend(
     out = out or Path("attention.png")
     if out.suffix.lower() != ".png":
         raise fail(f"--out must name a .png file, not {out}")
-    if out.exists() and (out.is_dir() or out.read_bytes()[:8] != PNG_SIGNATURE):
-        # Heatmaps replace earlier heatmaps, never a file of the user's.
-        raise fail(f"{out} exists and is not a PNG image; choose another --out")
     with user_errors(), blas_threads(threads):
+        if not interactive:
+            _check_heatmap_target(out)
         loaded = load_run(resolve_run(run))
         if not loaded.model.has_attention:
             raise fail(f"run {loaded.path} is a {loaded.kind} model, which has no attention to "
@@ -489,6 +488,12 @@ def attend(
             _attend_interactive(console, loaded, out)
 
 
+def _check_heatmap_target(out: Path) -> None:
+    """Heatmaps replace earlier heatmaps (PNG files), never another file of the user's."""
+    if out.exists() and (not out.is_file() or out.read_bytes()[:8] != PNG_SIGNATURE):
+        raise OptionError(f"{out} exists and is not a PNG image; choose another --out")
+
+
 def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
     from kanjinum.infer import answer_numerals
     from kanjinum.plot import attention_heatmaps
@@ -496,6 +501,7 @@ def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
     results = answer_numerals(loaded, numerals)
     for r in results:
         print_answer(console, r)
+    out.parent.mkdir(parents=True, exist_ok=True)
     attention_heatmaps([r.panel() for r in results], out)
     console.print(f"heatmap written to [bold]{out}[/]")
 
@@ -511,6 +517,8 @@ def _attend_interactive(console, loaded, out: Path) -> None:
         if not line.strip():
             break
         count += 1
+        while Path(f"{stem}-{count}.png").exists():  # never over an earlier session's files
+            count += 1
         try:
             _attend_once(console, loaded, [line.strip()], Path(f"{stem}-{count}.png"))
         except (VocabError, KanjinumError) as exc:

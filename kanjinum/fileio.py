@@ -6,6 +6,7 @@ destination; rename is atomic on POSIX, so readers see either the old file or th
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -17,6 +18,9 @@ import numpy as np
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
+    if path.exists() and not path.is_file():
+        # The rename would replace a device (/dev/null) or a socket with a plain file.
+        raise OSError(errno.EINVAL, "not a regular file; refusing to replace it", str(path))
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.

@@ -410,3 +410,46 @@ def test_damaged_history_on_resume(base, tmp_path):
     (folder / "history.json").write_text("{}", encoding="utf-8")
     assert_one_line_error(run("train", "--out", folder, "--resume", "--epochs", 2), 2,
                           "history.json")
+
+
+# --- what output files may replace -------------------------------------------------------------
+
+
+def test_outputs_never_replace_a_file_that_is_not_regular(base, tmp_path):
+    """gen-data --force used to rename its file over /dev/full (as root); a FIFO stands in for
+    the device here, and attend must not block reading it either."""
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    assert_one_line_error(run("gen-data", "--size", 10, "--out", fifo, "--force"), 2,
+                          "not a regular file")
+    png_fifo = tmp_path / "pipe.png"
+    os.mkfifo(png_fifo)
+    assert_one_line_error(run("attend", "一", "--run", base / "run", "--out", png_fifo), 2,
+                          "not a PNG")
+    assert fifo.is_fifo() and png_fifo.is_fifo()
+
+
+def test_attend_interactive_never_overwrites_an_earlier_file(base, tmp_path):
+    notes = tmp_path / "ib-1.png"
+    notes.write_text("my notes", encoding="utf-8")
+    result = run("attend", "--interactive", "--run", base / "run", "--out", tmp_path / "ib.png",
+                 input="一\n\n")
+    assert result.exit_code == 0, result.output
+    assert notes.read_text(encoding="utf-8") == "my notes"
+    assert (tmp_path / "ib-2.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_attend_makes_the_folder_of_its_out(base, tmp_path):
+    target = tmp_path / "new" / "deeper" / "a.png"
+    result = run("attend", "一", "--run", base / "run", "--out", target)
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_json_never_replaces_a_file_of_the_users(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine", encoding="utf-8")
+    assert_one_line_error(run("bench", "--quick", "--json", notes), 2, "not an earlier")
+    assert notes.read_text(encoding="utf-8") == "mine"
+    assert_one_line_error(run("bench", "--quick", "--json", tmp_path / "no" / "b.json"), 2,
+                          "does not exist")
