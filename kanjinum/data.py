@@ -37,6 +37,13 @@ DEFAULT_HARD_SHARE = 0.3  # gen-data's default, chosen by the recipe experiments
 # What the seed's model got wrong: 一, 一億一, 三兆九千億, 五兆五千五十五.
 SEED_FAILURES = (1, 100_000_001, 3_900_000_000_000, 5_000_000_005_055)
 
+# Limits on what is read and written, each far beyond any real data set, so that a wrong file
+# or a typo in --size fails at once instead of running for minutes.
+MAX_LINE_LENGTH = 1_000  # the widest numeral line is 61 characters (20 digits)
+MAX_FILE_BYTES = 200_000_000  # checked before reading: a wrong file is not loaded whole
+MAX_SIZE = 1_000_000  # lines gen-data writes: 20 book files, each line at most 139 bytes
+MAX_PER_KIND = 10_000  # a hard set of ~30,000 lines; 10,000 per kind takes ~15 s
+
 
 # --- the vocabulary -------------------------------------------------------------------------
 
@@ -155,34 +162,59 @@ def format_line(question: str, answer: str, question_width: int, answer_width: i
 
 
 def read_dataset(path: str | os.PathLike) -> Dataset:
-    """Read a file in the book's format; any malformed line is a DataError naming file and line."""
+    """Read a file in the book's format; any malformed line is a DataError naming file and line.
+
+    Blank lines at the end are ignored (editors leave them); anywhere else they are an error.
+    Messages give lengths and columns, never the line itself, which may be huge.
+    """
     path = Path(path)
     raw = _read_bytes(path)
     lines = _decode_lines(raw, path)
     if not lines:
         raise DataError(f"{path} holds no lines")
     first = lines[0]
+    _check_line_is_plausible(first, 1, path)
     sep = first.find(START)
     if sep < 0:
         raise DataError(f"{path}, line 1: no '{START}' separates question and answer")
     width = len(first)
     questions, answers = [], []
     for number, line in enumerate(lines, start=1):
+        _check_line_is_plausible(line, number, path)
         if len(line) != width:
             raise DataError(
-                f"{path}, line {number}: {len(line)} characters where line 1 has {width}; "
+                f"{path}, line {number}: {len(line):,} characters where line 1 has {width}; "
                 "every line must have the same length")
         if line[sep] != START:
             raise DataError(f"{path}, line {number}: no '{START}' at column {sep + 1}, "
                             "where line 1 has it")
-        questions.append(line[:sep].rstrip(PAD))
+        question = line[:sep].rstrip(PAD)
+        if not question.strip():
+            # Nothing to encode: training would end in a numpy error on an empty array.
+            raise DataError(f"{path}, line {number}: the question is empty")
+        questions.append(question)
         answers.append(line[sep + 1:].rstrip(PAD))
     duplicates = len(questions) - len(set(questions))
     return Dataset(questions, answers, sep, width - sep - 1, str(path), duplicates)
 
 
+def _check_line_is_plausible(line: str, number: int, path: Path) -> None:
+    """Refuse a line far longer than any numeral before anything reads it: parsing its
+    question as a numeral costs time quadratic in its length."""
+    if len(line) > MAX_LINE_LENGTH:
+        raise DataError(f"{path}, line {number}: {len(line):,} characters; "
+                        f"a line holds at most {MAX_LINE_LENGTH:,}")
+    if not line.strip():
+        raise DataError(f"{path}, line {number}: blank; blank lines may only end the file")
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            # Checked first: the whole file is read at once, and decoded it takes 2-4x more.
+            raise DataError(f"{path} holds {size:,} bytes; a data file holds at most "
+                            f"{MAX_FILE_BYTES:,}")
         return path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"data file {path} not found") from None
@@ -199,10 +231,10 @@ def _decode_lines(raw: bytes, path: Path) -> list[str]:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{path}, line {line}: not UTF-8 text") from None
     text = text.removeprefix("\ufeff")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()  # the final newline, and blank lines that editors leave at the end
+    return lines
 
 
 def write_dataset(dataset: Dataset, path: str | os.PathLike, force: bool = False) -> None:
@@ -414,9 +446,11 @@ def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji
     """
     _check_generation_options(size, max_digits, hard_share)
     capacity = 10**max_digits - 1
-    if size > capacity:
-        raise DataError(f"only {capacity:,} distinct numbers have at most {max_digits} digits; "
-                        f"ask for --size {capacity} or fewer")
+    if size > min(capacity, MAX_SIZE):
+        # Checked before drawing: 13 digits allow 10**13 numbers, far more than can be written.
+        reason = (f"only {capacity:,} distinct numbers have at most {max_digits} digits"
+                  if capacity < MAX_SIZE else f"gen-data writes at most {MAX_SIZE:,} lines")
+        raise DataError(f"{reason}; ask for --size {min(capacity, MAX_SIZE)} or fewer")
     rng = np.random.default_rng(seed)
     chosen: dict[int, None] = {}
     if include_closed:
@@ -465,9 +499,9 @@ def _check_generation_options(size: int, max_digits: int, hard_share: float) -> 
 
 def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999) -> Dataset:
     """The book's chapter-7 task: `16+75` → `91`, operands 0..max_operand, unique questions."""
-    capacity = (max_operand + 1) ** 2
-    if not 1 <= size <= capacity:
-        raise DataError(f"--size must be between 1 and {capacity:,} for the addition task")
+    largest = min((max_operand + 1) ** 2, MAX_SIZE)  # distinct pairs, and what gen-data writes
+    if not 1 <= size <= largest:
+        raise DataError(f"--size must be between 1 and {largest:,} for the addition task")
     rng = np.random.default_rng(seed)
     chosen: dict[tuple[int, int], None] = {}
     while len(chosen) < size:
@@ -485,6 +519,9 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
                  per_kind: int = 400, exclude=()) -> Dataset:
     """A test set of hard numbers: every closed-kind number, plus per_kind numbers of each open
     kind drawn apart from the `exclude` questions (the training file)."""
+    if not 1 <= per_kind <= MAX_PER_KIND:
+        # Each kind draws up to 200 × per_kind numbers, and small kinds always use them all.
+        raise DataError(f"--per-kind must be between 1 and {MAX_PER_KIND:,}, not {per_kind:,}")
     rng = np.random.default_rng(seed)
     excluded = set(exclude)
     chosen: dict[int, None] = dict.fromkeys(closed_numbers(max_digits))

@@ -253,3 +253,116 @@ def test_addition_split_is_exactly_the_books():
     train, test = D.split_for_training(addition)
     train_idx, test_idx = D.split_indices(1000)
     assert test.questions == [addition.questions[i] for i in test_idx]
+
+
+# --- reading data files a user made by hand -------------------------------------------------
+
+
+@pytest.mark.parametrize("content, line", [
+    (b"       _12\n       _34\n       _56\n", 1),  # the QA file: every question blanked by sed
+    (b"_123\n_456\n", 1),                              # no question column at all
+    (b"ab_1\n  _2\ncd_3\n", 2),
+])
+def test_empty_question_is_an_error_naming_the_line(tmp_path, content, line):
+    # An empty question once got through reading and ended training in a numpy traceback.
+    path = tmp_path / "blank.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=f"line {line}: the question is empty"):
+        D.read_dataset(path)
+
+
+@pytest.mark.parametrize("lines, line", [
+    (["1" * 50_000 + "_1"] * 3, 1),                    # the QA file: valid but absurd
+    (["一_1", "1" * 49_998 + "_1", "二_2"], 2),
+    (["一_1", "1" * 49_998, "二_2"], 2),                # no separator either
+])
+def test_absurdly_long_line_is_refused_in_a_short_message(tmp_path, lines, line):
+    # Such a line once took seconds (parse_kanji is quadratic in a run of digits) before
+    # failing later with another message.
+    path = tmp_path / "long.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    length = f"{len(lines[line - 1]):,}"
+    with pytest.raises(DataError, match=f"line {line}: {length} characters; a line holds "
+                                        f"at most {D.MAX_LINE_LENGTH:,}") as caught:
+        D.read_dataset(path)
+    assert len(str(caught.value)) < 200 + len(str(path))
+
+
+def test_line_as_long_as_allowed_is_read(tmp_path):
+    path = tmp_path / "wide.txt"
+    line = "1" * (D.MAX_LINE_LENGTH - 2) + "_1"
+    path.write_text(f"{line}\n{line}\n", encoding="utf-8")
+    assert D.read_dataset(path).question_width == D.MAX_LINE_LENGTH - 2
+
+
+@pytest.mark.parametrize("ending", ["\n\n", "\n   \n", "\r\n\r\n  \t\r\n", "\n\n\n   "])
+def test_blank_lines_at_the_end_are_ignored(tmp_path, ending):
+    path = tmp_path / "k.txt"
+    path.write_bytes(("一_1\n二_2" + ending).encode())
+    ds = D.read_dataset(path)
+    assert ds.questions == ["一", "二"] and ds.answers == ["1", "2"]
+
+
+@pytest.mark.parametrize("content", [b"a_1\n\nb_2\n", b"a_1\n   \nb_2\n", b"a_1\n\r\nb_2\n"])
+def test_blank_line_in_the_middle_is_an_error_that_says_so(tmp_path, content):
+    path = tmp_path / "k.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="line 2: blank"):
+        D.read_dataset(path)
+
+
+def test_file_of_blank_lines_holds_no_lines(tmp_path):
+    path = tmp_path / "k.txt"
+    path.write_bytes(b"\n  \n\n")
+    with pytest.raises(DataError, match="no lines"):
+        D.read_dataset(path)
+
+
+def test_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(D, "MAX_FILE_BYTES", 1000)
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"\xff" * 1001)  # not UTF-8 either: the size is what must be reported
+    with pytest.raises(DataError, match="at most"):
+        D.read_dataset(path)
+    path.write_bytes(b"a_1\n" * 250)  # exactly the limit
+    assert len(D.read_dataset(path)) == 250
+
+
+def test_every_file_gen_data_may_write_can_be_read_back():
+    # The widest line is the longest numeral, every character 3 bytes in UTF-8, plus newline.
+    for style in ("kanji", "daiji", "positional"):
+        question_width, answer_width = D.kanji_widths(20, style)
+        assert question_width + 1 + answer_width <= D.MAX_LINE_LENGTH
+        line_bytes = 3 * question_width + 1 + answer_width + 1
+        assert D.MAX_SIZE * line_bytes <= D.MAX_FILE_BYTES
+
+
+# --- sizes gen-data refuses at once ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("generate", [
+    lambda: D.generate_kanji(size=99_999_999_999),
+    lambda: D.generate_kanji(size=99_999_999_999, max_digits=20, hard_share=1.0,
+                             include_closed=True),
+    lambda: D.generate_addition(size=99_999_999_999),
+    lambda: D.generate_addition(size=99_999_999_999, max_operand=99_999),
+])
+def test_huge_size_fails_at_once_giving_the_largest_size(generate):
+    # A size below the numbers' capacity (10**13 - 1 for 13 digits) once ran for minutes.
+    with pytest.raises(DataError, match=f"{D.MAX_SIZE:,}"):
+        generate()
+
+
+def test_huge_per_kind_of_the_hard_set_fails_at_once():
+    with pytest.raises(DataError, match=f"--per-kind must be between 1 and {D.MAX_PER_KIND:,}"):
+        D.hard_dataset(per_kind=99_999_999_999)
+    with pytest.raises(DataError, match="--per-kind"):
+        D.hard_dataset(per_kind=0)
+
+
+def test_size_limit_is_the_smaller_of_capacity_and_max_size():
+    with pytest.raises(DataError, match="ask for --size 99999 or fewer"):
+        D.generate_kanji(size=100_000, max_digits=5)
+    with pytest.raises(DataError, match="between 1 and 100 "):
+        D.generate_addition(size=101, max_operand=9)
+    assert len(D.generate_addition(size=100, max_operand=9)) == 100
