@@ -129,10 +129,15 @@ class Vocab:
         return [row.rstrip(PAD) for row in rows.tolist()]
 
     def printable(self) -> str:
-        """The characters a user may type, numerals in their natural order: 一二三…十百千万."""
-        def natural(ch: str):
-            return (NATURAL_ORDER.find(ch) if ch in NATURAL_ORDER else len(NATURAL_ORDER), ch)
-        return "".join(sorted((ch for ch in self.chars if ch not in (PAD, START)), key=natural))
+        """The characters of the vocabulary but padding and start, in natural order."""
+        return in_natural_order(ch for ch in self.chars if ch not in (PAD, START))
+
+
+def in_natural_order(chars) -> str:
+    """Characters as one string, numerals in their natural order: 一二三…十百千万, then the rest."""
+    def natural(ch: str):
+        return (NATURAL_ORDER.find(ch) if ch in NATURAL_ORDER else len(NATURAL_ORDER), ch)
+    return "".join(sorted(set(chars), key=natural))
 
 
 # --- data sets ------------------------------------------------------------------------------

@@ -38,9 +38,16 @@ def check_numeral(run: Run, text: str) -> str:
     why = run.why_unreadable(numeral)
     if why is None:
         return numeral
-    if run.vocab.unknown_chars(numeral):
-        why += f"; allowed characters: {run.vocab.printable()}"
-    raise VocabError(f"{numeral!r}: {why}")
+    if not set(numeral) <= set(run.readable_chars):
+        why += f"; allowed characters: {run.readable_chars}"
+    raise VocabError(f"{shortened(numeral)!r}: {why}")
+
+
+def shortened(text: str, keep: int = 30) -> str:
+    """text, or its start and end around an ellipsis: an error line stays one line."""
+    if len(text) <= keep:
+        return text
+    return f"{text[:keep // 2]}…{text[-(keep // 2):]}"
 
 
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:

@@ -109,6 +109,20 @@ class Run:
     train: TrainConfig = field(default_factory=TrainConfig)
     path: Path | None = None
     data_sha256: str = ""          # of the data file it was trained on, to recognise it again
+    # The characters of its training questions, the ones it can read: the vocabulary also
+    # holds the answers' (digits, for numerals), the padding and the start mark. Empty for
+    # runs saved before it was recorded: then the vocabulary but padding and start.
+    question_chars: str = ""
+
+    @property
+    def readable_chars(self) -> str:
+        if self.question_chars:
+            return self.question_chars
+        return D.in_natural_order(ch for ch in self.vocab.chars if ch not in (D.PAD, D.START))
+
+    @cached_property
+    def _readable(self) -> frozenset:
+        return frozenset(self.readable_chars)
 
     @property
     def kind(self) -> str:
@@ -168,9 +182,9 @@ class Run:
 
     def why_unreadable(self, question: str) -> str | None:
         """Why the model cannot read a question (an unknown character, too long), or None."""
-        unknown = self.vocab.unknown_chars(question)
+        unknown = sorted({ch for ch in question if ch not in self._readable})
         if unknown:
-            return f"{''.join(unknown)!r} is not in the model's vocabulary"
+            return f"{''.join(unknown)!r} is not a character this model reads"
         if len(question) > self.question_width:
             return (f"{len(question)} characters; this model reads at most "
                     f"{self.question_width}")
@@ -187,6 +201,7 @@ class Run:
             "mask": self.mask,
             "train": asdict(self.train),
             "data": {"path": data_path, "sha256": self.data_sha256},
+            "question_chars": self.question_chars,
             "split_seed": self.train.split_seed,
         }
 
@@ -443,7 +458,8 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     model = build_model(ModelConfig(config.model, len(vocab), config.wordvec, config.hidden),
                         seed=config.seed)
     run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
-              config.mask, config, out, file_sha256(config.data))
+              config.mask, config, out, file_sha256(config.data),
+              D.in_natural_order("".join(dataset.questions)))
     optimizer = Adam(lr=config.lr)
     state = TrainState()
     if resume:
@@ -691,7 +707,11 @@ def load_run(folder: str | Path) -> Run:
         raise RunError(f"{folder / 'model.npz'}: {exc}") from None
     train = _train_config_from(config.get("train", {}), folder)
     sha = config.get("data", {}).get("sha256", "") if isinstance(config.get("data"), dict) else ""
-    return Run(model, vocab, question_width, answer_width, reverse, mask, train, folder, sha)
+    question_chars = config.get("question_chars", "")
+    if not isinstance(question_chars, str) or not set(question_chars) <= set(vocab.chars):
+        raise RunError(f"{folder / 'config.json'}: question_chars does not fit the vocabulary")
+    return Run(model, vocab, question_width, answer_width, reverse, mask, train, folder, sha,
+               question_chars)
 
 
 DEFAULT_RUN = Path(__file__).parent / "default_model"

@@ -151,6 +151,32 @@ def test_attend_bad_numerals(trained, tmp_path, numeral, message):
     assert not (tmp_path / "a.png").exists()
 
 
+@pytest.mark.parametrize("numeral", ["_", "一 億", "1億", "一_二"])
+@pytest.mark.parametrize("where", ["trained", "default"])
+def test_attend_reads_only_the_characters_of_questions(trained, tmp_path, numeral, where):
+    """The vocabulary also holds the answers' digits, the padding (a space) and the start mark
+    `_`: a numeral made of those used to get an answer, 一 億 as 1000000000."""
+    folder = trained / "runs" / "tiny" if where == "trained" else "default"
+    result = run("attend", numeral, "--run", folder, "--out", tmp_path / "a.png")
+    assert_clean_error(result)
+    assert "allowed characters: 一二三四" in result.output
+    assert "0" not in result.output.split("allowed characters:")[1]
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_a_run_records_the_characters_it_reads(trained):
+    saved = json.loads((trained / "runs" / "tiny" / "config.json").read_text(encoding="utf-8"))
+    assert saved["question_chars"].startswith("一二三四五六七八九十百千")
+    assert not set(saved["question_chars"]) & set("0123456789 _")
+
+
+def test_a_long_numeral_is_shortened_in_its_error(trained, tmp_path):
+    result = run("attend", "x" * 5000, "--run", trained / "runs" / "tiny", "--out",
+                 tmp_path / "a.png")
+    assert_clean_error(result)
+    assert len(result.output) < 400
+
+
 def test_attend_refuses_models_without_attention(tmp_path):
     data = tmp_path / "d.txt"
     run("gen-data", "--size", 100, "--max-digits", 3, "--out", data)
