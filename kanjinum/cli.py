@@ -167,6 +167,13 @@ def convert(
 
 # --- gen-data -------------------------------------------------------------------------------
 
+# Options each task ignores: given, they are a mistake to point out, not to pass over.
+GEN_DATA_UNUSED = {
+    "kanji": {"exclude", "per_kind"},
+    "addition": {"max_digits", "style", "hard_share", "closed", "exclude", "per_kind"},
+    "hard": {"size", "hard_share", "closed"},
+}
+
 
 @app.command("gen-data")
 def gen_data(
@@ -186,10 +193,16 @@ def gen_data(
     per_kind: Annotated[int, typer.Option(help="With --task hard: numbers per open kind.")] = 700,
     out: Annotated[Optional[Path], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+    ctx: typer.Context = None,
 ) -> None:
     """Write a data set in the book's format: question, `_`, answer, fixed widths, one per line."""
     from kanjinum import data as D
 
+    unused = sorted(_given_options(ctx) & GEN_DATA_UNUSED[task])
+    if unused:
+        names = ", ".join("--" + name.replace("_", "-") for name in unused)
+        raise fail(f"{names} do{'es' if len(unused) == 1 else ''} not apply to --task "
+                   f"{task.value}")
     out = out or Path("data") / f"{task.value}.txt"
     started = time.perf_counter()
     with user_errors():

@@ -207,6 +207,9 @@ _TO_ASCII_DIGITS = str.maketrans(
     {char: str(value) for char, value in _CHAR_VALUES.items() if value < 10}
 )
 _MAX_DIGITS = len(str(_LIMIT - 1))
+# The longest numeral below 10**20 has 39 characters (九千九百九十九京…九千九百九十九); room
+# for surrounding spaces and the longer old forms.
+_MAX_TEXT = 200
 
 
 def _parse_digit_run(text: str) -> int | None:
@@ -311,6 +314,11 @@ def parse_kanji(text: str) -> int:
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_kanji: expected a str, got {type(text).__name__} ({text!r})")
+    if len(text) > _MAX_TEXT:
+        # Refused before reading: a run of digits grows one int, quadratic in its length, and
+        # every error message quotes the text.
+        raise ValueError(f"parse_kanji: {len(text):,} characters; no numeral below "
+                         f"{_LIMIT_TEXT} takes more than {_MAX_TEXT}")
     # Surrounding whitespace (str.strip knows the full-width space U+3000) is skipped, not
     # sliced off, so error positions count from the first character the caller passed.
     value = _parse_canonical(text)

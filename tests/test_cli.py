@@ -301,3 +301,16 @@ def test_eval_errors_shows_only_the_misses(trained, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.count("☒") == misses and "☑" not in result.output
     assert "T 999" in result.output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--task", "hard", "--size", "5"], "--size does not apply to --task hard"),
+    (["--task", "addition", "--style", "daiji", "--max-digits", "3"],
+     "--max-digits, --style do not apply to --task addition"),
+    (["--task", "kanji", "--per-kind", "3"], "--per-kind does not apply"),
+])
+def test_gen_data_options_a_task_ignores_are_refused(tmp_path, args, fragment):
+    result = run("gen-data", *args, "--out", tmp_path / "d.txt")
+    assert_clean_error(result)
+    assert fragment in result.output
+    assert not (tmp_path / "d.txt").exists()

@@ -274,3 +274,16 @@ def test_to_kanji_refuses_out_of_range(value, reason):
 def test_to_kanji_refuses_unknown_styles_and_lists_the_valid_ones(style):
     with pytest.raises(ValueError, match="kanji, daiji, positional"):
         to_kanji(5, style)
+
+
+@pytest.mark.parametrize("text", ["一" * 100_000, "1" * 100_000, "x" * 5_000])
+def test_parse_kanji_refuses_a_huge_text_at_once_in_a_short_message(text):
+    """A 200,000-character run of digits took 10 s (one growing int); messages quoted it all."""
+    with pytest.raises(ValueError) as caught:
+        parse_kanji(text)
+    assert len(str(caught.value)) < 120
+
+
+def test_the_longest_numeral_is_within_the_limit():
+    longest = to_kanji(10**20 - 1)
+    assert parse_kanji(f"\u3000{longest}\u3000") == 10**20 - 1
