@@ -412,21 +412,14 @@ def eval_(
 ) -> None:
     """Exact-match accuracy of a trained model, by answer length and kind of number."""
     from kanjinum import data as D
-    from kanjinum.train import evaluate, file_sha256, load_run, resolve_run
+    from kanjinum.train import evaluate, load_run, resolve_run, training_data
 
     if show < 0:
         raise fail(f"--show must be 0 or more, not {show}")
     with user_errors(), blas_threads(threads):
         loaded = load_run(resolve_run(run))
         if data is None:
-            source = Path(loaded.train.data)
-            if not source.exists():
-                raise RunError(f"the data file of {loaded.path}, {source}, is not here; "
-                               "name a file with --data (e.g. --data data/hard.txt)")
-            if loaded.data_sha256 and file_sha256(source) != loaded.data_sha256:
-                raise RunError(f"{source} changed since {loaded.path} was trained on it, so its "
-                               "test split is not the run's; name a file with --data")
-            dataset = D.read_dataset(source)
+            dataset, source = training_data(loaded)
             _, dataset = D.split_for_training(dataset, loaded.train.split_seed)
         else:
             source = data

@@ -210,6 +210,32 @@ def file_sha256(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def training_data(run: Run) -> tuple[D.Dataset, str]:
+    """The data set a run was trained on, and where it came from, to evaluate on its test split.
+
+    The file as recorded (runs made before paths were recorded absolute: relative to the
+    current folder or to this checkout); else, when its sha256 is that of plain
+    `kanjinum gen-data` (the shipped model's data), the same lines made again in memory.
+    """
+    recorded = Path(run.train.data)
+    places = [recorded]
+    if not recorded.is_absolute():
+        places.append(Path(__file__).resolve().parent.parent / recorded)
+    for place in places:
+        if place.is_file():
+            if run.data_sha256 and file_sha256(place) != run.data_sha256:
+                raise RunError(f"{place} changed since {run.path} was trained on it, so its "
+                               "test split is not the run's; name a file with --data")
+            return D.read_dataset(place), str(place)
+    if run.data_sha256:
+        remade = D.generate_kanji(include_closed=True, hard_share=D.DEFAULT_HARD_SHARE)
+        text = "\n".join(remade.lines()) + "\n"
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() == run.data_sha256:
+            return remade, f"{recorded} (made again by plain kanjinum gen-data)"
+    raise RunError(f"the data file of {run.path}, {recorded}, is not here; "
+                   "name a file with --data (e.g. --data data/hard.txt)")
+
+
 # --- evaluation -----------------------------------------------------------------------------
 
 

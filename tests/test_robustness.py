@@ -453,3 +453,35 @@ def test_bench_json_never_replaces_a_file_of_the_users(tmp_path):
     assert notes.read_text(encoding="utf-8") == "mine"
     assert_one_line_error(run("bench", "--quick", "--json", tmp_path / "no" / "b.json"), 2,
                           "does not exist")
+
+
+# --- finding a run's data ----------------------------------------------------------------------
+
+
+def test_eval_finds_the_data_from_any_folder(base, tmp_path, monkeypatch):
+    """The data path used to be recorded as typed, relative to where training started."""
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "d.txt").write_bytes((base / "d.txt").read_bytes())
+    monkeypatch.chdir(tmp_path / "work")
+    assert run("train", "--data", "d.txt", "--hidden", 4, "--wordvec", 4, "--batch", 64,
+               "--epochs", 1, "--show", 0, "--out", tmp_path / "r").exit_code == 0
+    saved = json.loads((tmp_path / "r" / "config.json").read_text(encoding="utf-8"))
+    assert saved["train"]["data"] == str(tmp_path / "work" / "d.txt")
+    monkeypatch.chdir(tmp_path)
+    result = run("eval", "--run", tmp_path / "r", "--json")
+    assert result.exit_code == 0, result.output
+    result = run("train", "--out", tmp_path / "r", "--resume", "--epochs", 2, "--show", 0)
+    assert result.exit_code == 0, result.output
+
+
+def test_the_shipped_models_data_is_made_again_where_the_file_is_missing(tmp_path):
+    from dataclasses import replace
+    from kanjinum.train import training_data
+    loaded = load_run("kanjinum/default_model" if Path("kanjinum").is_dir() else
+                      Path(__file__).parent.parent / "kanjinum" / "default_model")
+    loaded.train = replace(loaded.train, data=str(tmp_path / "gone" / "kanji.txt"))
+    dataset, source = training_data(loaded)
+    assert len(dataset) == 50_000 and "made again" in source
+    loaded.data_sha256 = "0" * 64  # another file: nothing to make again
+    with pytest.raises(RunError, match="is not here"):
+        training_data(loaded)
