@@ -37,6 +37,7 @@ WARMUP_SHARE = 0.02  # of all iterations, for the cosine schedule
 DECODE_BATCH = 1000
 
 
+MAX_LAYER_SIZE = 8192  # a saved run's wordvec and hidden: far beyond what trains on a laptop
 MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (the book's split) takes no larger seed
 
 
@@ -475,8 +476,10 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     prepare_run_folder(out, resume, force)
     train_set, test_set = D.split_for_training(dataset, config.split_seed)
     if len(train_set) == 0 or len(test_set) == 0:
-        raise D.DataError(f"{config.data} has {len(dataset)} lines: too few to split into "
-                            "a training and a test part")
+        raise D.DataError(
+            f"{config.data} has {len(dataset)} lines: too few to split into a training and a "
+            f"test part (the book's split keeps a tenth for testing, and single digits and "
+            f"round numbers always train: {len(train_set)} train, {len(test_set)} test)")
     if config.batch > len(train_set):
         raise OptionError(f"--batch {config.batch} is larger than the {len(train_set)} training "
                           f"lines of {config.data}; use --batch {len(train_set)} or less")
@@ -676,6 +679,8 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
             return {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise RunError(f"{path} not found") from None
+    except PermissionError:
+        raise RunError(f"cannot read {path}: permission denied") from None
     except ValueError as exc:
         if "pickle" in str(exc).lower() or "object" in str(exc).lower():
             raise RunError(f"{path} holds Python objects; refusing to load it") from None
@@ -710,6 +715,9 @@ def read_config(folder: Path) -> dict:
 def load_run(folder: str | Path) -> Run:
     """Rebuild a trained model from its run folder, checking every file on the way."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"{folder} is a file, not a run folder (the folder `kanjinum train` "
+                       "wrote, with config.json and model.npz)")
     if not folder.is_dir():
         raise RunError(f"run folder {folder} not found")
     config = read_config(folder)
@@ -726,6 +734,13 @@ def load_run(folder: str | Path) -> Run:
     if len(vocab) != model_config.vocab_size or D.PAD not in vocab.index \
             or D.START not in vocab.index:
         raise RunError(f"{folder / 'config.json'}: the vocabulary does not fit the model")
+    # Checked before anything is allocated from them: a damaged number would ask for terabytes.
+    for name, value, largest in (("question_width", question_width, D.MAX_LINE_LENGTH),
+                                 ("answer_width", answer_width, D.MAX_LINE_LENGTH),
+                                 ("wordvec", model_config.wordvec, MAX_LAYER_SIZE),
+                                 ("hidden", model_config.hidden, MAX_LAYER_SIZE)):
+        if not (isinstance(value, int) and 1 <= value <= largest):
+            raise RunError(f"{folder / 'config.json'}: {name} {value!r} is not in 1..{largest}")
     model = build_model(model_config)
     try:
         model.load_params(load_npz(folder / "model.npz"))

@@ -160,6 +160,8 @@ def test_pickled_object_is_refused(base, tmp_path):
     (lambda c: c.pop("vocab"), "vocab"),
     (lambda c: c.update(format_version=99), "format version 99"),
     (lambda c: c["model"].update(kind="transformer"), "bad value"),
+    (lambda c: c.update(answer_width=10**9), "answer_width"),
+    (lambda c: c["model"].update(hidden=10**7), "hidden"),
 ])
 def test_bad_config(base, tmp_path, edit, fragment):
     folder = copy_run(base, tmp_path)
@@ -485,3 +487,27 @@ def test_the_shipped_models_data_is_made_again_where_the_file_is_missing(tmp_pat
     loaded.data_sha256 = "0" * 64  # another file: nothing to make again
     with pytest.raises(RunError, match="is not here"):
         training_data(loaded)
+
+
+def test_messages_say_what_is_wrong(base, tmp_path):
+    """Three messages that used to mislead: a file named as --run ('not found'), and a data
+    file too small for the book's split (it did not say why)."""
+    assert_one_line_error(run("eval", "--run", base / "d.txt"), 2, "is a file, not a run folder")
+    from kanjinum.data import format_line
+    from kanjinum.numerals import to_kanji
+    small = tmp_path / "small.txt"  # single digits and round numbers only: all of them train
+    numbers = list(range(1, 10)) + [10**k for k in range(1, 13)]
+    small.write_text("".join(format_line(to_kanji(n), str(n), 3, 14) + "\n" for n in numbers),
+                     encoding="utf-8")
+    assert_one_line_error(run("train", "--data", small, "--out", tmp_path / "r"), 2,
+                          "train", "test)")
+
+
+def test_unreadable_weights_are_not_called_damaged(base, tmp_path, monkeypatch):
+    folder = copy_run(base, tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("kanjinum.train.np.load", refuse)
+    assert_one_line_error(run("eval", "--run", folder), 2, "permission denied")
