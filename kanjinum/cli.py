@@ -141,6 +141,21 @@ RunOption = Annotated[Optional[str], typer.Option(
                   "Default: the newest run under runs/, else the shipped model.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from kanjinum import __version__
+
+        typer.echo(f"kanjinum {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print kanjinum's version and exit.")] = False) -> None:
+    """Teach numpy-only seq2seq networks to read Japanese numerals."""
+
+
 # --- convert --------------------------------------------------------------------------------
 
 

@@ -117,10 +117,16 @@ class Seq2seq:
             raise ValueError(f"weights do not fit a {self.kind} model "
                              f"(missing: {missing[:3]}, unexpected: {extra[:3]})")
         for name, param in own.items():
-            if arrays[name].shape != param.shape:
-                raise ValueError(f"weight {name} has shape {arrays[name].shape}, "
+            array = arrays[name]
+            if array.shape != param.shape:
+                raise ValueError(f"weight {name} has shape {array.shape}, "
                                  f"the model needs {param.shape}")
-            param[...] = arrays[name]
+            # A string array would be parsed into numbers by the copy; NaN would answer nonsense.
+            if not np.issubdtype(array.dtype, np.floating):
+                raise ValueError(f"weight {name} holds {array.dtype} values, not floating-point numbers")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"weight {name} holds values that are not finite")
+            param[...] = array
 
     # -- training ---------------------------------------------------------------------------
 

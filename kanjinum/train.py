@@ -764,6 +764,8 @@ def resolve_run(name: str | None, runs_root: str | Path = "runs") -> Path:
         if (DEFAULT_RUN / "config.json").exists():
             return DEFAULT_RUN
         raise RunError("this kanjinum ships no default model; train one with `kanjinum train`")
+    if name is not None and not name.strip():
+        raise RunError("--run is empty: name a run folder, or 'default' for the shipped model")
     if name:
         path = Path(name)
         if not path.exists() and (Path(runs_root) / name).exists():

@@ -511,3 +511,28 @@ def test_unreadable_weights_are_not_called_damaged(base, tmp_path, monkeypatch):
 
     monkeypatch.setattr("kanjinum.train.np.load", refuse)
     assert_one_line_error(run("eval", "--run", folder), 2, "permission denied")
+
+
+@pytest.mark.parametrize("spoil, fragment", [
+    (lambda a: a.__setitem__("decoder.affine.b", np.full_like(a["decoder.affine.b"], np.nan)),
+     "not finite"),
+    (lambda a: a.__setitem__("decoder.affine.b", a["decoder.affine.b"].astype(str)),
+     "not floating-point"),
+])
+def test_weights_that_are_not_numbers_are_refused(base, tmp_path, spoil, fragment):
+    """They used to load: NaN weights answered nothing, and string arrays were parsed."""
+    folder = copy_run(base, tmp_path)
+    arrays = load_npz(folder / "model.npz")
+    spoil(arrays)
+    np.savez(folder / "model.npz", **arrays)
+    assert_one_line_error(run("eval", "--run", folder), 2, fragment)
+
+
+def test_an_empty_run_name_is_a_mistake():
+    assert_one_line_error(run("eval", "--run", ""), 2, "--run is empty")
+
+
+def test_version():
+    from kanjinum import __version__
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"kanjinum {__version__}"
