@@ -164,11 +164,17 @@ def test_pickled_object_is_refused(base, tmp_path):
     (lambda c: c["model"].update(hidden=10**7), "hidden"),
 ])
 def test_bad_config(base, tmp_path, edit, fragment):
+    folder = run_with_edited_config(base, tmp_path, edit)
+    assert_one_line_error(run("eval", "--run", folder), 2, fragment)
+
+
+def run_with_edited_config(base, tmp_path, edit):
+    """A copy of the base run whose config.json `edit` has changed (a dict, in place)."""
     folder = copy_run(base, tmp_path)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     edit(config)
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    assert_one_line_error(run("eval", "--run", folder), 2, fragment)
+    return folder
 
 
 def test_config_that_is_not_json(base, tmp_path):
@@ -399,10 +405,7 @@ def test_train_option_values_out_of_range(base, tmp_path, args, fragment):
     (lambda c: c["train"].update(clip=-3.0), "--clip"),
 ])
 def test_bad_training_settings_in_config(base, tmp_path, edit, fragment):
-    folder = copy_run(base, tmp_path)
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    edit(config)
-    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    folder = run_with_edited_config(base, tmp_path, edit)
     assert_one_line_error(run("eval", "--run", folder), 2, fragment)
     assert_one_line_error(run("train", "--out", folder, "--resume"), 2, fragment)
 
