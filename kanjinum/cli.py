@@ -7,6 +7,7 @@ option or input, 1 for a failure while working); a traceback means a bug in kanj
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -93,7 +94,9 @@ class ModelKind(str, Enum):
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    # soft_wrap: a message piped to a file or another program stays one line (rich would cut
+    # it at 80 columns); tables still fit the width.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = USAGE) -> typer.Exit:
@@ -110,6 +113,8 @@ def user_errors():
         raise fail(_escape(str(exc)), USAGE) from None
     except KanjinumError as exc:
         raise fail(_escape(str(exc)), RUNTIME) from None
+    except MemoryError:  # numpy's _ArrayMemoryError too: sizes no option check foresaw
+        raise fail("not enough memory for this; try smaller sizes", RUNTIME) from None
     except PermissionError as exc:
         raise fail(_escape(f"permission denied: {exc.filename or exc}"), RUNTIME) from None
     except OSError as exc:
@@ -166,18 +171,27 @@ def convert(
         = Style.kanji,
 ) -> None:
     """Convert with the rule-based converter: 一億一 → 100000001, 100000001 → 一億一."""
+    from kanjinum.infer import shortened
     from kanjinum.numerals import parse_kanji, to_kanji
 
-    console = _console()
+    lines = []  # all converted before any is printed: a bad one prints nothing
     for text in numbers:
         stripped = text.strip()
         try:
-            if stripped.isascii() and stripped.isdigit():
-                console.print(to_kanji(int(stripped), style.value))
+            if stripped.isascii() and stripped.lstrip("-").isdigit():
+                if stripped.startswith("-") or len(stripped) > 20:  # before int(): huge texts
+                    raise ValueError(f"{shortened(stripped)}: only 0 <= n < 10**20 can be "
+                                     "written as a numeral")
+                lines.append(to_kanji(int(stripped), style.value))
             else:
-                console.print(parse_kanji(text))
+                lines.append(str(parse_kanji(text)))
         except (ValueError, TypeError) as exc:
-            raise fail(_escape(str(exc))) from None
+            # the library names its function; the user typed a command
+            message = str(exc).removeprefix("parse_kanji: ").removeprefix("to_kanji: ")
+            raise fail(_escape(message)) from None
+    console = _console()
+    for line in lines:
+        console.print(line)
 
 
 # --- gen-data -------------------------------------------------------------------------------
@@ -221,6 +235,8 @@ def gen_data(
     out = out or Path("data") / f"{task.value}.txt"
     started = time.perf_counter()
     with user_errors():
+        if out.is_dir():
+            raise DataError(f"{out} is a folder; --out names the file to write")
         if out.exists() and not force:
             raise DataError(f"{out} exists; pass --force to overwrite it")
         if task is Task.addition:
@@ -317,7 +333,7 @@ def train(
     hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = TrainConfig.hidden,
     batch: Annotated[int, typer.Option(help="Batch size.")] = TrainConfig.batch,
     epochs: Annotated[Optional[int], typer.Option(
-        help=f"Number of passes over the training part [default: {TrainConfig.epochs}]; with "
+        help=f"Number of passes over the training part \\[default: {TrainConfig.epochs}]; with "
              "--resume, the new total.", show_default=False)] = None,
     lr: Annotated[float, typer.Option(help="Adam (peak) learning rate.")] = TrainConfig.lr,
     lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch.")] = TrainConfig.lr_decay,
@@ -329,7 +345,7 @@ def train(
                                             "--no-mask is the book's behaviour.")] = True,
     bucket: Annotated[Optional[bool], typer.Option(
         help="Group batches by question length and skip padding (needs --mask) "
-             "[default: on with --mask]", show_default=False)] = None,
+             "\\[default: on with --mask]", show_default=False)] = None,
     oversample: Annotated[float, typer.Option(help="Extra share of each epoch drawn from rare "
                                                    "kinds of number, each kind equally (single digits, round...).")] = TrainConfig.oversample,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and shuffling.")] = 0,
@@ -407,9 +423,9 @@ def _given_options(ctx) -> set[str]:
 
 
 def _absolute(path: Path) -> str:
-    """A data path as the run folder records it: absolute, so that eval and --resume find the
-    file from any folder."""
-    return str(Path(path).expanduser().absolute())
+    """A data path as the run folder records it: absolute and tidy (no `..`), so that eval and
+    --resume find the file from any folder."""
+    return os.path.abspath(Path(path).expanduser())
 
 
 # --- eval -----------------------------------------------------------------------------------
@@ -431,6 +447,11 @@ def eval_(
 
     if show < 0:
         raise fail(f"--show must be 0 or more, not {show}")
+    if errors and not show:
+        raise fail("--errors picks which examples --show prints; give --show N too")
+    if as_json and show:
+        raise fail("--json prints one JSON object; --show prints examples beside a table: "
+                   "choose one")
     with user_errors(), blas_threads(threads):
         loaded = load_run(resolve_run(run))
         if data is None:
@@ -551,9 +572,13 @@ def print_answer(console, result) -> None:
     from rich.markup import escape
 
     mark = {True: "[green]☑[/]", False: "[red]☒[/]", None: "?"}[result.correct]
-    truth = result.truth if result.truth is not None else f"(the parser cannot read it: {result.truth_error})"
-    console.print(f"Q {escape(result.question)}\nT {escape(str(truth))}\n{mark} "
-                  f"{escape(result.answer)}\n---")
+    if result.truth is not None:
+        truth = f"T {escape(str(result.truth))}\n"
+    elif result.truth_error:
+        truth = f"T (the parser cannot read it: {escape(result.truth_error)})\n"
+    else:  # not a model of numerals: no parser to ask
+        truth = ""
+    console.print(f"Q {escape(result.question)}\n{truth}{mark} {escape(result.answer)}\n---")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kanjinum.errors import VocabError
-from kanjinum.numerals import parse_kanji
+from kanjinum.numerals import NUMERAL_CHARS, parse_kanji
 from kanjinum.train import Run
 
 
@@ -54,11 +54,15 @@ def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
     """The model's answers for numerals typed by a user; every one is checked before any runs."""
     numerals = [check_numeral(run, t) for t in texts]
     answers, weights = run.predict(numerals)
+    # The parser's truth only for a model of numerals (not the book's dates or additions)
+    of_numerals = set(run.readable_chars) <= NUMERAL_CHARS
     results = []
     for numeral, answer, w in zip(numerals, answers, weights):
-        try:
-            truth, error = parse_kanji(numeral), ""
-        except ValueError as exc:
-            truth, error = None, str(exc)
+        truth, error = None, ""
+        if of_numerals:
+            try:
+                truth = parse_kanji(numeral)
+            except ValueError as exc:
+                error = str(exc)
         results.append(Answer(numeral, answer, w, truth, error))
     return results

@@ -160,6 +160,9 @@ _CHAR_VALUES = {
 
 # How many digits may follow a unit inside its group: 千 leaves room for three (千五百 is
 # spelled with units, but 千500 and 千〇五 are fine), 十 for one.
+# The characters parse_kanji reads: a data set whose questions use only these is one of numerals.
+NUMERAL_CHARS = frozenset(_CHAR_VALUES)
+
 _DIGITS_AFTER_UNIT = {1000: 3, 100: 2, 10: 1}
 _NO_SMALL_UNIT = _GROUP_SIZE  # sentinel: no 十百千 seen yet in this group
 _NO_GROUP_UNIT = _LIMIT  # sentinel: no 万億兆京 seen yet

@@ -37,7 +37,7 @@ WARMUP_SHARE = 0.02  # of all iterations, for the cosine schedule
 DECODE_BATCH = 1000
 
 
-MAX_LAYER_SIZE = 8192  # a saved run's wordvec and hidden: far beyond what trains on a laptop
+MAX_LAYER_SIZE = 4096  # wordvec and hidden: at 4096 the weights alone take 1.5 GB with Adam's
 MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (the book's split) takes no larger seed
 
 
@@ -74,6 +74,10 @@ class TrainConfig:
         for name in ("wordvec", "hidden", "batch", "epochs"):
             if getattr(self, name) < 1:
                 raise OptionError(f"--{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("wordvec", "hidden"):
+            if getattr(self, name) > MAX_LAYER_SIZE:
+                raise OptionError(f"--{name} must be at most {MAX_LAYER_SIZE}, "
+                                  f"not {getattr(self, name)}")
         if not 0 < self.lr < math.inf:
             raise OptionError(f"--lr must be a positive number, not {self.lr}")
         if not 0 <= self.clip < math.inf:
@@ -185,7 +189,8 @@ class Run:
         """Why the model cannot read a question (an unknown character, too long), or None."""
         unknown = sorted({ch for ch in question if ch not in self._readable})
         if unknown:
-            return f"{''.join(unknown)!r} is not a character this model reads"
+            these = "is not a character" if len(unknown) == 1 else "are not characters"
+            return f"{''.join(unknown)!r} {these} this model reads"
         if len(question) > self.question_width:
             return (f"{len(question)} characters; this model reads at most "
                     f"{self.question_width}")
@@ -493,6 +498,7 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     state = TrainState()
     if resume:
         state = _load_state(out, run, optimizer)
+        _check_there_is_more_to_do(out, config, state)
     elif force:
         clear_run_files(out)
     # On resume too: --epochs or --target-acc may have changed
@@ -503,10 +509,6 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
     enc = D.encode_dataset(train_set, vocab)
     rare = rows_by_kind(train_set.questions, train_set.answers)
-    if state.epoch >= config.epochs:
-        reporter.message(f"{out} has trained {state.epoch} epochs already; "
-                         "ask for more with --epochs")
-        return run
     # A diverging run overflows in the products before its loss turns non-finite, which
     # `_train_epochs` reports in one line; numpy's warnings would only repeat it, untidily.
     with _stop_on_signals() as stop, np.errstate(over="ignore", invalid="ignore",
@@ -518,6 +520,20 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
                              f"iteration {state.iteration}; saved; continue with "
                              f"kanjinum train --out {out} --resume")
     return run
+
+
+def _check_there_is_more_to_do(out: Path, config: TrainConfig, state: TrainState) -> None:
+    """A resumed run with nothing left to train is a mistake to point out, before its
+    config.json is touched."""
+    if state.epoch >= config.epochs:
+        done = f"{state.epoch} epoch{'' if state.epoch == 1 else 's'}"
+        raise RunError(f"{out} has already trained {done}; ask for more with --epochs "
+                       f"(the new total, e.g. --epochs {state.epoch + 10})")
+    last = state.history[-1].get("accuracy") if state.history and state.iteration == 0 else None
+    if config.target_acc is not None and isinstance(last, (int, float)) \
+            and last >= config.target_acc:
+        raise RunError(f"{out} stopped on reaching --target-acc {config.target_acc:g} "
+                       f"({last:.2%}); ask for a higher --target-acc to go on")
 
 
 def learning_rate(config: TrainConfig, epochs_done: float) -> float:
@@ -741,6 +757,9 @@ def load_run(folder: str | Path) -> Run:
                                  ("hidden", model_config.hidden, MAX_LAYER_SIZE)):
         if not (isinstance(value, int) and 1 <= value <= largest):
             raise RunError(f"{folder / 'config.json'}: {name} {value!r} is not in 1..{largest}")
+    if not (folder / "model.npz").exists() and (folder / "state.npz").exists():
+        raise RunError(f"{folder} has no model.npz yet: it stopped before its first epoch ended; "
+                       f"continue it with kanjinum train --out {folder} --resume")
     model = build_model(model_config)
     try:
         model.load_params(load_npz(folder / "model.npz"))

@@ -539,3 +539,105 @@ def test_version():
     from kanjinum import __version__
     result = run("--version")
     assert result.exit_code == 0 and result.output.strip() == f"kanjinum {__version__}"
+
+
+# --- second QA round ---------------------------------------------------------------------------
+
+
+def test_layer_sizes_beyond_a_laptop_are_refused(base, tmp_path):
+    """--hidden 100000 asked numpy for 298 GiB: a traceback and an empty run folder."""
+    out = tmp_path / "big"
+    assert_one_line_error(run("train", "--data", base / "d.txt", "--hidden", 100000, "--out", out),
+                          2, "--hidden must be at most")
+    assert not out.exists()
+
+
+def test_running_out_of_memory_is_one_line(base, tmp_path, monkeypatch):
+    def too_big(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr("kanjinum.train.build_model", too_big)
+    assert_one_line_error(run("train", "--data", base / "d.txt", "--out", tmp_path / "r"), 1,
+                          "not enough memory")
+
+
+def test_train_help_gives_every_default():
+    result = run("train", "--help")
+    assert f"[default: {TrainConfig.epochs}]" in result.output.replace("\n", " ")
+    assert "[default: on with --mask]" in " ".join(result.output.split())
+
+
+@pytest.fixture()
+def two_epochs(base, tmp_path):
+    out = tmp_path / "two"
+    assert run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4, "--batch", 64,
+               "--epochs", 2, "--show", 0, "--target-acc", 0.0001, "--out", out).exit_code == 0
+    return out
+
+
+def test_resume_with_nothing_left_to_do_is_refused_and_changes_nothing(two_epochs):
+    """--epochs below what was trained used to rewrite config.json; a run stopped at its
+    --target-acc trained one more epoch at every --resume."""
+    config = (two_epochs / "config.json").read_bytes()
+    history = (two_epochs / "history.json").read_bytes()
+    assert_one_line_error(run("train", "--out", two_epochs, "--resume", "--epochs", 1), 2,
+                          "has already trained")
+    assert_one_line_error(run("train", "--out", two_epochs, "--resume", "--epochs", 5), 2,
+                          "--target-acc")
+    assert (two_epochs / "config.json").read_bytes() == config
+    assert (two_epochs / "history.json").read_bytes() == history
+
+
+def test_resume_takes_the_same_data_file_written_another_way(base, tmp_path, monkeypatch):
+    (tmp_path / "w").mkdir()
+    monkeypatch.chdir(tmp_path / "w")
+    data = tmp_path / "w" / ".." / "d.txt"
+    (tmp_path / "d.txt").write_bytes((base / "d.txt").read_bytes())
+    common = ["--hidden", 4, "--wordvec", 4, "--batch", 64, "--show", 0, "--out", tmp_path / "r"]
+    assert run("train", "--data", data, "--epochs", 1, *common).exit_code == 0
+    result = run("train", "--data", tmp_path / "d.txt", "--epochs", 2, "--resume", *common)
+    assert result.exit_code == 0, result.output
+
+
+def test_eval_options_that_would_be_ignored(base):
+    assert_one_line_error(run("eval", "--run", base / "run", "--errors"), 2, "--show")
+    assert_one_line_error(run("eval", "--run", base / "run", "--json", "--show", 2), 2, "--json")
+
+
+def test_eval_on_a_run_stopped_before_its_first_epoch_says_how_to_go_on(base, tmp_path):
+    folder = copy_run(base, tmp_path)
+    (folder / "model.npz").unlink()
+    assert_one_line_error(run("eval", "--run", folder), 2, "--resume")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--", "-5"], "only 0 <= n < 10**20"),
+    (["9" * 5000], "only 0 <= n < 10**20"),
+    (["一", "x", "二"], "'x' at position 1"),
+])
+def test_convert_mistakes(args, fragment):
+    result = run("convert", *args)
+    assert_one_line_error(result, 2, fragment)
+    assert "parse_kanji" not in result.output and len(result.output) < 200
+
+
+def test_gen_data_out_on_a_folder(tmp_path):
+    assert_one_line_error(run("gen-data", "--size", 10, "--out", tmp_path), 2, "is a folder")
+
+
+def test_attend_on_a_model_of_additions_prints_no_parser_truth(tmp_path):
+    data = tmp_path / "add.txt"
+    assert run("gen-data", "--task", "addition", "--size", 300, "--out", data).exit_code == 0
+    assert run("train", "--data", data, "--hidden", 8, "--wordvec", 4, "--batch", 64,
+               "--epochs", 1, "--show", 0, "--out", tmp_path / "r").exit_code == 0
+    result = run("attend", "12+34", "--run", tmp_path / "r", "--out", tmp_path / "a.png")
+    assert result.exit_code == 0, result.output
+    assert "Q 12+34" in result.output and "parser" not in result.output
+
+
+def test_messages_stay_on_one_line_when_piped(tmp_path):
+    out = tmp_path / ("a-rather-long-folder-name-" * 3) / "k.txt"
+    result = runner.invoke(app, ["gen-data", "--size", 10, "--out", str(out)],
+                           env={**ENV, "COLUMNS": "60"})
+    assert result.exit_code == 0
+    assert len(result.output.strip().splitlines()) == 1
