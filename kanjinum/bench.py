@@ -43,7 +43,7 @@ from kanjinum.fileio import atomic_write_text
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
 from kanjinum.train import (DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches,
-                            load_run)
+                            load_run, resolve_run)
 
 # The seed's sizes for each data set: wordvec, hidden, batch.
 SIZES = {"kanji": (16, 256, 128), "addition": (16, 128, 128)}
@@ -264,15 +264,21 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
     }
 
 
+def readable_questions(folder: str, run: Run, test: D.Dataset) -> D.Dataset:
+    """The test lines a trained run can read; none is a mistake in --decode-run."""
+    pairs = [(q, a) for q, a in zip(test.questions, test.answers) if run.why_unreadable(q) is None]
+    if not pairs:
+        raise OptionError(f"--decode-run {folder}: the run can read none of the kanji test "
+                          "questions (it was trained on other data)")
+    return D.Dataset([q for q, _ in pairs], [a for _, a in pairs], test.question_width,
+                     test.answer_width)
+
+
 def bench_trained_run(folder: str, run: Run, test: D.Dataset, repeats: int) -> dict:
     """Decoding speed of a trained run over the test questions it can read. A model that has
     learnt where answers end lets the decoder drop rows early; the models timed above have had
     a few dozen iterations and run every row to the full answer width."""
-    pairs = [(q, a) for q, a in zip(test.questions, test.answers) if run.why_unreadable(q) is None]
-    if not pairs:
-        raise OptionError(f"--decode-run {folder}: the run can read none of the test questions")
-    readable = D.Dataset([q for q, _ in pairs], [a for _, a in pairs], test.question_width,
-                         test.answer_width)
+    readable = readable_questions(folder, run, test)
     rate, answers = time_decoding(run, readable, repeats)
     return {
         "run": str(folder), "model": run.kind, "hidden": run.model.config.hidden,
@@ -459,7 +465,12 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.json:
         check_json_target(Path(args.json))  # before minutes of timing, not after
-    trained = [(folder, load_run(folder)) for folder in args.decode_run]  # a bad folder: now
+    # A bad folder, or one that reads no kanji numerals, is found now, not after the timings
+    trained = [(folder, load_run(resolve_run(folder))) for folder in args.decode_run]
+    if trained:
+        kanji_test = split(load_data("kanji", args.kanji, args.quick))[1]
+        for folder, run in trained:
+            readable_questions(folder, run, kanji_test)
     sizes_for = QUICK_SIZES if args.quick else SIZES
     reference, why_not = load_reference() if args.torch else (None, "not asked (--no-torch)")
     figures = {"machine": machine_info(), "threads": args.threads, "iters": args.iters,

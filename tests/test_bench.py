@@ -89,8 +89,30 @@ def test_bench_trained_run_that_reads_none_of_the_questions_is_one_error():
     model = build_model(ModelConfig("attention", len(vocab), 4, 8), seed=0)
     run = Run(model, vocab, 7, 5, True, True)
     test = D.Dataset(["一億一", "三兆"], ["100000001", "3000000000000"], 25, 13)
-    with pytest.raises(OptionError, match="none of the test questions"):
+    with pytest.raises(OptionError, match="none of the kanji test questions"):
         bench.bench_trained_run("runs/addition", run, test, 1)
+
+
+def test_bench_checks_what_a_trained_run_reads_before_timing(tmp_path, monkeypatch):
+    """A run of other data used to fail only after every timing; 'default' was not a run."""
+    from kanjinum.cli import app
+    from typer.testing import CliRunner
+
+    data = tmp_path / "add.txt"
+    runner = CliRunner()
+    assert runner.invoke(app, ["gen-data", "--task", "addition", "--size", 200, "--out",
+                               str(data)]).exit_code == 0
+    assert runner.invoke(app, ["train", "--data", str(data), "--hidden", 4, "--wordvec", 4,
+                               "--batch", 32, "--epochs", 1, "--show", 0, "--out",
+                               str(tmp_path / "r")]).exit_code == 0
+    monkeypatch.setattr(bench, "bench_model", lambda *a: pytest.fail("timed before checking"))
+    with pytest.raises(OptionError, match="none of the kanji test questions"):
+        bench.main(["--quick", "--decode-run", str(tmp_path / "r")])
+    monkeypatch.undo()
+    monkeypatch.setattr(bench, "time_decoding", lambda *a: (1.0, ["1"]))
+    figures = bench.main(["--quick", "--models", "seq2seq", "--data", "addition", "--modes",
+                          "padded", "--decode-run", "default"])
+    assert figures["trained_runs"][0]["model"] == "attention"
 
 
 def test_bench_rejects_unknown_models():
