@@ -19,7 +19,8 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from kanjinum.errors import DataError, KanjinumError, OptionError, RunError, VocabError
+from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
+                             shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE
 from kanjinum.train import TrainConfig
 
@@ -171,7 +172,6 @@ def convert(
         = Style.kanji,
 ) -> None:
     """Convert with the rule-based converter: 一億一 → 100000001, 100000001 → 一億一."""
-    from kanjinum.infer import shortened
     from kanjinum.numerals import parse_kanji, to_kanji
 
     lines = []  # all converted before any is printed: a bad one prints nothing

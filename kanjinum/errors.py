@@ -19,3 +19,10 @@ class RunError(KanjinumError):
 
 class OptionError(KanjinumError):
     """An option value that cannot work (a size of 0, a batch larger than the data)."""
+
+
+def shortened(text: str, keep: int = 30) -> str:
+    """text, or its start and end around an ellipsis: an error line stays one line."""
+    if len(text) <= keep:
+        return text
+    return f"{text[:keep // 2]}…{text[-(keep // 2):]}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kanjinum.errors import VocabError
+from kanjinum.errors import VocabError, shortened
 from kanjinum.numerals import NUMERAL_CHARS, parse_kanji
 from kanjinum.train import Run
 
@@ -42,12 +42,6 @@ def check_numeral(run: Run, text: str) -> str:
         why += f"; allowed characters: {run.readable_chars}"
     raise VocabError(f"{shortened(numeral)!r}: {why}")
 
-
-def shortened(text: str, keep: int = 30) -> str:
-    """text, or its start and end around an ellipsis: an error line stays one line."""
-    if len(text) <= keep:
-        return text
-    return f"{text[:keep // 2]}…{text[-(keep // 2):]}"
 
 
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:

@@ -37,7 +37,7 @@ WARMUP_SHARE = 0.02  # of all iterations, for the cosine schedule
 DECODE_BATCH = 1000
 
 
-MAX_LAYER_SIZE = 4096  # wordvec and hidden: at 4096 the weights alone take 1.5 GB with Adam's
+MAX_LAYER_SIZE = 4096  # wordvec, hidden: at 4096 weights, gradients and Adam take about 2 GB
 MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (the book's split) takes no larger seed
 
 
