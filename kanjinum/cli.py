@@ -183,6 +183,9 @@ def convert(
                     raise ValueError(f"{shortened(stripped)}: only 0 <= n < 10**20 can be "
                                      "written as a numeral")
                 lines.append(to_kanji(int(stripped), style.value))
+            elif style is not Style.kanji:  # reading knows every style: --style is for writing
+                raise ValueError(f"--style {style.value} chooses how integers are written; "
+                                 f"{shortened(stripped)!r} is a numeral to read")
             else:
                 lines.append(str(parse_kanji(text)))
         except (ValueError, TypeError) as exc:

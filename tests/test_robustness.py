@@ -614,6 +614,7 @@ def test_eval_on_a_run_stopped_before_its_first_epoch_says_how_to_go_on(base, tm
     (["--", "-5"], "only 0 <= n < 10**20"),
     (["9" * 5000], "only 0 <= n < 10**20"),
     (["一", "x", "二"], "'x' at position 1"),
+    (["一億一", "--style", "daiji"], "--style daiji chooses how integers are written"),
 ])
 def test_convert_mistakes(args, fragment):
     result = run("convert", *args)
