@@ -642,3 +642,15 @@ def test_messages_stay_on_one_line_when_piped(tmp_path):
                            env={**ENV, "COLUMNS": "60"})
     assert result.exit_code == 0
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_output_cut_short_by_its_reader_is_not_an_error():
+    """`kanjinum bench | head -1` printed 'error: Broken pipe'."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kanjinum", "bench", "--quick", "--models", "seq2seq", "--data",
+         "addition", "--modes", "padded", "--no-torch"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **ENV})
+    assert proc.stdout.readline().startswith(b"kanjinum bench")
+    proc.stdout.close()  # as head does after its line
+    _, err = proc.communicate(timeout=120)
+    assert b"error" not in err and b"Traceback" not in err, err
