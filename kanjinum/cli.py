@@ -524,7 +524,7 @@ def attend(
     if out.suffix.lower() != ".png":
         raise fail(f"--out must name a .png file, not {out}")
     with user_errors(), blas_threads(threads):
-        if not interactive:
+        if numerals:  # the heatmap of the numerals given goes to --out itself
             _check_heatmap_target(out)
         loaded = load_run(resolve_run(run))
         if not loaded.model.has_attention:
@@ -539,8 +539,13 @@ def attend(
 
 def _check_heatmap_target(out: Path) -> None:
     """Heatmaps replace earlier heatmaps (PNG files), never another file of the user's."""
-    if out.exists() and (not out.is_file() or out.read_bytes()[:8] != PNG_SIGNATURE):
+    if out.exists() and (not out.is_file() or _first_bytes(out, 8) != PNG_SIGNATURE):
         raise OptionError(f"{out} exists and is not a PNG image; choose another --out")
+
+
+def _first_bytes(path: Path, count: int) -> bytes:
+    with open(path, "rb") as f:  # not the whole file: it may be a large one of the user's
+        return f.read(count)
 
 
 def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:

@@ -444,6 +444,15 @@ def test_attend_interactive_never_overwrites_an_earlier_file(base, tmp_path):
     assert (tmp_path / "ib-2.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_attend_numerals_and_interactive_check_the_out_too(base, tmp_path):
+    target = tmp_path / "notes.png"
+    target.write_text("my notes", encoding="utf-8")
+    result = run("attend", "一", "--interactive", "--run", base / "run", "--out", target,
+                 input="\n")
+    assert_one_line_error(result, 2, "not a PNG")
+    assert target.read_text(encoding="utf-8") == "my notes"
+
+
 def test_attend_makes_the_folder_of_its_out(base, tmp_path):
     target = tmp_path / "new" / "deeper" / "a.png"
     result = run("attend", "一", "--run", base / "run", "--out", target)
