@@ -162,6 +162,7 @@ def test_pickled_object_is_refused(base, tmp_path):
     (lambda c: c["model"].update(kind="transformer"), "bad value"),
     (lambda c: c.update(answer_width=10**9), "answer_width"),
     (lambda c: c["model"].update(hidden=10**7), "hidden"),
+    (lambda c: c.update(question_chars="xyz"), "question_chars"),
 ])
 def test_bad_config(base, tmp_path, edit, fragment):
     folder = run_with_edited_config(base, tmp_path, edit)
@@ -663,3 +664,14 @@ def test_output_cut_short_by_its_reader_is_not_an_error():
     proc.stdout.close()  # as head does after its line
     _, err = proc.communicate(timeout=120)
     assert b"error" not in err and b"Traceback" not in err, err
+
+
+def test_train_stopped_before_its_first_epoch_ends_says_there_is_no_model_yet(base, tmp_path,
+                                                                                monkeypatch):
+    """A stop in epoch 1 used to end in 'run saved in RUN', a folder with no model.npz."""
+    monkeypatch.setattr("kanjinum.train._train_epochs", lambda *args: None)  # as if stopped
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                 "--show", 0, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert "run saved" not in result.output
+    assert "no model to use" in result.output and "--resume" in result.output
