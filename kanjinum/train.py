@@ -447,7 +447,8 @@ def clear_run_files(out: Path) -> None:
             raise RunError(f"cannot remove {out / name}: {exc.strerror or exc}") from None
 
 
-def prepare_run_folder(out: Path, resume: bool, force: bool) -> None:
+def check_run_folder(out: Path, resume: bool, force: bool) -> None:
+    """Refuse a run folder that cannot take this run, before any work; nothing is created."""
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
     if resume:
@@ -457,6 +458,10 @@ def prepare_run_folder(out: Path, resume: bool, force: bool) -> None:
     if out.exists() and any(out.iterdir()) and not force:
         raise RunError(f"run folder {out} is not empty; pass --resume to continue it "
                        "or --force to start it again")
+
+
+def make_run_folder(out: Path) -> None:
+    """Create the run folder once every check has passed, so a refused run leaves none behind."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -478,7 +483,7 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     dataset = D.read_dataset(config.data)
     if config.mask is False and config.bucket:
         config = replace(config, bucket=False)
-    prepare_run_folder(out, resume, force)
+    check_run_folder(out, resume, force)
     train_set, test_set = D.split_for_training(dataset, config.split_seed)
     if len(train_set) == 0 or len(test_set) == 0:
         raise D.DataError(
@@ -488,6 +493,8 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     if config.batch > len(train_set):
         raise OptionError(f"--batch {config.batch} is larger than the {len(train_set)} training "
                           f"lines of {config.data}; use --batch {len(train_set)} or less")
+    rare = rows_by_kind(train_set.questions, train_set.answers)
+    _check_oversample_applies(config, rare)
     vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
     model = build_model(ModelConfig(config.model, len(vocab), config.wordvec, config.hidden),
                         seed=config.seed)
@@ -501,6 +508,7 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
         _check_there_is_more_to_do(out, config, state)
     elif force:
         clear_run_files(out)
+    make_run_folder(out)
     # On resume too: --epochs or --target-acc may have changed
     atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
     rng = np.random.default_rng(config.seed)
@@ -508,7 +516,6 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
         rng.bit_generator.state = state.rng_state
     reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
     enc = D.encode_dataset(train_set, vocab)
-    rare = rows_by_kind(train_set.questions, train_set.answers)
     # A diverging run overflows in the products before its loss turns non-finite, which
     # `_train_epochs` reports in one line; numpy's warnings would only repeat it, untidily.
     with _stop_on_signals() as stop, np.errstate(over="ignore", invalid="ignore",
@@ -520,6 +527,15 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
                              f"iteration {state.iteration}; saved; continue with "
                              f"kanjinum train --out {out} --resume")
     return run
+
+
+def _check_oversample_applies(config: TrainConfig, rare: list) -> None:
+    """An --oversample asked for on data without rare kinds of numeral (the book's dates and
+    additions) would do nothing; the default share is left to do nothing quietly."""
+    if not rare and config.oversample > 0 and config.oversample != TrainConfig.oversample:
+        raise OptionError(f"--oversample {config.oversample:g} draws extra rare kinds of kanji "
+                          f"numeral (single digits, round numbers...), and {config.data} has none; "
+                          f"leave --oversample out")
 
 
 def _check_there_is_more_to_do(out: Path, config: TrainConfig, state: TrainState) -> None:

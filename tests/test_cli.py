@@ -226,7 +226,7 @@ def test_train_bad_options(tmp_path, monkeypatch, args, code):
     result = run("train", "--data", "d.txt", "--out", "r", "--hidden", 8, *args)
     assert_clean_error(result, code)
     assert len(result.output.strip().splitlines()) == 1
-    assert not (tmp_path / "r" / "model.npz").exists()
+    assert not (tmp_path / "r").exists()  # a refused run leaves no folder behind
 
 
 def test_train_refuses_a_non_empty_run_folder(trained):

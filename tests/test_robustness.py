@@ -675,3 +675,52 @@ def test_train_stopped_before_its_first_epoch_ends_says_there_is_no_model_yet(ba
     assert result.exit_code == 0, result.output
     assert "run saved" not in result.output
     assert "no model to use" in result.output and "--resume" in result.output
+
+
+# --- options that would do nothing; Ctrl-C while loading ------------------------------------
+
+
+DATES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "date.txt"
+
+
+def test_oversample_on_data_without_numerals_is_refused(tmp_path):
+    data = tmp_path / "dates.txt"
+    data.write_text("".join(DATES.read_text(encoding="utf-8").splitlines(keepends=True)[:400]),
+                    encoding="utf-8")
+    out = tmp_path / "run"
+    result = run("train", "--data", data, "--hidden", 8, "--wordvec", 4, "--batch", 32,
+                 "--epochs", 1, "--oversample", 0.3, "--out", out)
+    assert_one_line_error(result, 2, "--oversample 0.3", "leave --oversample out")
+    assert not out.exists()
+    # the default share does nothing there, quietly: the book's data trains as it is
+    result = run("train", "--data", data, "--hidden", 8, "--wordvec", 4, "--batch", 32,
+                 "--epochs", 1, "--show", 0, "--out", out)
+    assert result.exit_code == 0, result.output
+
+
+def test_ctrl_c_while_the_libraries_load_ends_quietly(monkeypatch):
+    import builtins
+
+    import kanjinum.__main__ as entry
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "kanjinum.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 130
+
+
+def test_ctrl_c_early_in_a_real_process_prints_no_traceback():
+    process = subprocess.Popen([sys.executable, "-m", "kanjinum", "gen-data", "--help"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.1)  # python has started; numpy, typer and rich are loading
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert process.returncode in (0, 130), (process.returncode, err)
