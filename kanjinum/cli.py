@@ -32,8 +32,17 @@ class OneLineErrors(TyperGroup):
     """Usage mistakes (unknown option, bad value) as one line instead of a box of help text."""
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
+        was_devnull = _stdout_is_devnull()
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
+        except SystemExit as exc:
+            # A reader that stopped early (`kanjinum eval | head -1`): rich points stdout at
+            # /dev/null (click wraps it) so that the exit's flush cannot fail again, and exits
+            # 1, which scripts would take for a failure. It is the shell's 128 + SIGPIPE.
+            if exc.code == 1 and not was_devnull and (
+                    _stdout_is_devnull() or type(sys.stdout).__name__ == "PacifyFlushWrapper"):
+                sys.exit(141)
+            raise
         except _ClickException as exc:
             if not exc.format_message():  # no_args_is_help: the help text was the answer
                 sys.exit(exc.exit_code)
@@ -49,6 +58,13 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner's)
+        return False
 
 
 app = typer.Typer(
@@ -254,7 +270,9 @@ def gen_data(
                 raise DataError(f"--per-kind must be at least 1, not {per_kind}")
             if not 1 <= max_digits <= 20:
                 raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
-            dataset = D.hard_dataset(max_digits, style.value, seed + 1, per_kind, excluded)
+            D.seeded_rng(seed)  # the user's seed is checked; the set is drawn from the next one
+            dataset = D.hard_dataset(max_digits, style.value, (seed + 1) % (D.MAX_SEED + 1),
+                                     per_kind, excluded)
         else:
             dataset = D.generate_kanji(size, max_digits, style.value, seed, hard_share, closed)
         D.write_dataset(dataset, out, force=force)

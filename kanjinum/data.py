@@ -43,6 +43,7 @@ MAX_LINE_LENGTH = 1_000  # the widest numeral line is 61 characters (20 digits)
 MAX_FILE_BYTES = 200_000_000  # checked before reading: a wrong file is not loaded whole
 MAX_SIZE = 1_000_000  # lines gen-data writes: 20 book files, each line at most 139 bytes
 MAX_PER_KIND = 10_000  # a hard set of ~30,000 lines; 10,000 per kind takes ~15 s
+MAX_SEED = 2**32 - 1  # the range `train` takes too (the book's split needs numpy's legacy seeds)
 
 
 # --- the vocabulary -------------------------------------------------------------------------
@@ -437,6 +438,13 @@ def _draw_uniform_batch(rng: np.random.Generator, max_digits: int, size: int) ->
 # --- generation -----------------------------------------------------------------------------
 
 
+def seeded_rng(seed: int) -> np.random.Generator:
+    """The generator a data set is drawn from; seeds outside 0..MAX_SEED are a usage mistake."""
+    if not 0 <= seed <= MAX_SEED:
+        raise DataError(f"--seed must be in 0..{MAX_SEED}, not {seed}")
+    return np.random.default_rng(seed)
+
+
 def kanji_widths(max_digits: int, style: str) -> tuple[int, int]:
     """Column widths that fit every number below 10**max_digits, whatever the sample."""
     return len(to_kanji(10**max_digits - 1, style)), max_digits
@@ -456,7 +464,7 @@ def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji
         reason = (f"only {capacity:,} distinct numbers have at most {max_digits} digits"
                   if capacity < MAX_SIZE else f"gen-data writes at most {MAX_SIZE:,} lines")
         raise DataError(f"{reason}; ask for --size {min(capacity, MAX_SIZE)} or fewer")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     chosen: dict[int, None] = {}
     if include_closed:
         for n in closed_numbers(max_digits)[:size]:
@@ -507,7 +515,7 @@ def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999)
     largest = min((max_operand + 1) ** 2, MAX_SIZE)  # distinct pairs, and what gen-data writes
     if not 1 <= size <= largest:
         raise DataError(f"--size must be between 1 and {largest:,} for the addition task")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     chosen: dict[tuple[int, int], None] = {}
     while len(chosen) < size:
         pairs = rng.integers(0, max_operand + 1, size=(2 * (size - len(chosen)) + 16, 2))
@@ -527,7 +535,7 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
     if not 1 <= per_kind <= MAX_PER_KIND:
         # Each kind draws up to 200 × per_kind numbers, and small kinds always use them all.
         raise DataError(f"--per-kind must be between 1 and {MAX_PER_KIND:,}, not {per_kind:,}")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     excluded = set(exclude)
     chosen: dict[int, None] = dict.fromkeys(closed_numbers(max_digits))
     chosen.update(dict.fromkeys(n for n in SEED_FAILURES if n < 10**max_digits))

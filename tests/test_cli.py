@@ -73,7 +73,10 @@ def test_gen_data_writes_and_refuses_to_overwrite(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--size", "0"], ["--hard-share", "2"], ["--max-digits", "0"],
-                                  ["--task", "nope"], ["--size", "x"], ["--style", "roman"]])
+                                  ["--task", "nope"], ["--size", "x"], ["--style", "roman"],
+                                  ["--seed", "-1"], ["--seed", str(2**32)],
+                                  ["--task", "hard", "--seed", "-5"],
+                                  ["--task", "addition", "--seed", "-1"]])
 def test_gen_data_bad_options(tmp_path, args):
     result = run("gen-data", "--out", tmp_path / "x.txt", *args)
     assert_clean_error(result)

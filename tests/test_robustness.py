@@ -664,6 +664,25 @@ def test_output_cut_short_by_its_reader_is_not_an_error():
     proc.stdout.close()  # as head does after its line
     _, err = proc.communicate(timeout=120)
     assert b"error" not in err and b"Traceback" not in err, err
+    assert proc.returncode == 141
+
+
+@pytest.mark.parametrize("args", [
+    ["convert", *map(str, range(1, 3001))],     # printed through rich, line by line
+    ["gen-data", "--help"],                     # typer's help
+    ["eval", "--run", "default", "--show", "3000", "--data", "data/hard.txt"],
+])
+def test_every_command_cut_short_by_its_reader_exits_141(args):
+    """`kanjinum eval | head -1` exited 1, a failure to `set -o pipefail` scripts."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "kanjinum", *args], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **ENV, "COLUMNS": "80"})
+    proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, (proc.returncode, err)
+    assert b"error" not in err and b"Traceback" not in err, err
 
 
 def test_train_stopped_before_its_first_epoch_ends_says_there_is_no_model_yet(base, tmp_path,
