@@ -377,7 +377,8 @@ def train(
     split_seed: Annotated[int, typer.Option(help="Seed of the book's 90/10 split.")] = 1984,
     target_acc: Annotated[Optional[float], typer.Option(help="Stop once test accuracy reaches "
                                                              "this (0-1).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run folder. Default: runs/<model>-<time>")] = None,
+    out: Annotated[Optional[str], typer.Option(help="Run folder. Default: runs/<model>-<time>",
+                                               metavar="FOLDER", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out where it stopped.")] = False,
     force: Annotated[bool, typer.Option(help="Start again in a non-empty --out folder.")] = False,
     show: Annotated[int, typer.Option(help="Test examples printed after each epoch.")] = 3,
@@ -389,6 +390,8 @@ def train(
 
     if show < 0:
         raise fail(f"--show must be 0 or more, not {show}")
+    if out is not None and not out.strip():
+        raise fail("--out is empty: name the run folder to write")
     if resume:
         if out is None:
             raise fail("--resume needs --out, the run folder to continue")
@@ -397,7 +400,7 @@ def train(
                        "start it again")
     elif bucket and not mask:
         raise fail("--bucket needs --mask: without a mask every batch keeps its full width")
-    out = out or Path("runs") / f"{model.value}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(out) if out else Path("runs") / f"{model.value}-{time.strftime('%Y%m%d-%H%M%S')}"
     console = _console()
     with user_errors(), blas_threads(threads):
         if resume:

@@ -458,6 +458,24 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
     if out.exists() and any(out.iterdir()) and not force:
         raise RunError(f"run folder {out} is not empty; pass --resume to continue it "
                        "or --force to start it again")
+    if force and not resume:
+        _check_holds_no_other_files_of_those_names(out)
+
+
+def _check_holds_no_other_files_of_those_names(out: Path) -> None:
+    """--force removes a run's files by name: only where they are a run's (a kanjinum
+    config.json beside them), never a user's own config.json or curve.png."""
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if not present:
+        return
+    try:
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        is_run = isinstance(config, dict) and "format_version" in config and "model" in config
+    except (OSError, UnicodeDecodeError, ValueError):
+        is_run = False
+    if not is_run:
+        raise RunError(f"{out} holds {', '.join(present)} but no kanjinum run; --force only "
+                       f"replaces a run folder, so choose another --out")
 
 
 def make_run_folder(out: Path) -> None:

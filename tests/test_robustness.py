@@ -743,3 +743,34 @@ def test_ctrl_c_early_in_a_real_process_prints_no_traceback():
     _, err = process.communicate(timeout=30)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert process.returncode in (0, 130), (process.returncode, err)
+
+
+def test_train_out_empty_is_refused(base, tmp_path, monkeypatch):
+    """--out '' trained into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--out", "")
+    assert_one_line_error(result, 2, "--out is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_force_never_removes_a_users_own_files(base, tmp_path):
+    """--force removed any config.json, curve.png... by name, a user's own included."""
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}', encoding="utf-8")
+    (mine / "curve.png").write_bytes(b"my plot")
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                 "--epochs", 1, "--show", 0, "--out", mine, "--force")
+    assert_one_line_error(result, 2, "no kanjinum run", "choose another --out")
+    assert (mine / "config.json").read_text(encoding="utf-8") == '{"my": "settings"}'
+    assert (mine / "curve.png").read_bytes() == b"my plot"
+    assert not (mine / "model.npz").exists()
+    # a folder of other files only is fine to train into with --force
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me", encoding="utf-8")
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                 "--epochs", 1, "--show", 0, "--out", other, "--force")
+    assert result.exit_code == 0, result.output
+    assert (other / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert (other / "model.npz").exists()
