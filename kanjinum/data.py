@@ -221,7 +221,14 @@ def _read_bytes(path: Path) -> bytes:
             # Checked first: the whole file is read at once, and decoded it takes 2-4x more.
             raise DataError(f"{path} holds {size:,} bytes; a data file holds at most "
                             f"{MAX_FILE_BYTES:,}")
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            # A pipe or device has no size to check (/dev/zero never ends): read one byte
+            # past the limit, and no further.
+            raw = f.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise DataError(f"{path} holds more than {MAX_FILE_BYTES:,} bytes; a data file "
+                            f"holds at most {MAX_FILE_BYTES:,}")
+        return raw
     except FileNotFoundError:
         raise DataError(f"data file {path} not found") from None
     except IsADirectoryError:

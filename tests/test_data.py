@@ -366,3 +366,10 @@ def test_size_limit_is_the_smaller_of_capacity_and_max_size():
     with pytest.raises(DataError, match="between 1 and 100 "):
         D.generate_addition(size=101, max_operand=9)
     assert len(D.generate_addition(size=100, max_operand=9)) == 100
+
+
+def test_an_endless_stream_is_read_no_further_than_the_limit(monkeypatch):
+    """/dev/zero has no size to check; it was read until memory ran out."""
+    monkeypatch.setattr(D, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(DataError, match="more than 1,000 bytes"):
+        D.read_dataset("/dev/zero")
