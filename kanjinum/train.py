@@ -227,17 +227,22 @@ def training_data(run: Run) -> tuple[D.Dataset, str]:
     places = [recorded]
     if not recorded.is_absolute():
         places.append(Path(__file__).resolve().parent.parent / recorded)
+    changed = None
     for place in places:
         if place.is_file():
-            if run.data_sha256 and file_sha256(place) != run.data_sha256:
-                raise RunError(f"{place} changed since {run.path} was trained on it, so its "
-                               "test split is not the run's; name a file with --data")
-            return D.read_dataset(place), str(place)
+            if not run.data_sha256 or file_sha256(place) == run.data_sha256:
+                return D.read_dataset(place), str(place)
+            changed = changed or place
     if run.data_sha256:
+        # e.g. the shipped model's data/kanji.txt, gone or remade smaller for a quick run
         remade = D.generate_kanji(include_closed=True, hard_share=D.DEFAULT_HARD_SHARE)
         text = "\n".join(remade.lines()) + "\n"
         if hashlib.sha256(text.encode("utf-8")).hexdigest() == run.data_sha256:
-            return remade, f"{recorded} (made again by plain kanjinum gen-data)"
+            why = "has changed" if changed else "is not here"
+            return remade, f"{recorded} ({why}: made again by plain kanjinum gen-data)"
+    if changed:
+        raise RunError(f"{changed} changed since {run.path} was trained on it, so its "
+                       "test split is not the run's; name a file with --data")
     raise RunError(f"the data file of {run.path}, {recorded}, is not here; "
                    "name a file with --data (e.g. --data data/hard.txt)")
 

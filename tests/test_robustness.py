@@ -774,3 +774,18 @@ def test_force_never_removes_a_users_own_files(base, tmp_path):
     assert result.exit_code == 0, result.output
     assert (other / "notes.txt").read_text(encoding="utf-8") == "keep me"
     assert (other / "model.npz").exists()
+
+
+def test_the_shipped_models_data_is_made_again_where_the_file_has_changed(tmp_path):
+    """`gen-data --size 2000 --force` then `eval --run default` was refused: data changed."""
+    from dataclasses import replace
+    from kanjinum.train import training_data
+    loaded = load_run(Path(__file__).parent.parent / "kanjinum" / "default_model")
+    smaller = tmp_path / "kanji.txt"
+    assert run("gen-data", "--size", 2000, "--out", smaller).exit_code == 0
+    loaded.train = replace(loaded.train, data=str(smaller))
+    dataset, source = training_data(loaded)
+    assert len(dataset) == 50_000 and "has changed" in source and "made again" in source
+    loaded.data_sha256 = "0" * 64  # a run of another file: the change is reported
+    with pytest.raises(RunError, match="changed since"):
+        training_data(loaded)
