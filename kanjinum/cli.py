@@ -192,17 +192,20 @@ def convert(
         = Style.kanji,
 ) -> None:
     """Convert with the rule-based converter: 一億一 → 100000001, 100000001 → 一億一."""
-    from kanjinum.numerals import parse_kanji, to_kanji
+    from kanjinum.numerals import fold_look_alikes, parse_kanji, to_kanji
 
     lines = []  # all converted before any is printed: a bad one prints nothing
     for text in numbers:
-        stripped = text.strip()
+        stripped = fold_look_alikes(text.strip())  # full-width ５００ is an integer to write
         try:
-            if stripped.isascii() and stripped.lstrip("-").isdigit():
-                if stripped.startswith("-") or len(stripped) > 20:  # before int(): huge texts
+            digits = stripped.removeprefix("-")
+            if stripped.isascii() and digits.isdigit():
+                significant = digits.lstrip("0")
+                if len(significant) > 20 or (stripped.startswith("-") and significant):
+                    # checked on the text, before int(): a huge one would take long to read
                     raise ValueError(f"{shortened(stripped)}: only 0 <= n < 10**20 can be "
                                      "written as a numeral")
-                lines.append(to_kanji(int(stripped), style.value))
+                lines.append(to_kanji(int(digits), style.value))
             elif style is not Style.kanji:  # reading knows every style: --style is for writing
                 raise ValueError(f"--style {style.value} chooses how integers are written; "
                                  f"{shortened(stripped)!r} is a numeral to read")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kanjinum.errors import VocabError, shortened
-from kanjinum.numerals import NUMERAL_CHARS, parse_kanji
+from kanjinum.numerals import NUMERAL_CHARS, fold_look_alikes, parse_kanji
 from kanjinum.train import Run
 
 
@@ -32,7 +32,7 @@ class Answer:
 
 def check_numeral(run: Run, text: str) -> str:
     """The numeral without surrounding spaces, or a VocabError saying why the model can't read it."""
-    numeral = text.strip()
+    numeral = fold_look_alikes(text.strip())  # ⼀億⼀ (Kangxi radicals) is 一億一
     if not numeral:
         raise VocabError("empty numeral: type one such as 一億一")
     why = run.why_unreadable(numeral)

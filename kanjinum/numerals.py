@@ -15,8 +15,9 @@ directions are a few table look-ups per 4-digit group rather than a loop over di
 from __future__ import annotations
 
 import operator
+import unicodedata
 
-__all__ = ["STYLES", "to_kanji", "parse_kanji"]
+__all__ = ["STYLES", "to_kanji", "parse_kanji", "fold_look_alikes"]
 
 STYLES = ("kanji", "daiji", "positional")
 
@@ -137,7 +138,7 @@ def to_kanji(n: int, style: str = "kanji") -> str:
 _CHAR_VALUES = {
     char: value
     for chars, value in (
-        ("〇零0０", 0),
+        ("〇零0０○◯", 0),  # ○ U+25CB and ◯ U+25EF: the circles people type for 〇
         ("一壱壹1１", 1),
         ("二弐貳弍2２", 2),
         ("三参參弎3３", 3),
@@ -226,6 +227,21 @@ def _parse_digit_run(text: str) -> int | None:
     return None
 
 
+def fold_look_alikes(text: str) -> str:
+    """Each character as its NFKC form where that is one character: a Kangxi radical copied from
+    a PDF (⼀ U+2F00, ⼗ U+2F17) becomes the kanji it looks like, a full-width digit (５) an ASCII
+    one. One character for one, so that positions in messages still count from the text given."""
+    if text.isascii():
+        return text
+    return "".join(folded if len(folded := unicodedata.normalize("NFKC", ch)) == 1 else ch
+                   for ch in text)
+
+
+def _named(char: str) -> str:
+    """'ニ' (U+30CB): the code point tells look-alikes apart (ニ katakana, 二 the numeral)."""
+    return repr(char) if char.isascii() else f"{char!r} (U+{ord(char):04X})"
+
+
 def _unexpected(text: str, index: int, reason: str) -> ValueError:
     return ValueError(
         f"parse_kanji: unexpected {text[index]!r} at position {index + 1} in {text!r}: {reason}"
@@ -246,7 +262,7 @@ def _parse_scan(text: str, start: int, stop: int) -> int:
         value = _CHAR_VALUES.get(text[index])
         if value is None:
             raise ValueError(
-                f"parse_kanji: {text[index]!r} at position {index + 1} in {text!r} "
+                f"parse_kanji: {_named(text[index])} at position {index + 1} in {text!r} "
                 "is not a numeral character"
             )
         if value < 10:
@@ -303,7 +319,9 @@ def parse_kanji(text: str) -> int:
       - 〇 and 零 as zero, ASCII and full-width Arabic digits mixed with units
         (1億2000万, ２万５千, 3兆9千億, 千〇五 = 1005);
       - a run of digits with no unit read positionally (二〇二六 = 2026, 12345 = 12345);
-      - surrounding whitespace, full-width space included.
+      - surrounding whitespace, full-width space included;
+      - look-alikes: ○ and ◯ for 〇, and characters whose NFKC form is a numeral character
+        (Kangxi radicals such as ⼀ ⼗, copied from PDFs).
 
     Rejected with ValueError naming the character and its 1-based position:
       - empty or whitespace-only text, any non-numeral character (letters, commas, signs);
@@ -329,6 +347,9 @@ def parse_kanji(text: str) -> int:
         value = _parse_digit_run(text)
     if value is not None:
         return value
+    folded = fold_look_alikes(text)
+    if folded != text:
+        return parse_kanji(folded)
     # Surrounding whitespace (str.strip knows the full-width space U+3000) is skipped, not
     # sliced off, so error positions count from the first character the caller passed.
     stop = len(text.rstrip())

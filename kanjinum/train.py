@@ -190,7 +190,10 @@ class Run:
         unknown = sorted({ch for ch in question if ch not in self._readable})
         if unknown:
             these = "is not a character" if len(unknown) == 1 else "are not characters"
-            return f"{''.join(unknown)!r} {these} this model reads"
+            # code points: a look-alike (ニ katakana for 二) is otherwise invisible in the message
+            named = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            return f"{named}{more} {these} this model reads"
         if len(question) > self.question_width:
             return (f"{len(question)} characters; this model reads at most "
                     f"{self.question_width}")

@@ -46,6 +46,13 @@ def test_help_lists_the_commands():
     (["100000001", "--style", "daiji"], "壱億壱"),
     (["3210", "--style", "positional"], "三二一〇"),
     (["三兆九千億"], "3900000000000"),
+    # found by a new user: look-alikes, full-width integers, leading zeros, -0
+    (["二○二六"], "2026"),                       # ○ U+25CB, how years are often typed
+    (["千◯五"], "1005"),                          # ◯ U+25EF
+    (["\u2f00億\u2f00"], "100000001"),            # Kangxi radicals, as copied from PDFs
+    (["１２３", "--style", "daiji"], "壱百弐拾参"),  # a full-width integer is one to write
+    (["000000000000000000001"], "一"),
+    (["--", "-0"], "〇"),
 ])
 def test_convert(args, expected):
     result = run("convert", *args)
@@ -58,6 +65,21 @@ def test_convert_bad_input_is_one_line(bad):
     result = run("convert", bad)
     assert_clean_error(result)
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_convert_names_the_code_point_of_a_look_alike():
+    result = run("convert", "ニ十")  # katakana ニ, not the numeral 二
+    assert_clean_error(result)
+    assert "U+30CB" in result.output
+
+
+def test_attend_reads_look_alikes_and_names_what_it_cannot(tmp_path):
+    result = run("attend", "--run", "default", "--out", tmp_path / "a.png", "\u2f00億\u2f00")
+    assert result.exit_code == 0, result.output
+    assert "100000001" in result.output
+    result = run("attend", "--run", "default", "--out", tmp_path / "b.png", "ニ十")
+    assert_clean_error(result)
+    assert "U+30CB" in result.output and not (tmp_path / "b.png").exists()
 
 
 def test_gen_data_writes_and_refuses_to_overwrite(tmp_path):

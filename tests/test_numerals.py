@@ -287,3 +287,22 @@ def test_parse_kanji_refuses_a_huge_text_at_once_in_a_short_message(text):
 def test_the_longest_numeral_is_within_the_limit():
     longest = to_kanji(10**20 - 1)
     assert parse_kanji(f"\u3000{longest}\u3000") == 10**20 - 1
+
+
+@pytest.mark.parametrize("text, value", [
+    ("二○二六", 2026), ("千◯五", 1005), ("\u2f00億\u2f00", 100000001), ("\u2f17", 10),
+    ("\u2f06千", 2000),
+])
+def test_look_alikes_are_read(text, value):
+    assert parse_kanji(text) == value
+
+
+def test_a_look_alike_that_folds_to_no_numeral_is_named_by_its_code_point():
+    with pytest.raises(ValueError, match=r"'ニ' \(U\+30CB\) at position 1"):
+        parse_kanji("ニ十")
+
+
+def test_folding_keeps_one_character_for_one():
+    text = "㍻\u2f00１○"  # ㍻ folds to two characters, so it is kept as it is
+    folded = numerals.fold_look_alikes(text)
+    assert len(folded) == len(text) and folded[0] == "㍻" and folded[1:3] == "一1"
