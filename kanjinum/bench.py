@@ -330,7 +330,8 @@ def machine_info() -> dict:
                 break
     except OSError:
         pass
-    blas = [{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+    # num_threads is left out: it is the library's default, not the --threads the run uses
+    blas = [{k: info.get(k) for k in ("internal_api", "version", "architecture")}
             for info in threadpool_info() if info.get("user_api") == "blas"]
     return {
         "cpu": model, "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -409,10 +410,12 @@ def parse_args(argv):
                                         "made in memory)")
     parser.add_argument("--addition", help="addition data file, e.g. the book's addition.txt "
                                            "(default: `gen-data --task addition`'s, in memory)")
-    parser.add_argument("--iters", type=int, default=30, help="timed iterations (default 30)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
-    parser.add_argument("--decode-repeats", type=int, default=3,
-                        help="passes over the test split for the decoding median")
+    parser.add_argument("--iters", type=int, help="timed iterations (default 30; 3 with --quick)")
+    parser.add_argument("--warmup", type=int,
+                        help="untimed iterations first (default 5; 1 with --quick)")
+    parser.add_argument("--decode-repeats", type=int,
+                        help="passes over the test split for the decoding median (default 3; "
+                             "1 with --quick)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     parser.add_argument("--torch", dest="torch", action="store_true", default=None,
                         help="run the PyTorch reference (default: when torch is installed, "
@@ -432,14 +435,25 @@ def parse_args(argv):
                                  (args.tasks, tuple(SIZES), "--data"),
                                  (args.mode_list, MODES, "--modes")):
         bad = [v for v in value if v not in allowed]
-        if bad or not value:
-            parser.error(f"{what}: {', '.join(bad) or 'nothing'} not among {', '.join(allowed)}")
+        if not value:
+            parser.error(f"{what} is empty: name one or more of {', '.join(allowed)}")
+        if bad:
+            parser.error(f"{what}: {', '.join(bad)} not among {', '.join(allowed)}")
+    # --quick lowers the defaults; figures the user gives are kept
+    for name, normal, quick in (("iters", 30, 3), ("warmup", 5, 1), ("decode_repeats", 3, 1)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else normal)
     if args.threads < 1 or args.iters < 1 or args.warmup < 0 or args.decode_repeats < 1:
         parser.error("--threads, --iters and --decode-repeats must be at least 1, --warmup 0")
-    if args.quick:
-        args.iters, args.warmup, args.decode_repeats = min(args.iters, 3), 1, 1
+    args.torch_why_not = "" if args.torch is not False else "not asked (--no-torch)"
     if args.torch is None:
         args.torch = not args.quick
+        if args.quick:
+            args.torch_why_not = "not run with --quick (add --torch to run it)"
+    for option in ("kanji", "addition"):  # before the header and minutes of timing
+        path = getattr(args, option)
+        if path is not None and not Path(path).is_file():
+            parser.error(f"--{option} {path}: no such data file")
     return args
 
 
@@ -472,7 +486,7 @@ def main(argv=None) -> dict:
         for folder, run in trained:
             readable_questions(folder, run, kanji_test)
     sizes_for = QUICK_SIZES if args.quick else SIZES
-    reference, why_not = load_reference() if args.torch else (None, "not asked (--no-torch)")
+    reference, why_not = load_reference() if args.torch else (None, args.torch_why_not)
     figures = {"machine": machine_info(), "threads": args.threads, "iters": args.iters,
                "warmup": args.warmup, "quick": args.quick,
                "load_before": load_average(), "results": [], "torch": {},

@@ -385,3 +385,24 @@ def test_generate_in_small_row_groups_drops_ended_rows_alike(kind, monkeypatch):
                 attending = ~after_end & mask.any(axis=1)[:, None]  # an empty question: none
                 assert np.allclose(weights[attending].sum(axis=-1), 1)
     assert varied >= 3
+
+
+def test_quick_lowers_the_defaults_but_keeps_figures_given():
+    """--quick used to replace --iters 50 --warmup 7 by 3 and 1, silently."""
+    args = bench.parse_args(["--quick", "--iters", "50", "--warmup", "7"])
+    assert (args.iters, args.warmup, args.decode_repeats) == (50, 7, 1)
+    args = bench.parse_args(["--quick"])
+    assert (args.iters, args.warmup, args.decode_repeats) == (3, 1, 1)
+    assert not args.torch and "--quick" in args.torch_why_not  # it was said to be --no-torch
+    args = bench.parse_args([])
+    assert (args.iters, args.warmup, args.decode_repeats) == (30, 5, 3)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--models", ""], "--models is empty"),
+    (["--addition", "/nonexistent/a.txt"], "no such data file"),
+])
+def test_bench_mistakes_are_found_before_the_header(argv, fragment, capsys):
+    with pytest.raises(OptionError, match=fragment):
+        bench.main(argv)
+    assert capsys.readouterr().out == ""
