@@ -39,7 +39,7 @@ import numpy as np
 
 from kanjinum import data as D
 from kanjinum.errors import OptionError
-from kanjinum.fileio import atomic_write_text
+from kanjinum.fileio import atomic_write_text, file_where_a_folder_should_be
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
 from kanjinum.train import (DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches,
@@ -459,6 +459,9 @@ def parse_args(argv):
 
 def check_json_target(path: Path) -> None:
     """--json replaces an earlier bench file, never another file of the user's."""
+    blocking = file_where_a_folder_should_be(path)
+    if blocking is not None:
+        raise OptionError(f"--json {path}: {blocking} is a file, not a folder")
     if not path.parent.is_dir():
         raise OptionError(f"--json {path}: the folder {path.parent} does not exist")
     if not path.exists():

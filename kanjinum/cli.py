@@ -261,6 +261,7 @@ def gen_data(
     out = out or Path("data") / f"{task.value}.txt"
     started = time.perf_counter()
     with user_errors():
+        _check_folder_of(out)
         if out.is_dir():
             raise DataError(f"{out} is a folder; --out names the file to write")
         if out.exists() and not force:
@@ -548,6 +549,7 @@ def attend(
     if out.suffix.lower() != ".png":
         raise fail(f"--out must name a .png file, not {out}")
     with user_errors(), blas_threads(threads):
+        _check_folder_of(out)
         if numerals:  # the heatmap of the numerals given goes to --out itself
             _check_heatmap_target(out)
         loaded = load_run(resolve_run(run))
@@ -559,6 +561,14 @@ def attend(
             _attend_once(console, loaded, numerals, out)
         if interactive:
             _attend_interactive(console, loaded, out)
+
+
+def _check_folder_of(out: Path) -> None:
+    from kanjinum.fileio import file_where_a_folder_should_be
+
+    blocking = file_where_a_folder_should_be(out)
+    if blocking is not None:
+        raise OptionError(f"--out {out}: {blocking} is a file, not a folder")
 
 
 def _check_heatmap_target(out: Path) -> None:

@@ -16,8 +16,21 @@ from pathlib import Path
 import numpy as np
 
 
+def file_where_a_folder_should_be(path: str | os.PathLike) -> Path | None:
+    """The nearest existing parent of path when it is a file, not a folder (data/kanji.txt in
+    data/kanji.txt/x.png): the system's own words for it ("File exists", "Not a directory")
+    would not say which part is wrong."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
+    blocking = file_where_a_folder_should_be(path)
+    if blocking is not None:
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(blocking))
     if path.exists() and not path.is_file():
         # The rename would replace a device (/dev/null) or a socket with a plain file.
         raise OSError(errno.EINVAL, "not a regular file; refusing to replace it", str(path))

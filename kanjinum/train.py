@@ -27,7 +27,7 @@ import numpy as np
 
 from kanjinum import data as D
 from kanjinum.errors import KanjinumError, OptionError, RunError
-from kanjinum.fileio import atomic_save_npz, atomic_write_json
+from kanjinum.fileio import atomic_save_npz, atomic_write_json, file_where_a_folder_should_be
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
 from kanjinum.optim import Adam, clip_grads
 
@@ -457,6 +457,9 @@ def clear_run_files(out: Path) -> None:
 
 def check_run_folder(out: Path, resume: bool, force: bool) -> None:
     """Refuse a run folder that cannot take this run, before any work; nothing is created."""
+    blocking = file_where_a_folder_should_be(out)
+    if blocking is not None:
+        raise RunError(f"--out {out}: {blocking} is a file, not a folder")
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
     if resume:

@@ -789,3 +789,30 @@ def test_the_shipped_models_data_is_made_again_where_the_file_has_changed(tmp_pa
     loaded.data_sha256 = "0" * 64  # a run of another file: the change is reported
     with pytest.raises(RunError, match="changed since"):
         training_data(loaded)
+
+
+@pytest.mark.parametrize("command", [
+    ["gen-data", "--size", "10", "--out", "{f}/x.txt"],
+    ["attend", "一", "--run", "default", "--out", "{f}/a.png"],
+    ["attend", "--interactive", "--run", "default", "--out", "{f}/a.png"],
+    ["train", "--data", "{f}", "--hidden", "4", "--out", "{f}/run"],
+    ["bench", "--quick", "--json", "{f}/b.json"],
+])
+def test_a_file_named_as_a_folder_is_said_plainly(tmp_path, command):
+    """gen-data said 'File exists', attend printed its answer and then failed with status 1,
+    bench said the folder did not exist."""
+    data = tmp_path / "kanji.txt"
+    assert run("gen-data", "--size", 300, "--max-digits", 3, "--out", data).exit_code == 0
+    before = data.read_bytes()
+    result = run(*[part.replace("{f}", str(data)) for part in command], input="")
+    assert_one_line_error(result, 2, f"{data} is a file, not a folder")
+    assert data.read_bytes() == before
+
+
+def test_atomic_writes_name_the_file_in_the_way(tmp_path):
+    from kanjinum.fileio import atomic_write_text
+    blocker = tmp_path / "f"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(NotADirectoryError) as raised:
+        atomic_write_text(blocker / "sub" / "a.txt", "y")
+    assert raised.value.filename == str(blocker)
