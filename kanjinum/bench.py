@@ -296,7 +296,7 @@ def load_reference():
     """benchmarks/torch_reference.py, when this is a checkout and torch can be imported;
     otherwise the reason it cannot run."""
     if importlib.util.find_spec("torch") is None:
-        return None, "torch is not installed (.venv/bin/pip install torch==2.13.0)"
+        return None, "torch is not installed (pip install torch==2.13.0)"
     if not REFERENCE.exists():
         return None, f"{REFERENCE} not found: the reference lives in the repository's benchmarks/"
     spec = importlib.util.spec_from_file_location("kanjinum_torch_reference", REFERENCE)

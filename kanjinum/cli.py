@@ -281,7 +281,8 @@ def gen_data(
             dataset = D.generate_kanji(size, max_digits, style.value, seed, hard_share, closed)
         D.write_dataset(dataset, out, force=force)
     seconds = time.perf_counter() - started
-    _console().print(f"wrote {len(dataset):,} lines to [bold]{out}[/] "
+    lines = "1 line" if len(dataset) == 1 else f"{len(dataset):,} lines"
+    _console().print(f"wrote {lines} to [bold]{out}[/] "
                      f"(question width {dataset.question_width}, answer width "
                      f"{dataset.answer_width}) in {seconds:.2f} s")
 
@@ -545,6 +546,11 @@ def attend(
 
     if not numerals and not interactive:
         raise fail("give at least one numeral, e.g. kanjinum attend 一億一, or use --interactive")
+    from kanjinum.plot import MAX_PANELS
+
+    if len(numerals) > MAX_PANELS:
+        raise fail(f"{len(numerals)} numerals; one heatmap shows at most {MAX_PANELS} (kanjinum "
+                   "eval --data FILE answers any number of them)")
     out = out or Path("attention.png")
     if out.suffix.lower() != ".png":
         raise fail(f"--out must name a .png file, not {out}")
@@ -600,7 +606,8 @@ def _attend_interactive(console, loaded, out: Path) -> None:
     while True:
         try:
             line = input("numeral (empty line to stop)> ")
-        except EOFError:
+        except EOFError:  # Ctrl-D: the prompt's line is ended, as the shell's next one needs
+            console.print()
             break
         if not line.strip():
             break
@@ -624,7 +631,8 @@ def print_answer(console, result) -> None:
         truth = f"T (the parser cannot read it: {escape(result.truth_error)})\n"
     else:  # not a model of numerals: no parser to ask
         truth = ""
-    console.print(f"Q {escape(result.question)}\n{truth}{mark} {escape(result.answer)}\n---")
+    answer = escape(result.answer) if result.answer else "(nothing)"  # as the heatmap's title
+    console.print(f"Q {escape(result.question)}\n{truth}{mark} {answer}\n---")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,

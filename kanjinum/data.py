@@ -468,7 +468,8 @@ def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji
     capacity = 10**max_digits - 1
     if size > min(capacity, MAX_SIZE):
         # Checked before drawing: 13 digits allow 10**13 numbers, far more than can be written.
-        reason = (f"only {capacity:,} distinct numbers have at most {max_digits} digits"
+        digits = "1 digit" if max_digits == 1 else f"{max_digits} digits"
+        reason = (f"only {capacity:,} distinct numbers have at most {digits}"
                   if capacity < MAX_SIZE else f"gen-data writes at most {MAX_SIZE:,} lines")
         raise DataError(f"{reason}; ask for --size {min(capacity, MAX_SIZE)} or fewer")
     rng = seeded_rng(seed)

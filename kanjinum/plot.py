@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kanjinum.fileio import atomic_write_bytes
 
+MAX_PANELS = 40  # heatmaps in one PNG: 200 made a 2856 x 67080 image in 40 s
 END_LABEL = "終"  # the row of a model that answered nothing
 
 

@@ -38,6 +38,7 @@ DECODE_BATCH = 1000
 
 
 MAX_LAYER_SIZE = 4096  # wordvec, hidden: at 4096 weights, gradients and Adam take about 2 GB
+MAX_EPOCHS = 10_000  # a day and more at the default sizes; the cosine warm-up is 2 % of them
 MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (the book's split) takes no larger seed
 
 
@@ -74,6 +75,8 @@ class TrainConfig:
         for name in ("wordvec", "hidden", "batch", "epochs"):
             if getattr(self, name) < 1:
                 raise OptionError(f"--{name} must be at least 1, not {getattr(self, name)}")
+        if self.epochs > MAX_EPOCHS:
+            raise OptionError(f"--epochs must be at most {MAX_EPOCHS:,}, not {self.epochs:,}")
         for name in ("wordvec", "hidden"):
             if getattr(self, name) > MAX_LAYER_SIZE:
                 raise OptionError(f"--{name} must be at most {MAX_LAYER_SIZE}, "
@@ -781,6 +784,13 @@ def load_run(folder: str | Path) -> Run:
                        "wrote, with config.json and model.npz)")
     if not folder.is_dir():
         raise RunError(f"run folder {folder} not found")
+    if not (folder / "config.json").exists():
+        runs = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file())
+        if runs:
+            raise RunError(f"{folder} holds runs, but is not one: name one of them, e.g. "
+                           f"--run {folder / runs[-1]}")
+        raise RunError(f"{folder} is not a run folder: it has no config.json (the folder "
+                       "`kanjinum train` wrote)")
     config = read_config(folder)
     try:
         model_config = ModelConfig(**config["model"])

@@ -562,6 +562,42 @@ def test_layer_sizes_beyond_a_laptop_are_refused(base, tmp_path):
     assert not out.exists()
 
 
+def test_epochs_beyond_any_run_are_refused(base, tmp_path):
+    """--epochs 99999999999999999999 trained 'forever' at a learning rate of 2.5e-10."""
+    out = tmp_path / "long"
+    assert_one_line_error(run("train", "--data", base / "d.txt", "--epochs", 10**20, "--out", out),
+                          2, "--epochs must be at most 10,000")
+    assert not out.exists()
+
+
+def test_folders_that_are_not_runs_say_so(base, tmp_path):
+    """--run runs said 'runs/config.json not found'."""
+    holder = tmp_path / "runs"
+    holder.mkdir()
+    (holder / "tiny").mkdir()
+    for f in (base / "run").iterdir():
+        (holder / "tiny" / f.name).write_bytes(f.read_bytes())
+    assert_one_line_error(run("eval", "--run", holder), 2, "holds runs, but is not one",
+                          f"--run {holder / 'tiny'}")
+    assert_one_line_error(run("eval", "--run", holder / "tiny" / ".."), 2, "holds runs")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run("eval", "--run", tmp_path / "empty"), 2, "is not a run folder")
+
+
+def test_an_empty_answer_is_shown_as_nothing(base, monkeypatch):
+    from kanjinum.cli import print_answer
+    from kanjinum.infer import Answer
+
+    printed = []
+
+    class Console:
+        def print(self, text):
+            printed.append(text)
+
+    print_answer(Console(), Answer("一", "", None, 1))
+    assert "(nothing)" in printed[0]
+
+
 def test_running_out_of_memory_is_one_line(base, tmp_path, monkeypatch):
     def too_big(*args, **kwargs):
         raise MemoryError
@@ -816,3 +852,11 @@ def test_atomic_writes_name_the_file_in_the_way(tmp_path):
     with pytest.raises(NotADirectoryError) as raised:
         atomic_write_text(blocker / "sub" / "a.txt", "y")
     assert raised.value.filename == str(blocker)
+
+
+def test_attend_refuses_more_numerals_than_one_heatmap_shows(tmp_path):
+    from kanjinum.plot import MAX_PANELS
+    out = tmp_path / "a.png"
+    result = run("attend", "--run", "default", "--out", out, *["一"] * (MAX_PANELS + 1))
+    assert_one_line_error(result, 2, f"at most {MAX_PANELS}")
+    assert not out.exists()
