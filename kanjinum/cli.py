@@ -548,7 +548,7 @@ def attend(
         raise fail("give at least one numeral, e.g. kanjinum attend 一億一, or use --interactive")
     from kanjinum.plot import MAX_PANELS
 
-    if len(numerals) > MAX_PANELS:
+    if numerals and len(numerals) > MAX_PANELS:
         raise fail(f"{len(numerals)} numerals; one heatmap shows at most {MAX_PANELS} (kanjinum "
                    "eval --data FILE answers any number of them)")
     out = out or Path("attention.png")
