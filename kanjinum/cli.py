@@ -274,9 +274,9 @@ def gen_data(
                 raise DataError(f"--per-kind must be at least 1, not {per_kind}")
             if not 1 <= max_digits <= 20:
                 raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
-            D.seeded_rng(seed)  # the user's seed is checked; the set is drawn from the next one
-            dataset = D.hard_dataset(max_digits, style.value, (seed + 1) % (D.MAX_SEED + 1),
-                                     per_kind, excluded)
+            # drawn from the next seed, so that it differs from the kanji set of the same seed
+            next_seed = (D.check_seed(seed) + 1) % (D.MAX_SEED + 1)
+            dataset = D.hard_dataset(max_digits, style.value, next_seed, per_kind, excluded)
         else:
             dataset = D.generate_kanji(size, max_digits, style.value, seed, hard_share, closed)
         D.write_dataset(dataset, out, force=force)

@@ -445,11 +445,16 @@ def _draw_uniform_batch(rng: np.random.Generator, max_digits: int, size: int) ->
 # --- generation -----------------------------------------------------------------------------
 
 
-def seeded_rng(seed: int) -> np.random.Generator:
-    """The generator a data set is drawn from; seeds outside 0..MAX_SEED are a usage mistake."""
+def check_seed(seed: int) -> int:
+    """A data seed as given; one outside 0..MAX_SEED is a usage mistake."""
     if not 0 <= seed <= MAX_SEED:
         raise DataError(f"--seed must be in 0..{MAX_SEED}, not {seed}")
-    return np.random.default_rng(seed)
+    return seed
+
+
+def seeded_rng(seed: int) -> np.random.Generator:
+    """The generator a data set is drawn from."""
+    return np.random.default_rng(check_seed(seed))
 
 
 def kanji_widths(max_digits: int, style: str) -> tuple[int, int]:
