@@ -164,7 +164,8 @@ ThreadsOption = Annotated[int, typer.Option(
                       "about 1.5x faster at hidden 256 on an otherwise idle 2-core machine.")]
 RunOption = Annotated[Optional[str], typer.Option(
     "--run", help="Run folder (or a name under runs/, or 'default' for the shipped model). "
-                  "Default: the newest run under runs/, else the shipped model.")]
+                  "Default: the newest run under runs/ that has a model, else the shipped "
+                  "model.")]
 
 
 def _print_version(value: bool) -> None:

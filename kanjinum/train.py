@@ -465,11 +465,18 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
         raise RunError(f"--out {out}: {blocking} is a file, not a folder")
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
+    unfinished = (out / "config.json").exists() and not (out / "state.npz").exists()
     if resume:
+        if unfinished:  # a NaN, or a stop, before its first iteration's checkpoint
+            raise RunError(f"nothing to resume in {out}: its training saved no state.npz "
+                           f"(it stopped before any checkpoint); start it again with --force")
         if not (out / "state.npz").exists():
             raise RunError(f"nothing to resume in {out}: no state.npz there")
         return
     if out.exists() and any(out.iterdir()) and not force:
+        if unfinished:
+            raise RunError(f"run folder {out} holds a run that saved no checkpoint; pass --force "
+                           "to start it again")
         raise RunError(f"run folder {out} is not empty; pass --resume to continue it "
                        "or --force to start it again")
     if force and not resume:
@@ -616,11 +623,13 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
             xs, ts, src_mask, tgt_mask = batch_arrays(run, enc, batches[i])
             loss = model.forward(xs, ts, src_mask, tgt_mask)
             if not np.isfinite(loss):
-                kept = ("kept the last good checkpoint" if (run.path / "model.npz").exists()
-                        else "no epoch had finished, so no model was saved")
+                kept = ("kept the last good checkpoint (try a smaller --lr or --clip)"
+                        if (run.path / "model.npz").exists() else
+                        "no epoch had finished, so no model was saved (train again with "
+                        "--force and a smaller --lr or --clip)")
                 raise TrainingStopped(
                     f"the loss became {loss} at epoch {state.epoch + 1}, iteration {i + 1}; "
-                    f"{kept} (try a smaller --lr or --clip)")
+                    f"{kept}")
             model.backward()
             clip_grads(model.grads, config.clip)
             optimizer.update(model.params, model.grads)
@@ -815,6 +824,9 @@ def load_run(folder: str | Path) -> Run:
     if not (folder / "model.npz").exists() and (folder / "state.npz").exists():
         raise RunError(f"{folder} has no model.npz yet: it stopped before its first epoch ended; "
                        f"continue it with kanjinum train --out {folder} --resume")
+    if not (folder / "model.npz").exists():
+        raise RunError(f"{folder} has no model: its training stopped before any checkpoint; "
+                       f"start it again with kanjinum train --out {folder} --force")
     model = build_model(model_config)
     try:
         model.load_params(load_npz(folder / "model.npz"))

@@ -254,6 +254,27 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(base, tmp_path
     assert last.startswith("error:") and "epoch 4, iteration 5" in last
 
 
+def test_a_run_that_diverged_at_once_says_to_start_again_with_force(base, tmp_path,
+                                                                   monkeypatch):
+    """A NaN in the first iterations left config.json alone; the advice to change --lr was met
+    by 'not empty; pass --resume', and --resume by 'no state.npz there'."""
+    from kanjinum.models import AttentionSeq2seq
+    folder = tmp_path / "nan"
+    monkeypatch.setattr(AttentionSeq2seq, "forward", lambda self, *args, **kw: float("nan"))
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4, "--show", 0,
+                 "--out", folder)
+    assert result.exit_code == 1 and "--force" in result.output.strip().splitlines()[-1]
+    monkeypatch.undo()
+    for args, fragment in ((["--data", base / "d.txt", "--hidden", 4], "pass --force"),
+                           (["--resume"], "start it again with --force")):
+        assert_one_line_error(run("train", "--out", folder, *args), 2, fragment)
+    assert_one_line_error(run("eval", "--run", folder), 2, "--force")
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4, "--show", 0,
+                 "--epochs", 1, "--out", folder, "--force")
+    assert result.exit_code == 0, result.output
+    assert (folder / "model.npz").exists()
+
+
 # --- interruptions (real processes) ----------------------------------------------------------
 
 
