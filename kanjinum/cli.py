@@ -197,12 +197,13 @@ def convert(
 
     lines = []  # all converted before any is printed: a bad one prints nothing
     for text in numbers:
-        stripped = fold_look_alikes(text.strip())  # full-width ５００ is an integer to write
+        stripped = text.strip()
+        folded = fold_look_alikes(stripped)  # full-width ５００ is an integer to write
         try:
-            digits = stripped.removeprefix("-")
-            if stripped.isascii() and digits.isdigit():
+            digits = folded.removeprefix("-")
+            if folded.isascii() and digits.isdigit():
                 significant = digits.lstrip("0")
-                if len(significant) > 20 or (stripped.startswith("-") and significant):
+                if len(significant) > 20 or (folded.startswith("-") and significant):
                     # checked on the text, before int(): a huge one would take long to read
                     raise ValueError(f"{shortened(stripped)}: only 0 <= n < 10**20 can be "
                                      "written as a numeral")
@@ -602,11 +603,14 @@ def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
 
 
 def _attend_interactive(console, loaded, out: Path) -> None:
+    from kanjinum.infer import question_word
+
     stem = out.with_suffix("")
+    prompt = f"{question_word(loaded)} (empty line to stop)> "
     count = 0
     while True:
         try:
-            line = input("numeral (empty line to stop)> ")
+            line = input(prompt)
         except EOFError:  # Ctrl-D: the prompt's line is ended, as the shell's next one needs
             console.print()
             break

@@ -30,17 +30,30 @@ class Answer:
                 "title": f"{self.question} → {self.answer or '(nothing)'} {mark}"}
 
 
+def reads_numerals(run: Run) -> bool:
+    """A model of kanji numerals, not of the book's dates or additions."""
+    return set(run.readable_chars) <= NUMERAL_CHARS
+
+
 def check_numeral(run: Run, text: str) -> str:
     """The numeral without surrounding spaces, or a VocabError saying why the model can't read it."""
-    numeral = fold_look_alikes(text.strip())  # ⼀億⼀ (Kangxi radicals) is 一億一
-    if not numeral:
-        raise VocabError("empty numeral: type one such as 一億一")
+    typed = text.strip()
+    if not typed:
+        example = "一億一" if reads_numerals(run) else "one like those it was trained on"
+        raise VocabError(f"empty {question_word(run)}: type {example}")
+    numeral = fold_look_alikes(typed)  # ⼀億⼀ (Kangxi radicals) is 一億一
     why = run.why_unreadable(numeral)
     if why is None:
         return numeral
-    if not set(numeral) <= set(run.readable_chars):
-        why += f"; allowed characters: {run.readable_chars}"
-    raise VocabError(f"{shortened(numeral)!r}: {why}")
+    # Named as typed (folding is one character for one): ' ' would hide a full-width space
+    unknown = "".join(t for t, f in zip(typed, numeral) if f not in run.readable_chars)
+    if unknown:
+        why = run.why_unreadable(unknown) + f"; allowed characters: {run.readable_chars}"
+    raise VocabError(f"{shortened(typed)!r}: {why}")
+
+
+def question_word(run: Run) -> str:
+    return "numeral" if reads_numerals(run) else "question"
 
 
 
@@ -48,8 +61,7 @@ def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
     """The model's answers for numerals typed by a user; every one is checked before any runs."""
     numerals = [check_numeral(run, t) for t in texts]
     answers, weights = run.predict(numerals)
-    # The parser's truth only for a model of numerals (not the book's dates or additions)
-    of_numerals = set(run.readable_chars) <= NUMERAL_CHARS
+    of_numerals = reads_numerals(run)  # the parser's truth only for a model of numerals
     results = []
     for numeral, answer, w in zip(numerals, answers, weights):
         truth, error = None, ""

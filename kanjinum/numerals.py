@@ -237,6 +237,14 @@ def fold_look_alikes(text: str) -> str:
                    for ch in text)
 
 
+def _char_value(char: str) -> int | None:
+    """The parser's value of a character, or of the numeral character it looks like."""
+    value = _CHAR_VALUES.get(char)
+    if value is None and not char.isascii():
+        value = _CHAR_VALUES.get(unicodedata.normalize("NFKC", char))
+    return value
+
+
 def _named(char: str) -> str:
     """'ニ' (U+30CB): the code point tells look-alikes apart (ニ katakana, 二 the numeral)."""
     return repr(char) if char.isascii() else f"{char!r} (U+{ord(char):04X})"
@@ -259,7 +267,7 @@ def _parse_scan(text: str, start: int, stop: int) -> int:
     group_unit = _NO_GROUP_UNIT
     max_run = _LIMIT  # digits allowed in the current run; unbounded for a plain digit string
     for index in range(start, stop):
-        value = _CHAR_VALUES.get(text[index])
+        value = _char_value(text[index])
         if value is None:
             raise ValueError(
                 f"parse_kanji: {_named(text[index])} at position {index + 1} in {text!r} "
@@ -347,9 +355,6 @@ def parse_kanji(text: str) -> int:
         value = _parse_digit_run(text)
     if value is not None:
         return value
-    folded = fold_look_alikes(text)
-    if folded != text:
-        return parse_kanji(folded)
     # Surrounding whitespace (str.strip knows the full-width space U+3000) is skipped, not
     # sliced off, so error positions count from the first character the caller passed.
     stop = len(text.rstrip())

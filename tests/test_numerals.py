@@ -306,3 +306,9 @@ def test_folding_keeps_one_character_for_one():
     text = "㍻\u2f00１○"  # ㍻ folds to two characters, so it is kept as it is
     folded = numerals.fold_look_alikes(text)
     assert len(folded) == len(text) and folded[0] == "㍻" and folded[1:3] == "一1"
+
+
+def test_errors_quote_the_text_as_typed():
+    """A full-width space was reported as ' ' in a text that was not the one typed."""
+    with pytest.raises(ValueError, match=r"'\\u3000' \(U\+3000\) at position 2 in '一\\u3000億一'"):
+        parse_kanji("一\u3000億一")

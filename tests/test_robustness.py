@@ -881,3 +881,27 @@ def test_attend_refuses_more_numerals_than_one_heatmap_shows(tmp_path):
     result = run("attend", "--run", "default", "--out", out, *["一"] * (MAX_PANELS + 1))
     assert_one_line_error(result, 2, f"at most {MAX_PANELS}")
     assert not out.exists()
+
+
+def test_unreadable_characters_are_named_as_typed():
+    """NFKC turned a full-width space into ' ' and ２ into '2' before the message was made."""
+    from kanjinum.errors import VocabError
+    from kanjinum.infer import check_numeral
+    loaded = load_run(Path(__file__).parent.parent / "kanjinum" / "default_model")
+    with pytest.raises(VocabError, match=r"'\\u3000' \(U\+3000\)"):
+        check_numeral(loaded, "一\u3000億")
+    with pytest.raises(VocabError, match=r"'１' \(U\+FF11\), '２' \(U\+FF12\)") as raised:
+        check_numeral(loaded, "１２")
+    assert "'１２'" in str(raised.value)  # the text as typed
+    assert check_numeral(loaded, " \u2f00億\u2f00 ") == "一億一"
+
+
+def test_a_model_of_dates_asks_for_questions_not_numerals():
+    from kanjinum.errors import VocabError
+    from kanjinum.infer import check_numeral, question_word
+    loaded = load_run(Path(__file__).parent.parent / "kanjinum" / "default_model")
+    loaded.question_chars = "0123456789/ ,abcdefghijklmnopqrstuvwxyz"
+    assert question_word(loaded) == "question"
+    with pytest.raises(VocabError, match="empty question") as raised:
+        check_numeral(loaded, "  ")
+    assert "一億一" not in str(raised.value)
