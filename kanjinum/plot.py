@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kanjinum.fileio import atomic_write_bytes
 
+PADDING_LABEL = "(pad)"  # the column of a model without a mask: its weight on all the padding
 MAX_PANELS = 40  # heatmaps in one PNG: 200 made a 2856 x 67080 image in 40 s
 END_LABEL = "終"  # the row of a model that answered nothing
 
@@ -67,13 +68,16 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike) -> None:
     """One panel per numeral: rows are output characters, columns input characters.
 
     Each item: {"question": str, "answer": str, "weights": (rows, cols) array, "title": str}.
-    Columns are in reading order and hold only the real characters, never the padding.
+    Columns are the real characters in reading order; weights with one column more (a model
+    without a mask, which attends to the padding too) show it as a last column, "(pad)".
     """
     font = japanese_font()
     n = len(items)
     cols = min(n, 2)
     rows = (n + cols - 1) // cols
-    widths = [max(len(it["question"]), 1) for it in items]
+    # a "(pad)" column takes about two characters' room
+    widths = [max(len(it["question"]) + 2 * (np.shape(it["weights"])[1] > len(it["question"])),
+                  1) for it in items]
     heights = [max(len(it["answer"]), 1) for it in items]
     panel_w = 1.2 + 0.38 * max(widths)
     panel_h = 1.3 + 0.33 * max(heights)
@@ -94,8 +98,11 @@ def _heatmap(ax, item: dict, font: FontProperties):
     weights = weights[: len(row_labels)]
     image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
                       interpolation="nearest")
-    ax.set_xticks(range(len(item["question"])))
-    ax.set_xticklabels(list(item["question"]), fontproperties=font, fontsize=12)
+    column_labels = list(item["question"])
+    if weights.shape[1] == len(column_labels) + 1:
+        column_labels.append(PADDING_LABEL)
+    ax.set_xticks(range(len(column_labels)))
+    ax.set_xticklabels(column_labels, fontproperties=font, fontsize=12)
     ax.set_yticks(range(len(row_labels)))
     ax.set_yticklabels(row_labels, fontproperties=font, fontsize=11)
     ax.set_xlabel("input (reading order)")

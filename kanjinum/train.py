@@ -157,8 +157,10 @@ class Run:
     def predict(self, questions: list[str], batch: int = DECODE_BATCH, attention: bool = True):
         """Answers (strings) and attention weights for questions the vocabulary can encode.
 
-        Weights are (Td, Te) per question in reading order, padding columns left out, or None
-        for models without attention (and with attention=False, when only answers are wanted).
+        Weights are (Td, Te) per question in reading order, or None for models without
+        attention (and with attention=False, when only answers are wanted). The padding's
+        columns are left out; a model without a mask attends to them too, and for it one last
+        column holds their total, so that every row still sums to 1.
         """
         xs = self.vocab.encode(questions, self.question_width)
         lengths = np.fromiter((len(q) for q in questions), dtype=np.int32, count=len(questions))
@@ -186,7 +188,10 @@ class Run:
         attn = attn[: max(answer_length, 1)]
         if self.reverse:
             attn = attn[:, ::-1]
-        return attn[:, :length]
+        if self.mask:
+            return attn[:, :length]
+        return np.concatenate((attn[:, :length], attn[:, length:].sum(axis=1, keepdims=True)),
+                              axis=1)
 
     def why_unreadable(self, question: str) -> str | None:
         """Why the model cannot read a question (an unknown character, too long), or None."""

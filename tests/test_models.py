@@ -145,4 +145,5 @@ def test_predict_answers_in_the_callers_order_whatever_the_batches(mask):
         alone, alone_weights = run.predict([question])
         assert answer == alone[0]
         np.testing.assert_allclose(weight, alone_weights[0], rtol=1e-10, atol=1e-12)
-        assert weight.shape[1] == len(question)
+        assert weight.shape[1] == len(question) + (0 if mask else 1)  # + the padding's total
+        assert np.allclose(weight.sum(axis=1), 1)

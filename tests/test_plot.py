@@ -55,3 +55,23 @@ def test_learning_curve(tmp_path):
     learning_curve(history, tmp_path / "c.png")
     width, height = png_size(tmp_path / "c.png")
     assert width == 9 * 120 and abs(height - 3.6 * 120) <= 1
+
+
+def test_the_padding_of_a_model_without_a_mask_gets_a_column(tmp_path, monkeypatch):
+    """A model without a mask attends to the padding too; its panels showed only the real
+    characters, so rows summed to less than 1 and nothing said where the rest went."""
+    import kanjinum.plot as plot
+    labels = []
+    original = plot._heatmap
+
+    def recording(ax, item, font):
+        image = original(ax, item, font)
+        labels.append([t.get_text() for t in ax.get_xticklabels()])
+        return image
+
+    monkeypatch.setattr(plot, "_heatmap", recording)
+    masked = panel("一億一", "100000001")
+    unmasked = panel("一億一", "100000001")
+    unmasked["weights"] = np.full((9, 4), 0.25)
+    attention_heatmaps([masked, unmasked], tmp_path / "p.png")
+    assert labels == [["一", "億", "一"], ["一", "億", "一", plot.PADDING_LABEL]]
