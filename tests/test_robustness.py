@@ -381,7 +381,7 @@ def test_force_replaces_the_whole_run_even_when_it_stops_at_once(base, tmp_path,
     assert saved["model"]["hidden"] == 8
     assert not (folder / "model.npz").exists() and not (folder / "state.npz").exists()
     assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
-    assert_one_line_error(run("eval", "--run", folder), 2, "model.npz")
+    assert_one_line_error(run("eval", "--run", folder), 2, "has no model", "--force")
 
 
 def test_resume_honours_any_epochs_given(base, tmp_path):
