@@ -48,6 +48,24 @@ def test_quick_bench_runs_and_writes_every_field(tmp_path, capsys):
     assert "% floor" in capsys.readouterr().out
 
 
+def test_profile_script_accounts_for_the_iteration(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "profile_iteration.py"
+    data = Path(__file__).resolve().parent.parent / "data" / "kanji.txt"
+    small = tmp_path / "k.txt"
+    small.write_text("".join(data.read_text(encoding="utf-8").splitlines(True)[:600]),
+                     encoding="utf-8")
+    for mode in ("padded", "skip"):
+        done = subprocess.run([sys.executable, str(script), "--data", str(small), "--mode", mode,
+                               "--iters", "2", "--warmup", "1"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[0].startswith(f"attention, {mode}:")
+        parts = {line.rsplit(None, 2)[0].strip(): float(line.split()[-2]) for line in lines[1:]}
+        assert {"LSTM.forward", "LSTM.backward", "Adam.update"} <= set(parts)
+        assert parts["LSTM.backward"] > 0 and parts["LSTM.forward"] > 0
+
+
 def test_bench_script_passes_its_arguments(tmp_path):
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
     out = tmp_path / "b.json"
