@@ -799,7 +799,9 @@ def test_ctrl_c_early_in_a_real_process_prints_no_traceback():
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert process.returncode in (0, 130), (process.returncode, err)
+    # 130: caught while loading; 0: it had finished; -SIGINT: on a loaded machine the signal
+    # can arrive before Python has a handler, and the process ends at once, silently
+    assert process.returncode in (0, 130, -signal.SIGINT), (process.returncode, err)
 
 
 def test_train_out_empty_is_refused(base, tmp_path, monkeypatch):
