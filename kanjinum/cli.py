@@ -458,9 +458,9 @@ def _given_options(ctx) -> set[str]:
 
 
 def _absolute(path: Path) -> str:
-    """A data path as the run folder records it: absolute and tidy (no `..`), so that eval and
-    --resume find the file from any folder."""
-    return os.path.abspath(Path(path).expanduser())
+    from kanjinum.train import recorded_path
+
+    return recorded_path(path)
 
 
 # --- eval -----------------------------------------------------------------------------------

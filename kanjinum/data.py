@@ -158,6 +158,11 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.questions)
 
+    def __repr__(self) -> str:  # not 50,000 questions in a notebook cell
+        first = f", first {self.questions[0]!r}_{self.answers[0]!r}" if self.questions else ""
+        return (f"Dataset({len(self):,} lines, widths {self.question_width}/{self.answer_width}"
+                f"{first}{', from ' + self.source if self.source else ''})")
+
     def lines(self) -> list[str]:
         return [format_line(q, a, self.question_width, self.answer_width)
                 for q, a in zip(self.questions, self.answers)]
@@ -544,7 +549,12 @@ def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999)
 def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
                  per_kind: int = 400, exclude=()) -> Dataset:
     """A test set of hard numbers: every closed-kind number, plus per_kind numbers of each open
-    kind drawn apart from the `exclude` questions (the training file)."""
+    kind drawn apart from the `exclude` questions (the training file's questions, or its
+    Dataset)."""
+    if isinstance(exclude, Dataset):
+        exclude = exclude.questions
+    elif isinstance(exclude, (str, os.PathLike)):
+        raise TypeError("exclude takes questions, e.g. read_dataset(path).questions, not a path")
     if not 1 <= per_kind <= MAX_PER_KIND:
         # Each kind draws up to 200 × per_kind numbers, and small kinds always use them all.
         raise DataError(f"--per-kind must be between 1 and {MAX_PER_KIND:,}, not {per_kind:,}")

@@ -31,6 +31,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     blocking = file_where_a_folder_should_be(path)
     if blocking is not None:
         raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(blocking))
+    if not path.parent.is_dir():  # named, not the temporary file's name mkstemp would give
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(path.parent))
     if path.exists() and not path.is_file():
         # The rename would replace a device (/dev/null) or a socket with a plain file.
         raise OSError(errno.EINVAL, "not a regular file; refusing to replace it", str(path))

@@ -39,6 +39,11 @@ def japanese_font() -> FontProperties:
     return FontProperties(fname=str(ttf))
 
 
+def _check_png_path(path: str | os.PathLike) -> None:
+    if Path(path).suffix.lower() != ".png":  # PNG bytes under another name would mislead
+        raise ValueError(f"{path}: the plots are PNG images; name a .png file")
+
+
 def _save(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> None:
     import io
 
@@ -49,6 +54,9 @@ def _save(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> None:
 
 def learning_curve(history: list[dict], path: str | os.PathLike) -> None:
     """Training loss and test accuracy per epoch, side by side."""
+    if not history:
+        raise ValueError("no epoch to plot: the history is empty")
+    _check_png_path(path)
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     FigureCanvasAgg(fig)
@@ -71,6 +79,13 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike) -> None:
     Columns are the real characters in reading order; weights with one column more (a model
     without a mask, which attends to the padding too) show it as a last column, "(pad)".
     """
+    if not items:
+        raise ValueError("no numeral to draw")
+    missing = [it["question"] for it in items if it.get("weights") is None]
+    if missing:
+        raise ValueError(f"{missing[0]!r} has no attention weights (seq2seq and peeky models "
+                         "have no attention to draw)")
+    _check_png_path(path)
     font = japanese_font()
     n = len(items)
     cols = min(n, 2)

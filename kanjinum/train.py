@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import signal
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import KanjinumError, OptionError, RunError
+from kanjinum.errors import KanjinumError, OptionError, RunError, VocabError, shortened
 from kanjinum.fileio import atomic_save_npz, atomic_write_json, file_where_a_folder_should_be
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
 from kanjinum.optim import Adam, clip_grads
@@ -121,6 +123,8 @@ class Run:
     # holds the answers' (digits, for numerals), the padding and the start mark. Empty for
     # runs saved before it was recorded: then the vocabulary but padding and start.
     question_chars: str = ""
+    # Set by `fit` when SIGINT or SIGTERM stopped the training before its end ("SIGINT")
+    stopped_by: str = ""
 
     @property
     def readable_chars(self) -> str:
@@ -144,7 +148,7 @@ class Run:
         """
         src_mask = None
         if self.mask:
-            longest = int(question_lengths.max())
+            longest = max(int(question_lengths.max()), 1)  # an empty question: one masked step
             xs = xs[:, :longest]
             src_mask = np.arange(longest)[None, :] < question_lengths[:, None]
             if src_mask.all():
@@ -161,7 +165,18 @@ class Run:
         attention (and with attention=False, when only answers are wanted). The padding's
         columns are left out; a model without a mask attends to them too, and for it one last
         column holds their total, so that every row still sums to 1.
+
+        Each question is read as given: a VocabError names one with a character the model
+        was not trained to read (surrounding spaces included) or too long for it.
         """
+        if isinstance(questions, str):
+            raise TypeError("predict takes a list of questions; for one, pass [question]")
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, not {batch}")
+        for question in questions:
+            if not (self._readable.issuperset(question)
+                    and len(question) <= self.question_width):
+                raise VocabError(f"{shortened(question)!r}: {self.why_unreadable(question)}")
         xs = self.vocab.encode(questions, self.question_width)
         lengths = np.fromiter((len(q) for q in questions), dtype=np.int32, count=len(questions))
         # Similar lengths side by side: with a mask, trimming the padding pays off in every
@@ -517,13 +532,21 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     """Train a model as configured, writing the run folder `out`; returns the trained Run.
 
     resume=True continues the run in `out` with its saved settings; of `config` only `epochs`
-    (the new total) and `target_acc` (if not None) are used, and config may be None."""
+    (the new total) and `target_acc` (if not None) are used, and config may be None.
+
+    SIGINT (Ctrl-C, a notebook's "interrupt") or SIGTERM stops it at the end of the current
+    iteration: the state is saved for resume=True, the run returned has `stopped_by` set to
+    the signal's name, and without a reporter a RuntimeWarning says so. Progress goes to the
+    reporter (the CLI's draws bars); the default one is silent."""
+    quiet = reporter is None
     reporter = reporter or Reporter()
     out = Path(out)
     if resume:
         config = resumed_config(out, None if config is None else config.epochs,
                                 None if config is None else config.target_acc)
     config.check()
+    if not resume:  # as the CLI records it: found again from any folder
+        config = replace(config, data=recorded_path(config.data))
     dataset = D.read_dataset(config.data)
     if config.mask is False and config.bucket:
         config = replace(config, bucket=False)
@@ -567,10 +590,20 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
         _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop)
         if stop:
             _save_state(out, run, optimizer, state)
-            reporter.message(f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, "
-                             f"iteration {state.iteration}; saved; continue with "
-                             f"kanjinum train --out {out} --resume")
+            run.stopped_by = stop.signal_name
+            where = f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, iteration " \
+                    f"{state.iteration}; saved"
+            reporter.message(f"{where}; continue with kanjinum train --out {out} --resume")
+            if quiet:  # a notebook cell would otherwise go on with a half-trained model
+                warnings.warn(f"{where}: fit(..., resume=True) continues it", RuntimeWarning,
+                              stacklevel=2)
     return run
+
+
+def recorded_path(path) -> str:
+    """A data path as a run folder records it: absolute and tidy (no `..`), so that eval and
+    resume find the file from any folder."""
+    return os.path.abspath(Path(path).expanduser())
 
 
 def _check_oversample_applies(config: TrainConfig, rare: list) -> None:
@@ -791,7 +824,10 @@ def read_config(folder: Path) -> dict:
 
 
 def load_run(folder: str | Path) -> Run:
-    """Rebuild a trained model from its run folder, checking every file on the way."""
+    """Rebuild a trained model from its run folder, checking every file on the way; "default"
+    (when no such folder is here) is the shipped model, as --run default is."""
+    if folder == "default" and not Path(folder).exists():
+        folder = resolve_run("default")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise RunError(f"{folder} is a file, not a run folder (the folder `kanjinum train` "

@@ -373,3 +373,18 @@ def test_an_endless_stream_is_read_no_further_than_the_limit(monkeypatch):
     monkeypatch.setattr(D, "MAX_FILE_BYTES", 1000)
     with pytest.raises(DataError, match="more than 1,000 bytes"):
         D.read_dataset("/dev/zero")
+
+
+def test_a_dataset_prints_short():
+    dataset = D.read_dataset(Path(__file__).resolve().parent.parent / "data" / "kanji.txt")
+    text = repr(dataset)
+    assert len(text) < 200 and "50,000 lines" in text and "25/13" in text
+
+
+def test_hard_dataset_takes_questions_or_a_dataset_not_a_path():
+    small = D.generate_kanji(300, max_digits=4)
+    with pytest.raises(TypeError, match="not a path"):
+        D.hard_dataset(max_digits=4, per_kind=5, exclude="data/kanji.txt")
+    from_dataset = D.hard_dataset(max_digits=4, per_kind=5, exclude=small)
+    from_questions = D.hard_dataset(max_digits=4, per_kind=5, exclude=small.questions)
+    assert from_dataset == from_questions

@@ -147,3 +147,22 @@ def test_predict_answers_in_the_callers_order_whatever_the_batches(mask):
         np.testing.assert_allclose(weight, alone_weights[0], rtol=1e-10, atol=1e-12)
         assert weight.shape[1] == len(question) + (0 if mask else 1)  # + the padding's total
         assert np.allclose(weight.sum(axis=1), 1)
+
+
+def test_predict_refuses_what_it_would_read_wrongly():
+    """predict read a bare string character by character, spaces as padding, and digits (in
+    the vocabulary for the answers) as questions: wrong answers, silently."""
+    from pathlib import Path
+
+    from kanjinum.errors import VocabError
+    from kanjinum.train import load_run
+    run = load_run(Path(__file__).resolve().parent.parent / "kanjinum" / "default_model")
+    with pytest.raises(TypeError, match=r"\[question\]"):
+        run.predict("一億一")
+    for bad in (" 一億一 ", "123", "一x", "一" * 26):
+        with pytest.raises(VocabError):
+            run.predict(["一", bad])
+    with pytest.raises(ValueError, match="batch"):
+        run.predict(["一"], batch=0)
+    answers, weights = run.predict(["一億一", ""])  # an empty question is decoded, not a crash
+    assert answers[0] == "100000001" and len(answers) == 2 and weights[1].shape[1] == 0

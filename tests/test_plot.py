@@ -75,3 +75,21 @@ def test_the_padding_of_a_model_without_a_mask_gets_a_column(tmp_path, monkeypat
     unmasked["weights"] = np.full((9, 4), 0.25)
     attention_heatmaps([masked, unmasked], tmp_path / "p.png")
     assert labels == [["一", "億", "一"], ["一", "億", "一", plot.PADDING_LABEL]]
+
+
+def test_plotting_nothing_or_not_a_png_is_a_clear_error(tmp_path):
+    import pytest
+    with pytest.raises(ValueError, match="no numeral"):
+        attention_heatmaps([], tmp_path / "e.png")
+    item = panel("一", "1")
+    item["weights"] = None  # what a seq2seq model's answer carries
+    with pytest.raises(ValueError, match="no attention weights"):
+        attention_heatmaps([item], tmp_path / "n.png")
+    with pytest.raises(ValueError, match="no epoch"):
+        learning_curve([], tmp_path / "c.png")
+    with pytest.raises(ValueError, match=r"\.png"):
+        attention_heatmaps([panel("一", "1")], tmp_path / "x.jpg")
+    with pytest.raises(FileNotFoundError) as missing:
+        attention_heatmaps([panel("一", "1")], tmp_path / "nofolder" / "a.png")
+    assert missing.value.filename == str(tmp_path / "nofolder")  # not a hidden temporary name
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

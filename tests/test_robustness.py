@@ -907,3 +907,33 @@ def test_a_model_of_dates_asks_for_questions_not_numerals():
     with pytest.raises(VocabError, match="empty question") as raised:
         check_numeral(loaded, "  ")
     assert "一億一" not in str(raised.value)
+
+
+def test_fit_interrupted_in_a_notebook_says_so(base, tmp_path, monkeypatch):
+    """A notebook's interrupt (SIGINT) made fit return as if it had finished, silently."""
+    from kanjinum.train import Reporter
+    monkeypatch.setattr(Reporter, "iteration",
+                        lambda self, loss: os.kill(os.getpid(), signal.SIGINT))
+    config = TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, batch=32, epochs=2)
+    with pytest.warns(RuntimeWarning, match="stopped by SIGINT.*resume=True"):
+        trained = fit(config, tmp_path / "r")
+    assert trained.stopped_by == "SIGINT"
+    assert (tmp_path / "r" / "state.npz").exists()
+    monkeypatch.undo()
+    finished = fit(TrainConfig(epochs=2), tmp_path / "r", resume=True)
+    assert finished.stopped_by == ""
+
+
+def test_fit_from_python_records_the_data_path_absolute(base, tmp_path, monkeypatch):
+    """fit(TrainConfig(data="d.txt")) recorded 'd.txt': eval from another folder lost it."""
+    monkeypatch.chdir(base)
+    fit(TrainConfig(data="d.txt", hidden=4, wordvec=4, batch=64, epochs=1), tmp_path / "r")
+    saved = json.loads((tmp_path / "r" / "config.json").read_text(encoding="utf-8"))
+    assert saved["train"]["data"] == str(base / "d.txt")
+    monkeypatch.chdir(tmp_path)
+    assert run("eval", "--run", tmp_path / "r").exit_code == 0
+
+
+def test_load_run_default_is_the_shipped_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_run("default").path.name == "default_model"
