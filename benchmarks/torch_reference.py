@@ -142,7 +142,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     dataset = (D.read_dataset(args.data) if args.data
-               else D.generate_kanji(hard_share=0.1, include_closed=True))  # gen-data's defaults
+               else D.generate_kanji(hard_share=D.DEFAULT_HARD_SHARE,  # gen-data's defaults
+                                     include_closed=True))
     keep = [q for q, a in zip(dataset.questions, dataset.answers)
             if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
     train, test = D.split_dataset(dataset, keep_in_train=keep)  # the split `kanjinum train` makes

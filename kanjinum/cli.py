@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
                              shortened)
-from kanjinum.data import DEFAULT_HARD_SHARE
+from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND
 from kanjinum.train import TrainConfig
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
@@ -247,7 +247,7 @@ def gen_data(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[Path], typer.Option(
         help="With --task hard: a data file whose questions the hard set must avoid.")] = None,
-    per_kind: Annotated[int, typer.Option(help="With --task hard: numbers per open kind.")] = 700,
+    per_kind: Annotated[int, typer.Option(help="With --task hard: numbers per open kind.")] = DEFAULT_PER_KIND,
     out: Annotated[Optional[Path], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
     ctx: typer.Context = None,

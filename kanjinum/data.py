@@ -33,6 +33,7 @@ TASKS = ("kanji", "addition")
 KINDS = ("single", "round", "repeated", "short", "sparse", "group", "other")
 CLOSED_KINDS = ("single", "round")  # finitely many: a converter must simply know all of them
 HARD_KINDS = KINDS[:-1]
+DEFAULT_PER_KIND = 700  # gen-data --task hard's numbers per open kind (data/hard.txt)
 DEFAULT_HARD_SHARE = 0.3  # gen-data's default, chosen by the recipe experiments (docs/results.md)
 # What the seed's model got wrong: 一, 一億一, 三兆九千億, 五兆五千五十五.
 SEED_FAILURES = (1, 100_000_001, 3_900_000_000_000, 5_000_000_005_055)
@@ -472,7 +473,9 @@ def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji
     """Unique numbers drawn as the seed drew them, a share replaced by hard cases.
 
     With include_closed, every single digit and d×10^k in range is in the file (they count
-    towards the hard share), so a model trained on it has seen all of them.
+    towards the hard share), so a model trained on it has seen all of them. The defaults draw
+    as the seed did; `kanjinum gen-data` (data/kanji.txt) asks for
+    hard_share=DEFAULT_HARD_SHARE and include_closed=True.
     """
     _check_generation_options(size, max_digits, hard_share)
     capacity = 10**max_digits - 1
@@ -547,7 +550,7 @@ def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999)
 
 
 def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
-                 per_kind: int = 400, exclude=()) -> Dataset:
+                 per_kind: int = DEFAULT_PER_KIND, exclude=()) -> Dataset:
     """A test set of hard numbers: every closed-kind number, plus per_kind numbers of each open
     kind drawn apart from the `exclude` questions (the training file's questions, or its
     Dataset)."""
