@@ -72,6 +72,15 @@ class TrainConfig:
     target_acc: float | None = None
 
     def check(self) -> None:
+        """OptionError for the first setting out of its range or of the wrong type."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = _SETTING_TYPES.get(f.name) or type(f.default)
+            if not (isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+                    or value is None and f.name == "target_acc"):
+                kind = ("a number" if float in expected else "a path") if isinstance(
+                    expected, tuple) else f"of type {expected.__name__}"
+                raise OptionError(f"{f.name} must be {kind}, not {value!r}")
         if self.model not in MODEL_KINDS:
             raise OptionError(f"--model must be one of {', '.join(MODEL_KINDS)}, not {self.model!r}")
         for name in ("wordvec", "hidden", "batch", "epochs"):
@@ -538,6 +547,9 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     iteration: the state is saved for resume=True, the run returned has `stopped_by` set to
     the signal's name, and without a reporter a RuntimeWarning says so. Progress goes to the
     reporter (the CLI's draws bars); the default one is silent."""
+    if not resume and not isinstance(config, TrainConfig):
+        raise TypeError(f"fit needs a TrainConfig (None only with resume=True), not "
+                        f"{type(config).__name__}")
     quiet = reporter is None
     reporter = reporter or Reporter()
     out = Path(out)
@@ -754,6 +766,11 @@ def resumed_config(out: str | Path, epochs: int | None = None,
         raise RunError(f"{train.data} changed since {out} was trained; cannot resume on it")
     return replace(train, epochs=train.epochs if epochs is None else epochs,
                    target_acc=train.target_acc if target_acc is None else target_acc)
+
+
+# Settings whose default's type is not the only one they take: an int is a fine float
+_SETTING_TYPES = {"data": (str, os.PathLike), "lr": (int, float), "lr_decay": (int, float), "clip": (int, float),
+                  "oversample": (int, float), "target_acc": (int, float)}
 
 
 def _train_config_from(d, where) -> TrainConfig:

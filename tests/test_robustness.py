@@ -937,3 +937,23 @@ def test_fit_from_python_records_the_data_path_absolute(base, tmp_path, monkeypa
 def test_load_run_default_is_the_shipped_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_run("default").path.name == "default_model"
+
+
+@pytest.mark.parametrize("settings, fragment", [
+    ({"hidden": "32"}, "hidden must be of type int"), ({"hidden": 32.0}, "of type int"),
+    ({"epochs": True}, "of type int"), ({"lr": "fast"}, "lr must be a number"),
+    ({"mask": 1}, "of type bool"), ({"data": 3}, "data must be a path"),
+])
+def test_settings_of_the_wrong_type_are_named_in_library_use(settings, fragment, tmp_path):
+    """TrainConfig(hidden='32') failed deep inside with "'<' not supported"."""
+    from kanjinum.errors import OptionError
+    with pytest.raises(OptionError, match=fragment):
+        fit(TrainConfig(**settings), tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+def test_fit_without_a_config_says_what_it_needs(tmp_path):
+    with pytest.raises(TypeError, match="needs a TrainConfig"):
+        fit(None, tmp_path / "r")
+    with pytest.raises(TypeError, match="not dict"):
+        fit({"hidden": 8}, tmp_path / "r")
