@@ -257,6 +257,7 @@ def _decode_lines(raw: bytes, path: Path) -> list[str]:
 
 
 def write_dataset(dataset: Dataset, path: str | os.PathLike, force: bool = False) -> None:
+    """Write the book's format, atomically; an existing file only with force=True."""
     path = Path(path)
     if path.exists() and not force:
         raise DataError(f"{path} exists; pass --force to overwrite it")
@@ -284,6 +285,8 @@ class Encoded:
 
 def encode_dataset(dataset: Dataset, vocab: Vocab,
                    question_width: int | None = None, answer_width: int | None = None) -> Encoded:
+    """Ids padded to the widths (the dataset's own by default), with the start mark before
+    each answer, as the models train on them."""
     qw = dataset.question_width if question_width is None else question_width
     aw = dataset.answer_width if answer_width is None else answer_width
     xs = vocab.encode(dataset.questions, qw)
@@ -304,6 +307,8 @@ def split_dataset(dataset: Dataset, seed: int = BOOK_SPLIT_SEED, test_share: flo
                   keep_in_train=()):
     """Split into (train, test). Questions listed in `keep_in_train` are moved out of the test
     part into the training part, so the closed kinds are always learnt, never only tested."""
+    if not 0 < test_share < 1:
+        raise ValueError(f"test_share must be between 0 and 1, not {test_share}")
     train_idx, test_idx = split_indices(len(dataset), seed, test_share)
     keep = set(keep_in_train)
     if keep:
@@ -533,6 +538,8 @@ def _check_generation_options(size: int, max_digits: int, hard_share: float) -> 
 
 def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999) -> Dataset:
     """The book's chapter-7 task: `16+75` → `91`, operands 0..max_operand, unique questions."""
+    if max_operand < 1:
+        raise DataError(f"max_operand must be at least 1, not {max_operand}")
     largest = min((max_operand + 1) ** 2, MAX_SIZE)  # distinct pairs, and what gen-data writes
     if not 1 <= size <= largest:
         raise DataError(f"--size must be between 1 and {largest:,} for the addition task")

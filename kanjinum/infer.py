@@ -13,6 +13,8 @@ from kanjinum.train import Run
 
 @dataclass
 class Answer:
+    """A model's answer to one numeral, with its attention and the rule-based parser's truth."""
+
     question: str
     answer: str
     weights: np.ndarray | None        # (output chars, input chars) in reading order

@@ -26,6 +26,8 @@ DECODER_ROWS = 256
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """The shape of a model: its kind (MODEL_KINDS), vocabulary size, embedding and LSTM sizes."""
+
     kind: str = "attention"
     vocab_size: int = 0
     wordvec: int = 16
@@ -416,4 +418,5 @@ MODEL_CLASSES = {cls.kind: cls for cls in (Seq2seq, PeekySeq2seq, AttentionSeq2s
 
 
 def build_model(config: ModelConfig, seed: int = 0, dtype=np.float32) -> Seq2seq:
+    """A freshly initialised model of config.kind; the same seed gives the same weights."""
     return MODEL_CLASSES[config.kind](config, np.random.default_rng(seed), dtype)

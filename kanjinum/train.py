@@ -50,6 +50,9 @@ class TrainingStopped(KanjinumError):
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Every setting of a training run, as `kanjinum train`'s options name them (`--lr-decay`
+    is lr_decay); `check()` refuses values out of range. Saved in a run's config.json."""
+
     data: str = "data/kanji.txt"
     model: str = "attention"
     # The defaults are the recipe chosen by experiment (docs/results.md): on the default data
@@ -287,6 +290,9 @@ def training_data(run: Run) -> tuple[D.Dataset, str]:
 
 @dataclass
 class Evaluation:
+    """What `evaluate` found: each question's prediction (None where the run cannot read it,
+    with the reason in `problems`), the exact-match accuracy, and tables by length and kind."""
+
     questions: list[str]
     answers: list[str]
     predictions: list[str | None]     # None: the question could not be encoded

@@ -388,3 +388,14 @@ def test_hard_dataset_takes_questions_or_a_dataset_not_a_path():
     from_dataset = D.hard_dataset(max_digits=4, per_kind=5, exclude=small)
     from_questions = D.hard_dataset(max_digits=4, per_kind=5, exclude=small.questions)
     assert from_dataset == from_questions
+
+
+def test_split_and_addition_settings_out_of_range_are_refused():
+    """test_share 1.5 split 50/50 and -0.5 100/0, silently; max_operand 0 gave a --size error."""
+    dataset = D.generate_addition(100)
+    for share in (1.5, -0.5, 0, 1):
+        with pytest.raises(ValueError, match="test_share"):
+            D.split_dataset(dataset, test_share=share)
+    for operand in (0, -3):
+        with pytest.raises(DataError, match="max_operand"):
+            D.generate_addition(5, max_operand=operand)
