@@ -77,13 +77,7 @@ class TrainConfig:
     def check(self) -> None:
         """OptionError for the first setting out of its range or of the wrong type."""
         for f in fields(self):
-            value = getattr(self, f.name)
-            expected = _SETTING_TYPES.get(f.name) or type(f.default)
-            if not (isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-                    or value is None and f.name == "target_acc"):
-                kind = ("a number" if float in expected else "a path") if isinstance(
-                    expected, tuple) else f"of type {expected.__name__}"
-                raise OptionError(f"{f.name} must be {kind}, not {value!r}")
+            _check_setting_type(f.name, getattr(self, f.name), f.default)
         if self.model not in MODEL_KINDS:
             raise OptionError(f"--model must be one of {', '.join(MODEL_KINDS)}, not {self.model!r}")
         for name in ("wordvec", "hidden", "batch", "epochs"):
@@ -609,8 +603,8 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
         if stop:
             _save_state(out, run, optimizer, state)
             run.stopped_by = stop.signal_name
-            where = f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, iteration " \
-                    f"{state.iteration}; saved"
+            where = (f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, iteration "
+                     f"{state.iteration}; saved")
             reporter.message(f"{where}; continue with kanjinum train --out {out} --resume")
             if quiet:  # a notebook cell would otherwise go on with a half-trained model
                 warnings.warn(f"{where}: fit(..., resume=True) continues it", RuntimeWarning,
@@ -774,9 +768,22 @@ def resumed_config(out: str | Path, epochs: int | None = None,
                    target_acc=train.target_acc if target_acc is None else target_acc)
 
 
-# Settings whose default's type is not the only one they take: an int is a fine float
-_SETTING_TYPES = {"data": (str, os.PathLike), "lr": (int, float), "lr_decay": (int, float), "clip": (int, float),
-                  "oversample": (int, float), "target_acc": (int, float)}
+# The types a setting takes where its default's type is not the only one: an int is a fine
+# number, a Path a fine data path, and target_acc is None unless asked for
+_SETTING_TYPES = {"data": ((str, os.PathLike), "a path"), "target_acc": ((int, float), "a number")}
+
+
+def _check_setting_type(name: str, value, default) -> None:
+    if name in _SETTING_TYPES:
+        expected, described = _SETTING_TYPES[name]
+    elif isinstance(default, float):
+        expected, described = (int, float), "a number"
+    else:
+        expected, described = type(default), f"of type {type(default).__name__}"
+    if value is None and default is None:
+        return
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+        raise OptionError(f"{name} must be {described}, not {value!r}")
 
 
 def _train_config_from(d, where) -> TrainConfig:
@@ -784,21 +791,8 @@ def _train_config_from(d, where) -> TrainConfig:
     bad = f"{where}: config.json has bad training settings"
     if not isinstance(d, dict):
         raise RunError(bad)
-    defaults = TrainConfig()
-    values = {}
-    for f in fields(TrainConfig):
-        if f.name not in d:
-            continue
-        value, default = d[f.name], getattr(defaults, f.name)
-        expected = type(default) if default is not None else float  # target_acc: float or None
-        if value is None and default is None:
-            pass
-        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise RunError(f"{bad} ({f.name}: {value!r})")
-        values[f.name] = value
-    config = TrainConfig(**values)
+    names = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{name: value for name, value in d.items() if name in names})
     try:
         config.check()
     except OptionError as exc:
