@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
                              shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND
-from kanjinum.train import TrainConfig
+from kanjinum.train import TrainConfig, recorded_path
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -247,7 +247,8 @@ def gen_data(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[Path], typer.Option(
         help="With --task hard: a data file whose questions the hard set must avoid.")] = None,
-    per_kind: Annotated[int, typer.Option(help="With --task hard: numbers per open kind.")] = DEFAULT_PER_KIND,
+    per_kind: Annotated[int, typer.Option(
+        help="With --task hard: numbers per open kind.")] = DEFAULT_PER_KIND,
     out: Annotated[Optional[Path], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
     ctx: typer.Context = None,
@@ -415,7 +416,7 @@ def train(
             _refuse_changes_on_resume(config, ctx)
         else:
             config = TrainConfig(
-                data=_absolute(data), model=model.value, wordvec=wordvec, hidden=hidden,
+                data=recorded_path(data), model=model.value, wordvec=wordvec, hidden=hidden,
                 batch=batch, epochs=TrainConfig.epochs if epochs is None else epochs, lr=lr,
                 lr_decay=lr_decay, schedule=schedule.value, clip=clip, reverse=reverse,
                 mask=mask, bucket=mask if bucket is None else bucket, oversample=oversample,
@@ -439,7 +440,7 @@ def _refuse_changes_on_resume(saved: TrainConfig, ctx) -> None:
         value, was = ctx.params[name], getattr(saved, name)
         value = getattr(value, "value", value)  # the choice options are enums
         if name == "data":
-            value, was = _absolute(value), _absolute(was)
+            value, was = recorded_path(value), recorded_path(was)
         if value != was:
             changed.append(f"--{name.replace('_', '-')} {value} (the run has {was})")
     if changed:
@@ -455,12 +456,6 @@ def _given_options(ctx) -> set[str]:
     return {name for name in ctx.params
             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT")
             not in ("DEFAULT", "DEFAULT_MAP")}
-
-
-def _absolute(path: Path) -> str:
-    from kanjinum.train import recorded_path
-
-    return recorded_path(path)
 
 
 # --- eval -----------------------------------------------------------------------------------

@@ -339,3 +339,11 @@ def test_gen_data_options_a_task_ignores_are_refused(tmp_path, args, fragment):
     assert_clean_error(result)
     assert fragment in result.output
     assert not (tmp_path / "d.txt").exists()
+
+
+def test_counts_of_one_are_singular(tmp_path):
+    result = run("gen-data", "--size", 1, "--max-digits", 1, "--out", tmp_path / "one.txt")
+    assert result.exit_code == 0 and "wrote 1 line to" in result.output
+    result = run("gen-data", "--size", 20, "--max-digits", 1, "--out", tmp_path / "two.txt")
+    assert_clean_error(result)
+    assert "at most 1 digit;" in result.output
