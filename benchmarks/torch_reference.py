@@ -67,62 +67,74 @@ class AttentionSeq2seq(nn.Module):
         return torch.cat(ids, dim=1)
 
 
+class Trainer:
+    """The PyTorch model, its optimiser and the padded training batches: `iteration()` runs
+    and times the next batch's training step. `kanjinum bench` interleaves these iterations
+    with kanjinum's, so that both are timed in the same state of a shared machine."""
+
+    def __init__(self, train_xs, train_ts, vocab_size: int, *, wordvec=16, hidden=256,
+                 batch=128, threads=1, seed=0):
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)
+        self.vocab_size = vocab_size
+        self.model = AttentionSeq2seq(vocab_size, wordvec, hidden)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.001)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.xs = torch.from_numpy(np.ascontiguousarray(train_xs, dtype=np.int64))
+        self.ts = torch.from_numpy(np.ascontiguousarray(train_ts, dtype=np.int64))
+        order = np.random.default_rng(seed).permutation(len(self.xs))
+        self.batches = [order[i:i + batch] for i in range(0, len(order) - batch + 1, batch)]
+        self.iterations_per_epoch = -(-len(train_xs) // batch)
+        self.done = 0
+
+    def iteration(self) -> tuple[float, float]:
+        """Train on the next batch: (wall seconds, CPU seconds)."""
+        rows = self.batches[self.done % len(self.batches)]
+        self.done += 1
+        self.model.train()
+        wall, cpu = time.perf_counter(), time.process_time()
+        xs, ts = self.xs[rows], self.ts[rows]
+        scores = self.model(xs, ts[:, :-1])
+        loss = self.loss_fn(scores.reshape(-1, self.vocab_size), ts[:, 1:].reshape(-1))
+        self.optimizer.zero_grad(set_to_none=False)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.optimizer.step()
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    def decode_rate(self, test_xs, start_id: int, length: int, decode_batch=1000) -> float:
+        """Questions per second of greedy decoding in batches of decode_batch (one pass)."""
+        self.model.eval()
+        test = torch.from_numpy(np.ascontiguousarray(test_xs, dtype=np.int64))
+        self.model.generate(test[:decode_batch], start_id, length)  # warm-up
+        started = time.perf_counter()
+        for i in range(0, len(test), decode_batch):
+            self.model.generate(test[i:i + decode_batch], start_id, length)
+        return len(test) / (time.perf_counter() - started)
+
+
 def measure(train_xs, train_ts, test_xs, vocab_size: int, start_id: int, *, wordvec=16,
             hidden=256, batch=128, iters=30, warmup=5, threads=1, decode_batch=1000,
             seed=0) -> dict:
     """Time training iterations and greedy decoding. xs: (N, Wq) question ids, already reversed;
     ts: (N, Wa + 1) `_` + answer ids; padded to the full widths, as the seed trains."""
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    model = AttentionSeq2seq(vocab_size, wordvec, hidden)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
-    loss_fn = nn.CrossEntropyLoss()
-    xs_all = torch.from_numpy(np.ascontiguousarray(train_xs, dtype=np.int64))
-    ts_all = torch.from_numpy(np.ascontiguousarray(train_ts, dtype=np.int64))
-    order = np.random.default_rng(seed).permutation(len(xs_all))
-    batches = [order[i:i + batch] for i in range(0, len(order) - batch + 1, batch)]
-
-    def iteration(rows):
-        xs, ts = xs_all[rows], ts_all[rows]
-        scores = model(xs, ts[:, :-1])
-        loss = loss_fn(scores.reshape(-1, vocab_size), ts[:, 1:].reshape(-1))
-        optimizer.zero_grad(set_to_none=False)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-
-    model.train()
-    for k in range(warmup):
-        iteration(batches[k % len(batches)])
-    wall, cpu = [], []
-    for k in range(iters):
-        rows = batches[(warmup + k) % len(batches)]
-        w, c = time.perf_counter(), time.process_time()
-        iteration(rows)
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-
-    model.eval()
-    test = torch.from_numpy(np.ascontiguousarray(test_xs, dtype=np.int64))
-    length = train_ts.shape[1] - 1
-    model.generate(test[:decode_batch], start_id, length)  # warm-up
-    started = time.perf_counter()
-    for i in range(0, len(test), decode_batch):
-        model.generate(test[i:i + decode_batch], start_id, length)
-    decode_seconds = time.perf_counter() - started
-
+    trainer = Trainer(train_xs, train_ts, vocab_size, wordvec=wordvec, hidden=hidden,
+                      batch=batch, threads=threads, seed=seed)
+    for _ in range(warmup):
+        trainer.iteration()
+    wall, cpu = zip(*(trainer.iteration() for _ in range(iters)))
+    decode_rate = trainer.decode_rate(test_xs, start_id, train_ts.shape[1] - 1, decode_batch)
     iteration_s = statistics.median(wall)
-    iterations = -(-len(train_xs) // batch)
     return {
         "torch_version": torch.__version__,
         "threads": threads,
         "iteration_s": iteration_s,
         "iteration_cpu_s": statistics.median(cpu),
         "iterations_timed": iters,
-        "iterations_per_epoch": iterations,
-        "epoch_s": iterations * iteration_s,
-        "decode_samples_per_s": len(test) / decode_seconds,
-        "decode_samples": len(test),
+        "iterations_per_epoch": trainer.iterations_per_epoch,
+        "epoch_s": trainer.iterations_per_epoch * iteration_s,
+        "decode_samples_per_s": decode_rate,
+        "decode_samples": len(test_xs),
     }
 
 

@@ -10,8 +10,10 @@ iterations after `--warmup`, the implied seconds per epoch, the samples per seco
 greedy decoding of the test split (`Run.predict`, batches of 1000), the floating-point operations
 of an iteration counted from the layer shapes (every matmul, 2·m·k·n, forward and backward),
 the GFLOP/s achieved, and the floor: the time those same matmuls take when timed one by one with
-this machine's sgemm, in the same run. `% floor` = floor / measured: 100 % would be nothing but
-sgemm at its own speed.
+this machine's sgemm, right after each timed iteration. `% floor` = floor / measured, the median
+over the iterations of each one's ratio: 100 % would be nothing but sgemm at its own speed. The
+PyTorch reference's iterations, where torch is installed, are also taken in turn with the
+attention model's, and `x torch` compares the two from those pairs.
 
 Modes: `padded` trains exactly as the seed did (no mask, no bucketing, every batch the full
 width); `skip` is kanjinum's default (--mask with bucketing): batches of one question length,
@@ -139,17 +141,37 @@ class SgemmTimer:
         self.repeats = repeats
         self.rng = np.random.default_rng(seed)
         self.seconds: dict[tuple, float] = {}
+        self._products: dict[tuple, object] = {}
 
-    def time(self, batch: int, m: int, k: int, n: int) -> float:
-        key = (batch, m, k, n)
-        if key not in self.seconds:
+    def _product(self, key):
+        """A function that runs the product of shape key = (batch, m, k, n) on fixed operands."""
+        if key not in self._products:
+            batch, m, k, n = key
             shape = (m, k) if batch == 1 else (batch, m, k)
             a = self.rng.standard_normal(shape, dtype=np.float32)
             b = self.rng.standard_normal(shape[:-2] + (k, n), dtype=np.float32)
             out = np.empty(shape[:-2] + (m, n), dtype=np.float32)
+            self._products[key] = lambda: np.matmul(a, b, out=out)
+        return self._products[key]
+
+    def time(self, batch: int, m: int, k: int, n: int) -> float:
+        key = (batch, m, k, n)
+        if key not in self.seconds:
             repeats = max(3, min(self.repeats, int(0.3 / max(2e-11 * m * k * n * batch, 1e-6))))
-            self.seconds[key] = median_seconds(lambda: np.matmul(a, b, out=out), repeats)
+            self.seconds[key] = median_seconds(self._product(key), repeats)
         return self.seconds[key]
+
+    def floor_now(self, matmuls: list[Matmul]) -> float:
+        """`floor`, measured now: each shape run twice and timed the second time (hot caches).
+        Timed between training iterations, it sees the machine in the state they see."""
+        seconds = 0.0
+        for p in matmuls:
+            product = self._product((p.batch, p.m, p.k, p.n))
+            product()
+            started = time.perf_counter()
+            product()
+            seconds += (time.perf_counter() - started) * p.count
+        return seconds
 
     def gflops(self, m: int, k: int, n: int) -> float:
         return 2 * m * k * n / self.time(1, m, k, n) / 1e9
@@ -176,13 +198,21 @@ def split(dataset: D.Dataset):
     return D.split_for_training(dataset)
 
 
-def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int) -> dict:
+def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int,
+                  partners=None) -> dict:
     """Per-iteration wall and CPU seconds over `iters` batches after `warmup`, and the FLOPs of
-    the batches timed (their trimmed shapes differ in the skip mode)."""
+    the batches timed (their trimmed shapes differ in the skip mode).
+
+    partners: {name: function}, each called after every iteration and returning the seconds
+    it measured (the floor's products, a PyTorch iteration), kept under its name, one figure
+    per timed iteration: figures taken in turn see the same state of a shared machine, so
+    their ratios hold when the machine's speed drifts."""
     model, config = run.model, run.train
     optimizer = Adam(lr=config.lr)
     V = model.config.vocab_size
+    partners = partners or {}
     wall, cpu, flops = [], [], []
+    paired = {name: [] for name in partners}
     for k in range(warmup + iters):
         rows = batches[k % len(batches)]
         started, started_cpu = time.perf_counter(), time.process_time()
@@ -201,7 +231,11 @@ def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int) ->
                                    None if src_mask is None else src_mask.sum(axis=0),
                                    None if steps is None else steps.sum(axis=0))
             flops.append(sum(p.flops for p in shapes))
-    return {"wall": wall, "cpu": cpu, "flops": flops}
+        for name, partner in partners.items():
+            seconds = partner()
+            if k >= warmup:
+                paired[name].append(seconds)
+    return {"wall": wall, "cpu": cpu, "flops": flops, **paired}
 
 
 def time_decoding(run: Run, test: D.Dataset, repeats: int) -> tuple[float, list[str]]:
@@ -217,7 +251,11 @@ def mean_length(texts: list[str]) -> float:
     return float(np.mean([len(text) for text in texts])) if texts else 0.0
 
 
-def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, sgemm) -> dict:
+def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, sgemm,
+                torch_trainer=None) -> dict:
+    """One model in one mode: its training iterations, each followed by the floor's products
+    timed (and, for the attention model, by a PyTorch iteration when torch_trainer is given),
+    then its decoding."""
     wordvec, hidden, batch = sizes
     mask = mode == "skip"
     config = TrainConfig(model=kind, wordvec=wordvec, hidden=hidden, batch=batch,
@@ -227,21 +265,39 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
               mask, config)
     enc = D.encode_dataset(train, vocab)
     batches = epoch_batches(np.random.default_rng(0), enc.question_lengths, batch, mask)
-    timed = time_training(run, enc, batches, args.iters, args.warmup)
+    # The floor of the full-width shapes, timed product by product after every iteration; the
+    # skip mode's batches are smaller, so a batch's floor is its FLOPs at that sgemm rate.
+    full = model_matmuls(kind, batch, dataset.question_width, dataset.answer_width, wordvec,
+                         hidden, len(vocab))
+    full_flops = sum(p.flops for p in full)
+    partners = {"floor": lambda: sgemm.floor_now(full)}
+    if torch_trainer is not None and kind == "attention":
+        partners["torch"] = lambda: torch_trainer.iteration()[0]
+    timed = time_training(run, enc, batches, args.iters, args.warmup, partners)
     iteration_s = statistics.median(timed["wall"])
     mean_s = statistics.fmean(timed["wall"])
     decode_rate, answers = time_decoding(run, test, args.decode_repeats)
     epoch_s = len(batches) * (mean_s if mask else iteration_s)
-    # The floor of the full-width shapes, timed product by product; the skip mode's batches
-    # are smaller, so its floor is its FLOPs at the same sgemm rate.
-    full = model_matmuls(kind, batch, dataset.question_width, dataset.answer_width, wordvec,
-                         hidden, len(vocab))
-    full_flops = sum(p.flops for p in full)
-    sgemm_rate = full_flops / sgemm.floor(full)
+    floors = [full_s * f / full_flops for full_s, f in zip(timed["floor"], timed["flops"])]
+    sgemm_rate = full_flops / statistics.median(timed["floor"])
     flops = statistics.fmean(timed["flops"])
     floor_s = flops / sgemm_rate
     measured_s = mean_s if mask else iteration_s  # the skip mode's batches differ in size
     cpu_s = statistics.fmean(timed["cpu"]) if mask else statistics.median(timed["cpu"])
+    paired_torch = None
+    if "torch" in timed:
+        torch_s = statistics.median(timed["torch"])
+        torch_epochs = torch_trainer.iterations_per_epoch
+        paired_torch = {
+            "iteration_s": torch_s,
+            "epoch_s": torch_epochs * torch_s,
+            # padded: the median of the iteration pairs' ratios; skip: epoch against epoch,
+            # both over the same interleaved stretch of time
+            "times_faster": (statistics.median(t / w for t, w in zip(timed["torch"],
+                                                                   timed["wall"]))
+                             if not mask else torch_epochs * torch_s / epoch_s),
+            "iterations": timed["torch"],
+        }
     return {
         "data": args.current_task, "model": kind, "mode": mode,
         "wordvec": wordvec, "hidden": hidden, "batch": batch,
@@ -259,8 +315,12 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
         "gflop_per_s": flops / measured_s / 1e9,
         "sgemm_gflop_per_s": sgemm_rate / 1e9,
         "floor_s": floor_s,
-        "floor_percent": 100 * floor_s / measured_s,
-        "floor_percent_cpu": 100 * floor_s / cpu_s,
+        # each iteration against the floor timed right after it: the median of those ratios
+        "floor_percent": 100 * statistics.median(f / w for f, w in zip(floors, timed["wall"])),
+        "floor_percent_cpu": 100 * statistics.median(f / c for f, c in zip(floors, timed["cpu"])),
+        "iterations": timed["wall"],
+        "floors": floors,
+        "torch_paired": paired_torch,
     }
 
 
@@ -303,6 +363,15 @@ def load_reference():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module, ""
+
+
+def reference_trainer(reference, train, vocab, sizes, args):
+    """The PyTorch attention model on the padded training batches, for iterations timed in
+    turn with kanjinum's attention model (`bench_model`)."""
+    wordvec, hidden, batch = sizes
+    enc = D.encode_dataset(train, vocab)
+    return reference.Trainer(enc.xs[:, ::-1], enc.ts, len(vocab), wordvec=wordvec,
+                             hidden=hidden, batch=batch, threads=args.threads)
 
 
 def bench_reference(reference, train, test, vocab, sizes, args) -> dict:
@@ -369,9 +438,10 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
               f"{r['floor_s'] * 1e3:8.1f} {r['floor_percent']:6.0f}% {r['floor_percent_cpu']:5.0f}% "
               f"{'-' if speedup is None else f'{speedup:.2f}':>7s} "
               f"{r['decode_samples_per_s']:9.0f} {r['decode_answer_length']:7.1f}")
-    print("% floor: floor / measured (wall clock); cpu %: the same with the process's CPU "
-          "time;\nx torch: how many times faster than PyTorch (per iteration padded, per epoch "
-          "skip);\ndecode/s: the model above after its few timed iterations; in mode skip it "
+    print("% floor: floor / measured (wall clock), each iteration against the floor's products "
+          "timed right after it,\nthe median of those ratios; cpu %: the same with the process's "
+          "CPU time;\nx torch: how many times faster than PyTorch (per iteration padded, per "
+          "epoch skip),\nfrom PyTorch iterations taken in turn with the attention model's;\ndecode/s: the model above after its few timed iterations; in mode skip it "
           "stops each row at its end,\nso its speed depends on the answer lengths (ans len) "
           "this barely trained model happens to give:\nfor a trained model's speed, see "
           "--decode-run")
@@ -379,11 +449,17 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
         print(f"\nPyTorch {ref['torch_version']} attention on {task}: "
               f"{ref['iteration_s'] * 1e3:.1f} ms/iter (cpu {ref['iteration_cpu_s'] * 1e3:.1f}), "
               f"{ref['epoch_s']:.1f} s/epoch, decode {ref['decode_samples_per_s']:.0f}/s")
+        for r in results:
+            if r["data"] == task and r.get("torch_paired"):
+                print(f"  in turn with kanjinum's attention {r['mode']}: "
+                      f"{r['torch_paired']['iteration_s'] * 1e3:.1f} ms/iter")
 
 
 def vs_torch(result: dict, reference: dict | None):
     """How many times faster than the PyTorch attention model: per iteration on the same padded
     batches, per epoch for the skip mode (different batches, same data)."""
+    if result.get("torch_paired"):  # measured in turn with kanjinum's iterations
+        return result["torch_paired"]["times_faster"]
     if reference is None or result["model"] != "attention":
         return None
     if result["mode"] == "padded":
@@ -515,10 +591,13 @@ def main(argv=None) -> dict:
                             ("x@Wx (all steps at once)", (T * batch, wordvec + 1, 4 * hidden)),
                             ("dWh = h.T@dA (all steps)", (hidden, (T - 1) * batch, 4 * hidden)),
                             ("dA@Wh.T (a backward step)", (batch, 4 * hidden, hidden))]
+            trainer = None
+            if reference is not None and "attention" in args.models:
+                trainer = reference_trainer(reference, train, vocab, sizes, args)
             for kind in args.models:
                 for mode in args.mode_list:
                     result = bench_model(kind, mode, dataset, train, test, vocab, sizes, args,
-                                         sgemm)
+                                         sgemm, trainer)
                     figures["results"].append(result)
                     print(f"  {task} {kind} {mode}: {result['iteration_s'] * 1e3:.1f} ms/iter, "
                           f"{result['floor_percent']:.0f}% of floor, "

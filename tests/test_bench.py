@@ -48,6 +48,66 @@ def test_quick_bench_runs_and_writes_every_field(tmp_path, capsys):
     assert "% floor" in capsys.readouterr().out
 
 
+def test_floor_and_pytorch_are_timed_after_every_iteration(monkeypatch):
+    """% floor and x torch come from figures taken in turn with each timed iteration, so that
+    a shared machine's drift moves both sides of the ratio alike."""
+    class FakeTrainer:  # stands in for benchmarks/torch_reference.Trainer (torch not needed)
+        iterations_per_epoch = 10
+
+        def __init__(self):
+            self.calls = 0
+
+        def iteration(self):
+            self.calls += 1
+            return 0.5, 0.5
+
+    floor_calls = []
+    real_floor_now = bench.SgemmTimer.floor_now
+
+    def counting_floor_now(self, matmuls):
+        floor_calls.append(len(matmuls))
+        return real_floor_now(self, matmuls)
+
+    monkeypatch.setattr(bench.SgemmTimer, "floor_now", counting_floor_now)
+    args = bench.parse_args(["--quick", "--iters", "4", "--warmup", "2"])
+    args.current_task = "kanji"
+    dataset = bench.load_data("kanji", None, True)
+    train, test = bench.split(dataset)
+    vocab = bench.D.Vocab.from_texts(dataset.questions + dataset.answers)
+    trainer = FakeTrainer()
+    for mode in ("padded", "skip"):
+        floor_calls.clear()
+        trainer.calls = 0
+        r = bench.bench_model("attention", mode, dataset, train, test, vocab,
+                              bench.QUICK_SIZES["kanji"], args, bench.SgemmTimer(repeats=3),
+                              trainer)
+        assert len(floor_calls) == 6 and trainer.calls == 6  # warm-up ones too
+        assert len(r["iterations"]) == len(r["floors"]) == 4
+        ratios = sorted(f / w for f, w in zip(r["floors"], r["iterations"]))
+        assert r["floor_percent"] == pytest.approx(100 * (ratios[1] + ratios[2]) / 2)
+        paired = r["torch_paired"]
+        assert paired["iterations"] == [0.5] * 4 and paired["epoch_s"] == pytest.approx(5.0)
+        if mode == "padded":
+            expected = sorted(0.5 / w for w in r["iterations"])
+            assert paired["times_faster"] == pytest.approx((expected[1] + expected[2]) / 2)
+        else:
+            assert paired["times_faster"] == pytest.approx(5.0 / r["epoch_s"])
+        assert bench.vs_torch(r, None) == paired["times_faster"]
+    # other models are not paired with the PyTorch attention model
+    r = bench.bench_model("seq2seq", "padded", dataset, train, test, vocab,
+                          bench.QUICK_SIZES["kanji"], args, bench.SgemmTimer(repeats=3), trainer)
+    assert r["torch_paired"] is None and bench.vs_torch(r, None) is None
+
+
+def test_floor_now_counts_each_product_as_often_as_it_runs():
+    timer = bench.SgemmTimer()
+    once = [bench.Matmul("a", 64, 64, 64)]
+    many = [bench.Matmul("a", 64, 64, 64, count=50)]
+    single = sorted(timer.floor_now(once) for _ in range(9))[4]
+    fifty = sorted(timer.floor_now(many) for _ in range(9))[4]
+    assert 10 < fifty / single < 250  # one product timed, counted 50 times
+
+
 def test_profile_script_accounts_for_the_iteration(tmp_path):
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "profile_iteration.py"
     data = Path(__file__).resolve().parent.parent / "data" / "kanji.txt"
