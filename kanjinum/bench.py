@@ -262,7 +262,7 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
                          mask=mask, bucket=mask)
     model = build_model(ModelConfig(kind, len(vocab), wordvec, hidden), seed=config.seed)
     run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
-              mask, config)
+              mask, config, threads=args.threads)
     enc = D.encode_dataset(train, vocab)
     batches = epoch_batches(np.random.default_rng(0), enc.question_lengths, batch, mask)
     # The floor of the full-width shapes, timed product by product after every iteration; the
@@ -560,6 +560,8 @@ def main(argv=None) -> dict:
         check_json_target(Path(args.json))  # before minutes of timing, not after
     # A bad folder, or one that reads no kanji numerals, is found now, not after the timings
     trained = [(folder, load_run(resolve_run(folder))) for folder in args.decode_run]
+    for _, run in trained:
+        run.threads = args.threads
     if trained:
         kanji_test = split(load_data("kanji", args.kanji, args.quick))[1]
         for folder, run in trained:

@@ -421,7 +421,8 @@ def train(
                 lr_decay=lr_decay, schedule=schedule.value, clip=clip, reverse=reverse,
                 mask=mask, bucket=mask if bucket is None else bucket, oversample=oversample,
                 seed=seed, split_seed=split_seed, target_acc=target_acc)
-        fit(config, out, resume=resume, force=force, reporter=RichReporter(console, show))
+        fit(config, out, resume=resume, force=force, reporter=RichReporter(console, show),
+            threads=threads)
     if (out / "model.npz").exists():
         console.print(f"run saved in [bold]{out}[/]")
     else:
@@ -484,6 +485,7 @@ def eval_(
                    "choose one")
     with user_errors(), blas_threads(threads):
         loaded = load_run(resolve_run(run))
+        loaded.threads = threads
         if data is None:
             dataset, source = training_data(loaded)
             _, dataset = D.split_for_training(dataset, loaded.train.split_seed)
@@ -556,6 +558,7 @@ def attend(
         if numerals:  # the heatmap of the numerals given goes to --out itself
             _check_heatmap_target(out)
         loaded = load_run(resolve_run(run))
+        loaded.threads = threads
         if not loaded.model.has_attention:
             raise fail(f"run {loaded.path} is a {loaded.kind} model, which has no attention to "
                        "show; train one with --model attention")

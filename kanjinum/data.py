@@ -358,10 +358,12 @@ def count_overlap(train: Dataset, test: Dataset) -> int:
 def categorise(n: int) -> str:
     """The kind of a number, for reporting accuracy where random data is thin.
 
-    single: 1-9; round: d×10^k; repeated: one digit written 2+ times (7777); short: < 1000;
+    single: 0-9; round: d×10^k; repeated: one digit written 2+ times (7777); short: < 1000;
     sparse: at most 3 non-zero digits; group: some 万/億/兆 group below the top one is 0 or 1
-    (一億一, 五兆五千五十五); other: everything else.
+    (一億一, 五兆五千五十五); other: everything else. Numerals name no negative numbers.
     """
+    if n < 0:
+        raise ValueError(f"categorise: {n} is negative; numerals name 0 and up")
     digits = str(n)
     if n < 10:
         return "single"

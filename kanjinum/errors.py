@@ -1,8 +1,9 @@
 """The errors a user can cause. The CLI turns each into one line and a non-zero exit status."""
 
 
-class KanjinumError(Exception):
-    """Base class: a mistake in what the user asked for, never a bug."""
+class KanjinumError(ValueError):
+    """Base class: a mistake in what the user asked for, never a bug. A ValueError, so that
+    code calling the library can catch it as it catches numpy's and Python's value errors."""
 
 
 class DataError(KanjinumError):

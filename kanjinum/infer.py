@@ -25,6 +25,13 @@ class Answer:
     def correct(self) -> bool | None:
         return None if self.truth is None else self.answer == str(self.truth)
 
+    def __repr__(self) -> str:
+        # the weights' shape, not their values: a notebook cell stays a line
+        shape = None if self.weights is None else "x".join(map(str, np.shape(self.weights)))
+        error = f", truth_error={self.truth_error!r}" if self.truth_error else ""
+        return (f"Answer(question={self.question!r}, answer={self.answer!r}, "
+                f"truth={self.truth!r}, correct={self.correct}, weights={shape}{error})")
+
     def panel(self) -> dict:
         # ○ and × (maru, batsu) are in the Japanese font; the ballot boxes ☑ ☒ are not.
         mark = {True: "○", False: "×", None: "?"}[self.correct]

@@ -1,4 +1,5 @@
-"""Figures: learning curves and attention heatmaps, saved as PNG files.
+"""Figures: learning curves and attention heatmaps, returned as matplotlib Figures (a notebook
+shows them) and, given a path, saved as PNG files.
 
 Japanese labels use the IPAex Gothic font that the matplotlib-fontja package ships, loaded from
 the package's own file: no system font, no font-cache surgery. Figures are drawn on matplotlib's
@@ -52,11 +53,12 @@ def _save(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def learning_curve(history: list[dict], path: str | os.PathLike) -> None:
-    """Training loss and test accuracy per epoch, side by side."""
+def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -> Figure:
+    """Training loss and test accuracy per epoch, side by side; saved to path, if given."""
     if not history:
         raise ValueError("no epoch to plot: the history is empty")
-    _check_png_path(path)
+    if path is not None:
+        _check_png_path(path)
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     FigureCanvasAgg(fig)
@@ -69,11 +71,14 @@ def learning_curve(history: list[dict], path: str | os.PathLike) -> None:
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
-    _save(fig, path)
+    if path is not None:
+        _save(fig, path)
+    return fig
 
 
-def attention_heatmaps(items: list[dict], path: str | os.PathLike) -> None:
-    """One panel per numeral: rows are output characters, columns input characters.
+def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None) -> Figure:
+    """One panel per numeral: rows are output characters, columns input characters; saved to
+    path, if given.
 
     Each item: {"question": str, "answer": str, "weights": (rows, cols) array, "title": str}.
     Columns are the real characters in reading order; weights with one column more (a model
@@ -81,11 +86,14 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike) -> None:
     """
     if not items:
         raise ValueError("no numeral to draw")
+    if len(items) > MAX_PANELS:
+        raise ValueError(f"{len(items)} numerals; one figure shows at most {MAX_PANELS}")
     missing = [it["question"] for it in items if it.get("weights") is None]
     if missing:
         raise ValueError(f"{missing[0]!r} has no attention weights (seq2seq and peeky models "
                          "have no attention to draw)")
-    _check_png_path(path)
+    if path is not None:
+        _check_png_path(path)
     font = japanese_font()
     n = len(items)
     cols = min(n, 2)
@@ -104,7 +112,9 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike) -> None:
         fig.colorbar(image, ax=ax, shrink=0.9, label="attention weight")
     for ax in axes[n:]:
         ax.set_visible(False)
-    _save(fig, path)
+    if path is not None:
+        _save(fig, path)
+    return fig
 
 
 def _heatmap(ax, item: dict, font: FontProperties):

@@ -34,6 +34,7 @@ from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
 from kanjinum.optim import Adam, clip_grads
 
 FORMAT_VERSION = 1
+DEFAULT_THREADS = 1  # BLAS threads for training and decoding, as the CLI's --threads default
 SCHEDULES = ("constant", "cosine")
 WARMUP_SHARE = 0.02  # of all iterations, for the cosine schedule
 DECODE_BATCH = 1000
@@ -112,9 +113,33 @@ class TrainConfig:
 # --- a trained model and what it needs to read questions ------------------------------------
 
 
+_threadpools = None
+
+
+@contextmanager
+def blas_threads(threads: int):
+    """The BLAS's thread count for the products run inside, restored after.
+
+    One thread by default everywhere, the library as the CLI: a second thread pays on an idle
+    machine, and with another process on the other core it makes training 2x slower and more
+    (docs/performance.md). Setting it costs about 15 microseconds, so decoding one question
+    can do it too."""
+    global _threadpools
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise OptionError(f"threads must be a whole number of at least 1, not {threads!r}")
+    if _threadpools is None:
+        from threadpoolctl import ThreadpoolController
+
+        _threadpools = ThreadpoolController()
+    with _threadpools.limit(limits=threads, user_api="blas"):
+        yield
+
+
 @dataclass
 class Run:
-    """A model with its vocabulary and input conventions: everything needed to answer."""
+    """A model with its vocabulary and input conventions: everything needed to answer.
+
+    `threads`: the BLAS threads `predict` uses (the CLI sets it from --threads)."""
 
     model: Seq2seq
     vocab: D.Vocab
@@ -131,6 +156,7 @@ class Run:
     question_chars: str = ""
     # Set by `fit` when SIGINT or SIGTERM stopped the training before its end ("SIGINT")
     stopped_by: str = ""
+    threads: int = DEFAULT_THREADS
 
     @property
     def readable_chars(self) -> str:
@@ -189,6 +215,10 @@ class Run:
         # batch; without one, questions with as much padding share more encoder states
         # (`LSTM.infer`: 8 % fewer encoder steps on the kanji test split).
         order = np.argsort(-lengths, kind="stable")
+        with blas_threads(self.threads):
+            return self._predict_sorted(questions, xs, lengths, order, batch, attention)
+
+    def _predict_sorted(self, questions, xs, lengths, order, batch, attention):
         answers: list[str] = [""] * len(questions)
         weights: list = [None] * len(questions)
         for start in range(0, len(questions), batch):
@@ -537,8 +567,11 @@ def make_run_folder(out: Path) -> None:
 
 
 def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force: bool = False,
-        reporter: Reporter | None = None) -> Run:
+        reporter: Reporter | None = None, threads: int = DEFAULT_THREADS) -> Run:
     """Train a model as configured, writing the run folder `out`; returns the trained Run.
+
+    threads: BLAS threads (`blas_threads`), 1 unless asked, as `kanjinum train --threads`;
+    the run returned decodes with as many.
 
     resume=True continues the run in `out` with its saved settings; of `config` only `epochs`
     (the new total) and `target_acc` (if not None) are used, and config may be None.
@@ -550,6 +583,11 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
     if not resume and not isinstance(config, TrainConfig):
         raise TypeError(f"fit needs a TrainConfig (None only with resume=True), not "
                         f"{type(config).__name__}")
+    with blas_threads(threads):  # also checks the number before any work
+        return _fit(config, out, resume, force, reporter, threads)
+
+
+def _fit(config, out, resume, force, reporter, threads) -> Run:
     quiet = reporter is None
     reporter = reporter or Reporter()
     out = Path(out)
@@ -579,7 +617,7 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
                         seed=config.seed)
     run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
               config.mask, config, out, file_sha256(config.data),
-              D.in_natural_order("".join(dataset.questions)))
+              D.in_natural_order("".join(dataset.questions)), threads=threads)
     optimizer = Adam(lr=config.lr)
     state = TrainState()
     if resume:

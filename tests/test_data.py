@@ -192,6 +192,12 @@ def test_categorise(n, kind):
     assert D.categorise(n) == kind
 
 
+def test_categorise_zero_is_a_single_digit_and_negatives_are_refused():
+    assert D.categorise(0) == "single"
+    with pytest.raises(ValueError, match="negative"):
+        D.categorise(-7)
+
+
 def test_hard_set_holds_all_kinds_and_avoids_the_training_file():
     train = D.generate_kanji(size=3000, seed=0, include_closed=True)
     hard = D.hard_dataset(per_kind=50, exclude=train.questions)

@@ -166,3 +166,33 @@ def test_predict_refuses_what_it_would_read_wrongly():
         run.predict(["一"], batch=0)
     answers, weights = run.predict(["一億一", ""])  # an empty question is decoded, not a crash
     assert answers[0] == "100000001" and len(answers) == 2 and weights[1].shape[1] == 0
+
+
+def test_the_librarys_mistakes_are_value_errors():
+    """A notebook catches a question the model cannot read, a bad setting or a missing run as
+    it catches numpy's value errors; they were bare Exceptions."""
+    from pathlib import Path
+
+    from kanjinum.errors import DataError, KanjinumError, OptionError, RunError, VocabError
+    from kanjinum.train import TrainConfig, load_run
+    assert all(issubclass(e, ValueError)
+               for e in (KanjinumError, DataError, VocabError, RunError, OptionError))
+    run = load_run(Path(__file__).resolve().parent.parent / "kanjinum" / "default_model")
+    with pytest.raises(ValueError):
+        run.predict(["一x"])
+    with pytest.raises(ValueError):
+        TrainConfig(hidden=0).check()
+    with pytest.raises(ValueError):
+        load_run(Path(__file__).parent / "no such run")
+
+
+def test_an_answer_prints_in_one_line():
+    """In a notebook an Answer printed its whole weight array, 9 lines for 一億一."""
+    from pathlib import Path
+
+    from kanjinum.infer import answer_numerals
+    from kanjinum.train import load_run
+    run = load_run(Path(__file__).resolve().parent.parent / "kanjinum" / "default_model")
+    found = answer_numerals(run, ["一億一"])[0]
+    assert repr(found) == ("Answer(question='一億一', answer='100000001', truth=100000001, "
+                           "correct=True, weights=9x3)")

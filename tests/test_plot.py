@@ -3,7 +3,10 @@ import warnings
 
 import numpy as np
 
-from kanjinum.plot import attention_heatmaps, learning_curve
+import pytest
+from matplotlib.figure import Figure
+
+from kanjinum.plot import MAX_PANELS, attention_heatmaps, learning_curve
 
 
 def png_size(path):
@@ -93,3 +96,25 @@ def test_plotting_nothing_or_not_a_png_is_a_clear_error(tmp_path):
         attention_heatmaps([panel("一", "1")], tmp_path / "nofolder" / "a.png")
     assert missing.value.filename == str(tmp_path / "nofolder")  # not a hidden temporary name
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_without_a_path_the_figures_are_returned_and_nothing_is_written(tmp_path, monkeypatch):
+    """For a notebook: the Figure comes back (a notebook shows it) and no file is written."""
+    monkeypatch.chdir(tmp_path)
+    history = [{"epoch": e, "loss": 1 / e, "accuracy": e / 10} for e in range(1, 4)]
+    curve = learning_curve(history)
+    assert isinstance(curve, Figure) and len(curve.axes) == 2
+    heatmaps = attention_heatmaps([panel("一", "1"), panel("一億一", "100000001"),
+                                   panel("三兆九千億", "3900000000000")])
+    # three panels with a colour bar each; the fourth cell of the 2 x 2 grid is hidden
+    assert sum(ax.get_visible() for ax in heatmaps.axes) == 6
+    assert list(tmp_path.iterdir()) == []
+    saved = learning_curve(history, tmp_path / "c.png")
+    assert isinstance(saved, Figure) and png_size(tmp_path / "c.png")[0] == 9 * 120
+
+
+def test_more_panels_than_one_figure_holds_are_refused(tmp_path):
+    items = [panel("一", "1")] * (MAX_PANELS + 1)
+    with pytest.raises(ValueError, match=f"at most {MAX_PANELS}"):
+        attention_heatmaps(items, tmp_path / "many.png")
+    assert not (tmp_path / "many.png").exists()

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kanjinum.cli import app
-from kanjinum.errors import RunError
+from kanjinum.errors import OptionError, RunError
 from kanjinum.train import TrainConfig, TrainingStopped, fit, load_npz, load_run
 
 runner = CliRunner()
@@ -957,3 +957,51 @@ def test_fit_without_a_config_says_what_it_needs(tmp_path):
         fit(None, tmp_path / "r")
     with pytest.raises(TypeError, match="not dict"):
         fit({"hidden": 8}, tmp_path / "r")
+
+
+def test_pytest_quiet_still_prints_its_summary():
+    """`python -m pytest -q` printed nothing at all: the project's settings added a second -q."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/test_plot.py::test_learning_curve"],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "1 passed" in done.stdout
+
+
+def _blas_threads_now() -> int:
+    from threadpoolctl import threadpool_info
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_the_library_trains_and_decodes_on_one_blas_thread_unless_asked(base, tmp_path,
+                                                                       monkeypatch):
+    """fit() and Run.predict() ran on every BLAS thread (the CLI limits them to --threads):
+    with another process on the other core, a notebook's training went 10x slower."""
+    from threadpoolctl import threadpool_limits
+
+    from kanjinum.optim import Adam
+    seen = []
+    real_update = Adam.update
+
+    def update(self, params, grads):
+        seen.append(_blas_threads_now())
+        return real_update(self, params, grads)
+
+    monkeypatch.setattr(Adam, "update", update)
+    monkeypatch.chdir(base)
+    two = min(2, os.cpu_count() or 1)
+    with threadpool_limits(limits=two):
+        trained = fit(TrainConfig(data="d.txt", hidden=4, wordvec=4, batch=64, epochs=1),
+                      tmp_path / "r")
+        assert set(seen) == {1} and trained.threads == 1
+        decoded = []
+        monkeypatch.setattr(trained.model, "generate", lambda *a, **k: decoded.append(
+            _blas_threads_now()) or (np.zeros((1, trained.answer_width), np.int32), None))
+        trained.predict(["一"])
+        trained.threads = two
+        trained.predict(["一"])
+        assert decoded == [1, two]
+        assert _blas_threads_now() == two  # restored after
+    with pytest.raises(OptionError, match="threads"):
+        fit(TrainConfig(data="d.txt"), tmp_path / "r2", threads=0)
+    assert not (tmp_path / "r2").exists()
