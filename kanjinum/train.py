@@ -646,7 +646,7 @@ def _fit(config, out, resume, force, reporter, threads) -> Run:
             reporter.message(f"{where}; continue with kanjinum train --out {out} --resume")
             if quiet:  # a notebook cell would otherwise go on with a half-trained model
                 warnings.warn(f"{where}: fit(..., resume=True) continues it", RuntimeWarning,
-                              stacklevel=2)
+                              stacklevel=3)  # the caller of fit
     return run
 
 

@@ -915,9 +915,10 @@ def test_fit_interrupted_in_a_notebook_says_so(base, tmp_path, monkeypatch):
     monkeypatch.setattr(Reporter, "iteration",
                         lambda self, loss: os.kill(os.getpid(), signal.SIGINT))
     config = TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, batch=32, epochs=2)
-    with pytest.warns(RuntimeWarning, match="stopped by SIGINT.*resume=True"):
+    with pytest.warns(RuntimeWarning, match="stopped by SIGINT.*resume=True") as caught:
         trained = fit(config, tmp_path / "r")
     assert trained.stopped_by == "SIGINT"
+    assert caught[0].filename == __file__  # shown at the notebook's line, not in kanjinum
     assert (tmp_path / "r" / "state.npz").exists()
     monkeypatch.undo()
     finished = fit(TrainConfig(epochs=2), tmp_path / "r", resume=True)
