@@ -108,6 +108,29 @@ def test_floor_now_counts_each_product_as_often_as_it_runs():
     assert 10 < fifty / single < 250  # one product timed, counted 50 times
 
 
+def test_decode_bound_counts_the_rows_decoding_computes(monkeypatch):
+    """benchmarks/decode_bound.py: rows counted by wrapping the two step functions, which it
+    puts back; the bound is the rows priced at the timed product and exp."""
+    import importlib.util
+
+    from kanjinum import layers
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "decode_bound.py"
+    spec = importlib.util.spec_from_file_location("decode_bound", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(script.parent.parent)
+    step_states, step = layers.LSTM._step_states, layers.LSTMStepper.step
+    figures = module.main(["default", "--limit", "40", "--repeats", "1"])
+    assert layers.LSTM._step_states is step_states and layers.LSTMStepper.step is step
+    rows = figures["rows_per_question"]
+    # the decoder runs at least the answer's end step; the encoder at most a row per character
+    assert 1 <= rows["decoder"] <= 14 and 0 < rows["encoder"] <= 25
+    total = rows["encoder"] + rows["decoder"]
+    assert figures["bound"] == pytest.approx(1 / (total * (figures["product_s"]
+                                                            + figures["exp_s"])))
+    assert figures["bound"] < figures["bound_products"] and figures["measured"] > 0
+
+
 def test_profile_script_accounts_for_the_iteration(tmp_path):
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "profile_iteration.py"
     data = Path(__file__).resolve().parent.parent / "data" / "kanji.txt"
