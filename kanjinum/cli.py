@@ -421,13 +421,17 @@ def train(
                 lr_decay=lr_decay, schedule=schedule.value, clip=clip, reverse=reverse,
                 mask=mask, bucket=mask if bucket is None else bucket, oversample=oversample,
                 seed=seed, split_seed=split_seed, target_acc=target_acc)
-        fit(config, out, resume=resume, force=force, reporter=RichReporter(console, show),
-            threads=threads)
+        trained = fit(config, out, resume=resume, force=force,
+                      reporter=RichReporter(console, show), threads=threads)
     if (out / "model.npz").exists():
         console.print(f"run saved in [bold]{out}[/]")
     else:
         console.print(f"no epoch has finished yet, so {out} has no model to use; "
                       f"continue it with kanjinum train --out {out} --resume")
+    if trained.stopped_by:  # saved, but not finished: `train && eval` should stop here
+        import signal
+
+        raise typer.Exit(128 + signal.Signals[trained.stopped_by].value)
 
 
 def _refuse_changes_on_resume(saved: TrainConfig, ctx) -> None:
