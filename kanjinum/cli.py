@@ -408,7 +408,7 @@ def train(
                        "start it again")
     elif bucket and not mask:
         raise fail("--bucket needs --mask: without a mask every batch keeps its full width")
-    out = Path(out) if out else Path("runs") / f"{model.value}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(out) if out else None  # None: a new folder under runs/, named by fit
     console = _console()
     with user_errors(), blas_threads(threads):
         if resume:
@@ -423,6 +423,7 @@ def train(
                 seed=seed, split_seed=split_seed, target_acc=target_acc)
         trained = fit(config, out, resume=resume, force=force,
                       reporter=RichReporter(console, show), threads=threads)
+    out = trained.path
     if (out / "model.npz").exists():
         console.print(f"run saved in [bold]{out}[/]")
     else:

@@ -558,17 +558,40 @@ def _check_holds_no_other_files_of_those_names(out: Path) -> None:
                        f"replaces a run folder, so choose another --out")
 
 
-def make_run_folder(out: Path) -> None:
-    """Create the run folder once every check has passed, so a refused run leaves none behind."""
+def default_run_folder(model: str) -> Path:
+    """runs/<model>-<date>-<time>: the run folder when none is named (`make_run_folder` adds
+    -2, -3, ... when two runs start in the same second)."""
+    return Path("runs") / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def make_run_folder(out: Path, fresh: bool = False) -> Path:
+    """Create the run folder once every check has passed, so a refused run leaves none behind;
+    returns it. fresh: `out` is a default name and the folder must be new: taken atomically,
+    with -2, -3, ... after the name when another run (another process too) has it already."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        if not fresh:
+            out.mkdir(parents=True, exist_ok=True)
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for k in range(1, 10_000):
+            candidate = out if k == 1 else out.with_name(f"{out.name}-{k}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+        raise RunError(f"{out.parent} already holds {out.name} and 9,998 more like it")
     except OSError as exc:
         raise RunError(f"cannot create {out}: {exc.strerror or exc}") from None
 
 
-def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force: bool = False,
-        reporter: Reporter | None = None, threads: int = DEFAULT_THREADS) -> Run:
+def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool = False,
+        force: bool = False, reporter: Reporter | None = None,
+        threads: int = DEFAULT_THREADS) -> Run:
     """Train a model as configured, writing the run folder `out`; returns the trained Run.
+
+    out=None: a new folder runs/<model>-<date>-<time> (`default_run_folder`), never one that
+    another run holds; the Run's `path` says which.
 
     threads: BLAS threads (`blas_threads`), 1 unless asked, as `kanjinum train --threads`;
     the run returned decodes with as many.
@@ -590,7 +613,11 @@ def fit(config: TrainConfig | None, out: str | Path, resume: bool = False, force
 def _fit(config, out, resume, force, reporter, threads) -> Run:
     quiet = reporter is None
     reporter = reporter or Reporter()
-    out = Path(out)
+    if out is None and resume:
+        raise RunError("resume needs the run folder to continue (out)")
+    fresh = out is None
+    if not fresh:
+        out = Path(out)
     if resume:
         config = resumed_config(out, None if config is None else config.epochs,
                                 None if config is None else config.target_acc)
@@ -600,7 +627,13 @@ def _fit(config, out, resume, force, reporter, threads) -> Run:
     dataset = D.read_dataset(config.data)
     if config.mask is False and config.bucket:
         config = replace(config, bucket=False)
-    check_run_folder(out, resume, force)
+    if fresh:
+        out = default_run_folder(config.model)
+        blocking = file_where_a_folder_should_be(out)
+        if blocking is not None:
+            raise RunError(f"{blocking} is a file, not a folder: it is where runs are kept")
+    else:
+        check_run_folder(out, resume, force)
     train_set, test_set = D.split_for_training(dataset, config.split_seed)
     if len(train_set) == 0 or len(test_set) == 0:
         raise D.DataError(
@@ -623,9 +656,9 @@ def _fit(config, out, resume, force, reporter, threads) -> Run:
     if resume:
         state = _load_state(out, run, optimizer)
         _check_there_is_more_to_do(out, config, state)
-    elif force:
+    elif force and not fresh:  # a fresh folder is new: nothing of anyone's to clear
         clear_run_files(out)
-    make_run_folder(out)
+    run.path = out = make_run_folder(out, fresh)
     # On resume too: --epochs or --target-acc may have changed
     atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
     rng = np.random.default_rng(config.seed)

@@ -1009,3 +1009,24 @@ def test_the_library_trains_and_decodes_on_one_blas_thread_unless_asked(base, tm
     with pytest.raises(OptionError, match="threads"):
         fit(TrainConfig(data="d.txt"), tmp_path / "r2", threads=0)
     assert not (tmp_path / "r2").exists()
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(base, tmp_path, monkeypatch):
+    """The default folder runs/<model>-<time> has one-second resolution: the second of two runs
+    started together was refused, with advice (--force) that would wipe the first."""
+    import kanjinum.train as T
+    monkeypatch.setattr(T.time, "strftime", lambda pattern: "20261122-235453")
+    monkeypatch.chdir(tmp_path)
+    data = str(base / "d.txt")
+    first = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--epochs", 1)
+    second = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--epochs", 1,
+                 "--force")  # --force cannot touch a run it did not name
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    folder = tmp_path / "runs" / "attention-20261122-235453"
+    assert "runs/attention-20261122-235453-2" in second.output.replace("\n", "")
+    third = fit(TrainConfig(data=data, hidden=4, wordvec=4, epochs=1))
+    assert third.path == Path("runs") / "attention-20261122-235453-3"
+    for path in (folder, folder.with_name(folder.name + "-2"), folder.with_name(folder.name + "-3")):
+        assert (path / "model.npz").exists() and (path / "config.json").exists()
+    # the first run is untouched by the later ones
+    assert json.loads((folder / "history.json").read_text(encoding="utf-8"))[0]["epoch"] == 1
