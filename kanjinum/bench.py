@@ -41,7 +41,7 @@ import numpy as np
 
 from kanjinum import data as D
 from kanjinum.errors import OptionError
-from kanjinum.fileio import atomic_write_text, file_where_a_folder_should_be
+from kanjinum.fileio import atomic_write_text, why_unwritable
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
 from kanjinum.train import (DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches,
@@ -534,12 +534,11 @@ def parse_args(argv):
 
 
 def check_json_target(path: Path) -> None:
-    """--json replaces an earlier bench file, never another file of the user's."""
-    blocking = file_where_a_folder_should_be(path)
-    if blocking is not None:
-        raise OptionError(f"--json {path}: {blocking} is a file, not a folder")
-    if not path.parent.is_dir():
-        raise OptionError(f"--json {path}: the folder {path.parent} does not exist")
+    """--json can be written, and replaces an earlier bench file, never another file of the
+    user's: checked before minutes of timing."""
+    why = why_unwritable(path)
+    if why is not None:
+        raise OptionError(f"--json {path}: {why}")
     if not path.exists():
         return
     try:
@@ -558,12 +557,15 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.json:
         check_json_target(Path(args.json))  # before minutes of timing, not after
-    # A bad folder, or one that reads no kanji numerals, is found now, not after the timings
+    # The data files (a bad one, not just a missing one), a bad run folder, or one that reads
+    # no kanji numerals, are found now, not after minutes of timing
+    datasets = {task: load_data(task, getattr(args, task), args.quick)
+                for task in dict.fromkeys(args.tasks + (["kanji"] if args.decode_run else []))}
     trained = [(folder, load_run(resolve_run(folder))) for folder in args.decode_run]
     for _, run in trained:
         run.threads = args.threads
     if trained:
-        kanji_test = split(load_data("kanji", args.kanji, args.quick))[1]
+        kanji_test = split(datasets["kanji"])[1]
         for folder, run in trained:
             readable_questions(folder, run, kanji_test)
     sizes_for = QUICK_SIZES if args.quick else SIZES
@@ -582,7 +584,7 @@ def main(argv=None) -> dict:
     with threadpool_limits(limits=args.threads):
         for task in args.tasks:
             args.current_task = task
-            dataset = load_data(task, getattr(args, task), args.quick)
+            dataset = datasets[task]
             train, test = split(dataset)
             vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
             sizes = sizes_for[task]
@@ -609,8 +611,7 @@ def main(argv=None) -> dict:
                 print(f"  {task} torch attention: "
                       f"{figures['torch'][task]['iteration_s'] * 1e3:.1f} ms/iter", flush=True)
         if args.decode_run:
-            kanji = load_data("kanji", args.kanji, args.quick)
-            test = split(kanji)[1]
+            test = split(datasets["kanji"])[1]
             figures["trained_runs"] = [bench_trained_run(folder, run, test, args.decode_repeats)
                                        for folder, run in trained]
         figures["sgemm"] = [{"what": what, "m": m, "k": k, "n": n,

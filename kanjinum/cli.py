@@ -264,7 +264,7 @@ def gen_data(
     out = out or Path("data") / f"{task.value}.txt"
     started = time.perf_counter()
     with user_errors():
-        _check_folder_of(out)
+        _check_folder_of(out, makes_folders=True)  # write_dataset makes missing folders
         if out.is_dir():
             raise DataError(f"{out} is a folder; --out names the file to write")
         if out.exists() and not force:
@@ -559,7 +559,7 @@ def attend(
     if out.suffix.lower() != ".png":
         raise fail(f"--out must name a .png file, not {out}")
     with user_errors(), blas_threads(threads):
-        _check_folder_of(out)
+        _check_folder_of(out, makes_folders=True)  # attend makes missing folders
         if numerals:  # the heatmap of the numerals given goes to --out itself
             _check_heatmap_target(out)
         loaded = load_run(resolve_run(run))
@@ -574,12 +574,13 @@ def attend(
             _attend_interactive(console, loaded, out)
 
 
-def _check_folder_of(out: Path) -> None:
-    from kanjinum.fileio import file_where_a_folder_should_be
+def _check_folder_of(out: Path, makes_folders: bool = False) -> None:
+    """--out can be written, checked before any work is spent on what goes in it."""
+    from kanjinum.fileio import why_unwritable
 
-    blocking = file_where_a_folder_should_be(out)
-    if blocking is not None:
-        raise OptionError(f"--out {out}: {blocking} is a file, not a folder")
+    why = why_unwritable(out, makes_folders)
+    if why is not None:
+        raise OptionError(f"--out {out}: {why}")
 
 
 def _check_heatmap_target(out: Path) -> None:

@@ -26,6 +26,24 @@ def file_where_a_folder_should_be(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def why_unwritable(path: str | os.PathLike, makes_folders: bool = False) -> str | None:
+    """Why a file could not be written at path, found before any work is spent on its content
+    (a benchmark, a data set, a heatmap): a file where a folder should be, a missing folder
+    (unless the writer makes it: makes_folders), a folder this process cannot write in
+    (permissions, a read-only file system). None when it can."""
+    blocking = file_where_a_folder_should_be(path)
+    if blocking is not None:
+        return f"{blocking} is a file, not a folder"
+    folder = Path(path).parent
+    if not folder.is_dir():
+        if not makes_folders:
+            return f"the folder {folder} does not exist"
+        folder = next(parent for parent in folder.parents if parent.is_dir())
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in the folder {folder}"
+    return None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     blocking = file_where_a_folder_should_be(path)
@@ -36,7 +54,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     if path.exists() and not path.is_file():
         # The rename would replace a device (/dev/null) or a socket with a plain file.
         raise OSError(errno.EINVAL, "not a regular file; refusing to replace it", str(path))
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # named as the user's file, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         os.fchmod(fd, 0o666 & ~_current_umask())
@@ -45,12 +66,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         # Also on KeyboardInterrupt: the temporary file must not outlive the attempt.
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename == tmp_name:  # a full disk, say
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     _fsync_folder(path.parent)
 

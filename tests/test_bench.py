@@ -507,3 +507,22 @@ def test_bench_mistakes_are_found_before_the_header(argv, fragment, capsys):
     with pytest.raises(OptionError, match=fragment):
         bench.main(argv)
     assert capsys.readouterr().out == ""
+
+
+def test_a_bad_data_file_or_an_unwritable_json_is_found_before_any_timing(tmp_path, capsys,
+                                                                          monkeypatch):
+    """A UTF-16 --addition file was found after the kanji timings (19 s), and a --json in a
+    read-only folder after the whole benchmark, named as a hidden temporary file."""
+    from kanjinum.errors import DataError
+    bad = tmp_path / "u16.txt"
+    bad.write_bytes("1+1  _2  \n".encode("utf-16"))
+    with pytest.raises(DataError, match="u16.txt"):
+        bench.main(["--quick", "--addition", str(bad)])
+    assert capsys.readouterr().out == ""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    import kanjinum.fileio as fileio
+    monkeypatch.setattr(fileio.os, "access", lambda path, mode: Path(path) != locked)
+    with pytest.raises(OptionError, match="cannot write in the folder .*locked"):
+        bench.main(["--quick", "--json", str(locked / "b.json")])
+    assert capsys.readouterr().out == ""

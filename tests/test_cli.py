@@ -167,6 +167,33 @@ def test_attend_writes_a_heatmap(trained, tmp_path):
     assert "T 305" in result.output
 
 
+def test_attend_into_a_folder_it_cannot_write_says_so_before_answering(trained, tmp_path,
+                                                                      monkeypatch):
+    """It printed the answers, then named a hidden temporary file: '.a.png.r0mg6524.tmp'."""
+    import kanjinum.fileio as fileio
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(fileio.os, "access", lambda path, mode: fileio.Path(path) != locked)
+    result = run("attend", "一", "--run", trained / "runs" / "tiny", "--out", locked / "a.png")
+    assert_clean_error(result)
+    assert "cannot write in the folder" in result.output and "T 1" not in result.output
+
+
+def test_a_failed_write_names_the_users_file_not_the_temporary_one(tmp_path, monkeypatch):
+    import errno
+
+    import kanjinum.fileio as fileio
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".x.json.abc.tmp"))
+
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", read_only)
+    with pytest.raises(OSError) as caught:
+        fileio.atomic_write_text(tmp_path / "x.json", "{}")
+    assert caught.value.filename == str(tmp_path / "x.json")
+    assert caught.value.errno == errno.EROFS
+
+
 @pytest.mark.parametrize("numeral, message", [("", "empty"), ("一x", "allowed characters"),
                                               ("一" * 30, "at most")])
 def test_attend_bad_numerals(trained, tmp_path, numeral, message):
