@@ -69,15 +69,20 @@ def question_word(run: Run) -> str:
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
     """The model's answers for numerals typed by a user; every one is checked before any runs."""
     numerals = [check_numeral(run, t) for t in texts]
-    answers, weights = run.predict(numerals)
     of_numerals = reads_numerals(run)  # the parser's truth only for a model of numerals
-    results = []
-    for numeral, answer, w in zip(numerals, answers, weights):
+    truths = []
+    for numeral in numerals:
         truth, error = None, ""
         if of_numerals:
             try:
                 truth = parse_kanji(numeral)
             except ValueError as exc:
                 error = str(exc)
-        results.append(Answer(numeral, answer, w, truth, error))
-    return results
+        if truth is not None and len(str(truth)) > run.answer_width:
+            # its answer would be cut to the width, a wrong number given as an answer
+            raise VocabError(f"{shortened(numeral)!r} is {truth:,}, {len(str(truth))} digits: "
+                             f"this model writes answers of at most {run.answer_width}")
+        truths.append((truth, error))
+    answers, weights = run.predict(numerals)
+    return [Answer(numeral, answer, w, truth, error)
+            for numeral, answer, w, (truth, error) in zip(numerals, answers, weights, truths)]

@@ -179,6 +179,18 @@ def test_attend_into_a_folder_it_cannot_write_says_so_before_answering(trained, 
     assert "cannot write in the folder" in result.output and "T 1" not in result.output
 
 
+def test_attend_refuses_numbers_longer_than_the_models_answers(tmp_path):
+    """十兆 (14 digits) got a 13-digit answer, cut to the model's width, marked only ☒."""
+    out = tmp_path / "a.png"
+    result = run("attend", "一億", "十兆", "--run", "default", "--out", out)
+    assert_clean_error(result)
+    assert "10,000,000,000,000, 14 digits" in result.output and "at most 13" in result.output
+    assert not out.exists()
+    result = run("attend", "九兆九千九百九十九億九千九百九十九万九千九百九十九", "--run", "default",
+                 "--out", out)
+    assert result.exit_code == 0 and "9999999999999" in result.output
+
+
 def test_a_failed_write_names_the_users_file_not_the_temporary_one(tmp_path, monkeypatch):
     import errno
 
