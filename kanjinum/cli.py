@@ -545,7 +545,9 @@ def attend(
                                                    "empty line; one PNG each.")] = False,
     threads: ThreadsOption = 1,
 ) -> None:
-    """Answer numerals with a trained model and draw where it attends, as a heatmap PNG."""
+    """Answer numerals with a trained model and draw where it attends, as a heatmap PNG.
+
+    Models without attention (seq2seq, peeky) answer too, without a heatmap."""
     from kanjinum.train import load_run, resolve_run
 
     if not numerals and not interactive:
@@ -564,9 +566,6 @@ def attend(
             _check_heatmap_target(out)
         loaded = load_run(resolve_run(run))
         loaded.threads = threads
-        if not loaded.model.has_attention:
-            raise fail(f"run {loaded.path} is a {loaded.kind} model, which has no attention to "
-                       "show; train one with --model attention")
         console = _console()
         if numerals:
             _attend_once(console, loaded, numerals, out)
@@ -601,6 +600,10 @@ def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
     results = answer_numerals(loaded, numerals)
     for r in results:
         print_answer(console, r)
+    if not loaded.model.has_attention:  # answers are still what the user asked for
+        console.print(f"(no heatmap: {loaded.path} is a {loaded.kind} model, which has no "
+                      "attention; train one with --model attention to see where it looks)")
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     attention_heatmaps([r.panel() for r in results], out)
     console.print(f"heatmap written to [bold]{out}[/]")

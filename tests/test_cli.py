@@ -241,14 +241,19 @@ def test_a_long_numeral_is_shortened_in_its_error(trained, tmp_path):
     assert len(result.output) < 400
 
 
-def test_attend_refuses_models_without_attention(tmp_path):
+def test_attend_answers_with_models_without_attention_and_draws_nothing(tmp_path):
+    """A peeky model was refused outright: no command answered a typed question with it."""
     data = tmp_path / "d.txt"
     run("gen-data", "--size", 100, "--max-digits", 3, "--out", data)
     assert run("train", "--data", data, "--model", "peeky", "--hidden", 8, "--epochs", 1,
                "--batch", 32, "--out", tmp_path / "p").exit_code == 0
-    result = run("attend", "三", "--run", tmp_path / "p")
-    assert_clean_error(result)
-    assert "no attention" in result.output
+    out = tmp_path / "a.png"
+    result = run("attend", "三", "百", "--run", tmp_path / "p", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "T 3" in result.output and "T 100" in result.output and "no heatmap" in result.output
+    assert not out.exists()
+    result = run("attend", "--interactive", "--run", tmp_path / "p", "--out", out, input="三\n\n")
+    assert result.exit_code == 0 and "T 3" in result.output and not list(tmp_path.glob("a-*.png"))
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
