@@ -519,8 +519,15 @@ def parse_args(argv):
     for name, normal, quick in (("iters", 30, 3), ("warmup", 5, 1), ("decode_repeats", 3, 1)):
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else normal)
-    if args.threads < 1 or args.iters < 1 or args.warmup < 0 or args.decode_repeats < 1:
-        parser.error("--threads, --iters and --decode-repeats must be at least 1, --warmup 0")
+    from kanjinum.train import available_cores
+
+    for name, least in (("threads", 1), ("iters", 1), ("warmup", 0), ("decode_repeats", 1)):
+        if getattr(args, name) < least:
+            parser.error(f"--{name.replace('_', '-')} must be at least {least}, "
+                         f"not {getattr(args, name)}")
+    if args.threads > available_cores():
+        parser.error(f"--threads {args.threads}: this machine lets kanjinum use "
+                     f"{available_cores()} cores")
     args.torch_why_not = "" if args.torch is not False else "not asked (--no-torch)"
     if args.torch is None:
         args.torch = not args.quick

@@ -153,8 +153,13 @@ def _escape(text: str) -> str:
 def blas_threads(threads: int):
     from threadpoolctl import threadpool_limits
 
+    from kanjinum.train import available_cores
+
     if threads < 1:
         raise fail(f"--threads must be at least 1, not {threads}")
+    if threads > available_cores():
+        raise fail(f"--threads {threads}: this machine lets kanjinum use {available_cores()} "
+                   "cores; more threads than cores only wait for each other")
     with threadpool_limits(limits=threads):
         yield
 

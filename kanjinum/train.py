@@ -116,6 +116,14 @@ class TrainConfig:
 _threadpools = None
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its affinity, where the system says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
 @contextmanager
 def blas_threads(threads: int):
     """The BLAS's thread count for the products run inside, restored after.
@@ -127,6 +135,10 @@ def blas_threads(threads: int):
     global _threadpools
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise OptionError(f"threads must be a whole number of at least 1, not {threads!r}")
+    if threads > available_cores():
+        raise OptionError(f"threads {threads}: this machine lets kanjinum use "
+                          f"{available_cores()} cores; more threads than cores only wait "
+                          "for each other")
     if _threadpools is None:
         from threadpoolctl import ThreadpoolController
 

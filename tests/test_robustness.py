@@ -1030,3 +1030,22 @@ def test_runs_started_in_the_same_second_get_folders_of_their_own(base, tmp_path
         assert (path / "model.npz").exists() and (path / "config.json").exists()
     # the first run is untouched by the later ones
     assert json.loads((folder / "history.json").read_text(encoding="utf-8"))[0]["epoch"] == 1
+
+
+def test_more_threads_than_cores_are_refused(base, tmp_path, monkeypatch):
+    """--threads 999 was taken: an epoch of 0.0 s took 6.5 s, the threads waiting on each
+    other. Refused in the CLI, bench and the library alike."""
+    import kanjinum.train as T
+    from kanjinum import bench
+    too_many = T.available_cores() + 1
+    for command in (["train", "--data", base / "d.txt", "--out", tmp_path / "r"],
+                    ["eval", "--run", base / "run"], ["attend", "一", "--run", base / "run"]):
+        result = run(*command, "--threads", too_many)
+        assert result.exit_code == 2 and f"use {too_many - 1} cores" in result.output, command
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(OptionError, match="cores"):
+        bench.parse_args(["--threads", str(too_many)])
+    with pytest.raises(OptionError, match="cores"):
+        fit(TrainConfig(data=str(base / "d.txt")), tmp_path / "r", threads=too_many)
+    with pytest.raises(OptionError, match="--warmup must be at least 0, not -1"):
+        bench.parse_args(["--warmup", "-1"])  # the one that is wrong, not all four
