@@ -48,6 +48,10 @@ class OneLineErrors(TyperGroup):
                 sys.exit(exc.exit_code)
             ctx = getattr(exc, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            option = getattr(exc, "option_name", "") or ""
+            if option[1:].replace(".", "", 1).isdigit() and ctx is not None:
+                # `kanjinum convert -5`: a negative number, read as an option
+                hint = f" (a negative number? put -- before it: {ctx.command_path} -- {option})"
             _console(stderr=True).print(
                 f"[bold red]error:[/] {_escape(exc.format_message())}{_escape(hint)}",
                 soft_wrap=True)
@@ -277,7 +281,12 @@ def gen_data(
         if task is Task.addition:
             dataset = D.generate_addition(size, seed)
         elif task is Task.hard:
-            excluded = D.read_dataset(exclude).questions if exclude else []
+            excluded_set = D.read_dataset(exclude) if exclude else None
+            excluded = excluded_set.questions if exclude else []
+            if exclude and not any(kind is not None for kind in D.numeral_kinds(
+                    excluded, excluded_set.answers)):
+                raise DataError(f"--exclude {exclude} holds no kanji numerals (the book's "
+                                "additions or dates?), so it would exclude nothing")
             if per_kind < 1:
                 raise DataError(f"--per-kind must be at least 1, not {per_kind}")
             if not 1 <= max_digits <= 20:
@@ -312,7 +321,8 @@ class RichReporter:
         self.console.print(
             f"[bold]{run.kind}[/] model, wordvec {cfg.wordvec}, hidden {cfg.hidden}, batch "
             f"{cfg.batch}; {len(train):,} training and {len(test):,} test lines "
-            f"({overlap} test questions also in training); reverse={cfg.reverse} "
+            f"({overlap:,} test question{'' if overlap == 1 else 's'} also in training); "
+            f"reverse={cfg.reverse} "
             f"mask={cfg.mask} bucket={cfg.bucket}; writing {run.path}")
 
     def epoch_start(self, epoch, epochs, iterations, done):
@@ -518,8 +528,9 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
                   f"{100 * summary['accuracy']:.3f}%[/] exact match "
                   f"({summary['correct']:,} of {summary['total']:,})")
     if summary["unreadable"]:
-        console.print(f"[yellow]{summary['unreadable']} question(s) hold characters or lengths "
-                      "the model cannot read; counted as wrong[/]")
+        count = summary["unreadable"]
+        console.print(f"[yellow]{count:,} question{' holds' if count == 1 else 's hold'} "
+                      "characters or lengths the model cannot read; counted as wrong[/]")
     for title, key in (("by answer length", "by_length"), ("by kind of number", "by_kind")):
         if key not in summary:
             continue

@@ -334,6 +334,10 @@ class Evaluation:
     predictions: list[str | None]     # None: the question could not be encoded
     problems: dict[int, str]          # row → why it could not be encoded
 
+    def __repr__(self) -> str:  # a notebook cell: the figures, not every question
+        return (f"Evaluation({len(self.answers):,} questions, accuracy {self.accuracy:.2%}, "
+                f"{int(self.correct.sum()):,} right, {len(self.problems):,} unreadable)")
+
     @cached_property  # eval --errors asks for it once per row
     def correct(self) -> np.ndarray:
         return np.array([p == a for p, a in zip(self.predictions, self.answers)], dtype=bool)
@@ -378,8 +382,14 @@ def _sort_key(key: str):
     return (0, int(key), "") if key.isdigit() else (1, 0, key)
 
 
-def evaluate(run: Run, dataset: D.Dataset) -> Evaluation:
-    """Exact-match accuracy; questions the run cannot read count as wrong and are listed."""
+def evaluate(run: Run, dataset: D.Dataset | str | os.PathLike) -> Evaluation:
+    """Exact-match accuracy over a Dataset or a data file; questions the run cannot read count
+    as wrong and are listed."""
+    if isinstance(dataset, (str, os.PathLike)):
+        dataset = D.read_dataset(dataset)
+    if not isinstance(dataset, D.Dataset):
+        raise TypeError(f"evaluate takes a Dataset or a data file's path, not "
+                        f"{type(dataset).__name__}")
     problems: dict[int, str] = {}
     readable = []
     for i, q in enumerate(dataset.questions):
@@ -649,7 +659,8 @@ def _fit(config, out, resume, force, reporter, threads) -> Run:
     train_set, test_set = D.split_for_training(dataset, config.split_seed)
     if len(train_set) == 0 or len(test_set) == 0:
         raise D.DataError(
-            f"{config.data} has {len(dataset)} lines: too few to split into a training and a "
+            f"{config.data} has {len(dataset):,} line{'' if len(dataset) == 1 else 's'}: too "
+            f"few to split into a training and a "
             f"test part (the book's split keeps a tenth for testing, and single digits and "
             f"round numbers always train: {len(train_set)} train, {len(test_set)} test)")
     if config.batch > len(train_set):
@@ -841,6 +852,9 @@ def resumed_config(out: str | Path, epochs: int | None = None,
     """The saved settings of the run in `out`, to continue it: only the number of epochs and
     the target accuracy may change (None: as saved)."""
     out = Path(out)
+    if not (out / "config.json").exists() and not (out / "state.npz").exists():
+        raise RunError(f"nothing to resume in {out}: no run there"
+                       + ("" if out.exists() else " (no such folder)"))
     saved = read_config(out)
     train = _train_config_from(saved.get("train", {}), out)
     data = saved.get("data")

@@ -196,3 +196,18 @@ def test_an_answer_prints_in_one_line():
     found = answer_numerals(run, ["一億一"])[0]
     assert repr(found) == ("Answer(question='一億一', answer='100000001', truth=100000001, "
                            "correct=True, weights=9x3)")
+
+
+def test_evaluate_takes_a_path_and_prints_short():
+    """evaluate(run, "data/hard.txt") raised AttributeError, and an Evaluation printed every
+    question (92 KB for data/hard.txt)."""
+    from pathlib import Path
+
+    from kanjinum.train import evaluate, load_run
+    root = Path(__file__).resolve().parent.parent
+    run = load_run(root / "kanjinum" / "default_model")
+    found = evaluate(run, root / "data" / "hard.txt")
+    assert found.accuracy == evaluate(run, str(root / "data" / "hard.txt")).accuracy == 1.0
+    assert repr(found) == "Evaluation(2,285 questions, accuracy 100.00%, 2,285 right, 0 unreadable)"
+    with pytest.raises(TypeError, match="Dataset or a data file"):
+        evaluate(run, ["一"])

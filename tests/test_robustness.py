@@ -1049,3 +1049,22 @@ def test_more_threads_than_cores_are_refused(base, tmp_path, monkeypatch):
         fit(TrainConfig(data=str(base / "d.txt")), tmp_path / "r", threads=too_many)
     with pytest.raises(OptionError, match="--warmup must be at least 0, not -1"):
         bench.parse_args(["--warmup", "-1"])  # the one that is wrong, not all four
+
+
+def test_small_message_fixes_of_the_sixth_round(base, tmp_path):
+    """Found by a new user: a resume of a missing run named its config.json; 'has 1 lines';
+    `convert -5` gave no hint; --exclude of the book's additions excluded nothing, silently."""
+    result = run("train", "--out", tmp_path / "nothere", "--resume")
+    assert_one_line_error(result, 2, "nothing to resume in")
+    assert "no such folder" in result.output
+    one = tmp_path / "one.txt"
+    one.write_text("一_1\n", encoding="utf-8")
+    result = run("train", "--data", one, "--out", tmp_path / "r1")
+    assert_one_line_error(result, 2, "has 1 line:")
+    result = run("convert", "-5")
+    assert result.exit_code == 2 and "put -- before it" in result.output
+    additions = tmp_path / "add.txt"
+    additions.write_text("1+1 _2 \n2+2 _4 \n", encoding="utf-8")
+    result = run("gen-data", "--task", "hard", "--exclude", additions, "--out", tmp_path / "h.txt")
+    assert_one_line_error(result, 2, "holds no kanji numerals")
+    assert not (tmp_path / "h.txt").exists()
