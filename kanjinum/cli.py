@@ -172,7 +172,8 @@ ThreadsOption = Annotated[int, typer.Option(
     "--threads", help="BLAS threads for the matrix products: 1 is safe beside other work; 2 is "
                       "about 1.5x faster at hidden 256 on an otherwise idle 2-core machine.")]
 RunOption = Annotated[Optional[str], typer.Option(
-    "--run", help="Run folder (or a name under runs/, or 'default' for the shipped model). "
+    "--run", help="Run folder (or a name under runs/, or 'default' for the shipped model; a "
+                  "folder named default: ./default). "
                   "Default: the newest run under runs/ that has a model, else the shipped "
                   "model.")]
 

@@ -939,8 +939,8 @@ def read_config(folder: Path) -> dict:
 
 def load_run(folder: str | Path) -> Run:
     """Rebuild a trained model from its run folder, checking every file on the way; "default"
-    (when no such folder is here) is the shipped model, as --run default is."""
-    if folder == "default" and not Path(folder).exists():
+    is the shipped model, as --run default is (a folder of that name: "./default")."""
+    if isinstance(folder, str) and folder == "default":
         folder = resolve_run("default")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():

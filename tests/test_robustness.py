@@ -938,9 +938,16 @@ def test_fit_from_python_records_the_data_path_absolute(base, tmp_path, monkeypa
     assert run("eval", "--run", tmp_path / "r").exit_code == 0
 
 
-def test_load_run_default_is_the_shipped_model(tmp_path, monkeypatch):
+def test_load_run_default_is_the_shipped_model(base, tmp_path, monkeypatch):
+    """"default" is the shipped model in the library as in the CLI, even beside a run folder
+    named default (load_run took ./default where --run default took the shipped model)."""
     monkeypatch.chdir(tmp_path)
     assert load_run("default").path.name == "default_model"
+    copy_run(base, tmp_path).rename(tmp_path / "default")
+    assert load_run("default").path.name == "default_model"
+    assert run("eval", "--run", "default", "--json").exit_code == 0
+    assert load_run("./default").path == Path("default")
+    assert load_run(Path("default")).path == Path("default")
 
 
 @pytest.mark.parametrize("settings, fragment", [
