@@ -294,15 +294,31 @@ def gen_data(
                 raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
             # drawn from the next seed, so that it differs from the kanji set of the same seed
             next_seed = (D.check_seed(seed) + 1) % (D.MAX_SEED + 1)
-            dataset = D.hard_dataset(max_digits, style.value, next_seed, per_kind, excluded)
+            with _working(f"drawing {per_kind:,} numbers of each kind"):
+                dataset = D.hard_dataset(max_digits, style.value, next_seed, per_kind, excluded)
         else:
-            dataset = D.generate_kanji(size, max_digits, style.value, seed, hard_share, closed)
+            with _working(f"drawing {size:,} numbers"):
+                dataset = D.generate_kanji(size, max_digits, style.value, seed, hard_share,
+                                           closed)
         D.write_dataset(dataset, out, force=force)
     seconds = time.perf_counter() - started
     lines = "1 line" if len(dataset) == 1 else f"{len(dataset):,} lines"
     _console().print(f"wrote {lines} to [bold]{out}[/] "
                      f"(question width {dataset.question_width}, answer width "
                      f"{dataset.answer_width}) in {seconds:.2f} s")
+
+
+@contextmanager
+def _working(what: str):
+    """A spinner with the time spent, for work of unknown length (a large gen-data takes
+    20-30 s); gone when it ends, and silent when the output is not a terminal."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=_console(stderr=True), transient=True) as progress:
+        progress.add_task(what, total=None)
+        progress.refresh()  # shown at once, not at the first tick
+        yield
 
 
 # --- train ----------------------------------------------------------------------------------

@@ -391,3 +391,22 @@ def test_counts_of_one_are_singular(tmp_path):
     result = run("gen-data", "--size", 20, "--max-digits", 1, "--out", tmp_path / "two.txt")
     assert_clean_error(result)
     assert "at most 1 digit;" in result.output
+
+
+def test_gen_data_shows_that_it_is_working(tmp_path, monkeypatch):
+    """gen-data --size 1000000 ran 19 s with nothing on the screen."""
+    import io
+
+    from rich.console import Console
+
+    import kanjinum.cli as cli
+    screen = io.StringIO()
+    plain = cli._console
+    monkeypatch.setattr(cli, "_console", lambda stderr=False: Console(
+        file=screen, force_terminal=True, width=100) if stderr else plain())
+    terminal = {**ENV, "TERM": "xterm"}  # a dumb terminal gets no animation
+    for args in (["--size", "2000", "--out", tmp_path / "k.txt"],
+                 ["--task", "hard", "--per-kind", "5", "--out", tmp_path / "h.txt"]):
+        assert runner.invoke(app, ["gen-data", *map(str, args)], env=terminal).exit_code == 0
+    shown = screen.getvalue()
+    assert "drawing 2,000 numbers" in shown and "drawing 5 numbers of each kind" in shown
