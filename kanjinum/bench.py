@@ -496,7 +496,8 @@ def parse_args(argv):
     parser.add_argument("--torch", dest="torch", action="store_true", default=None,
                         help="run the PyTorch reference (default: when torch is installed, "
                              "not with --quick)")
-    parser.add_argument("--no-torch", dest="torch", action="store_false")
+    parser.add_argument("--no-torch", dest="torch", action="store_false",
+                        help="skip the PyTorch reference even where torch is installed")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and few iterations: checks that it runs, not speed")
     parser.add_argument("--decode-run", action="append", default=[], metavar="RUN",

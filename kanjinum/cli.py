@@ -683,7 +683,7 @@ def print_answer(console, result) -> None:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                 "help_option_names": []})
 def bench(ctx: typer.Context) -> None:
-    """Time training and decoding of every model against sgemm and PyTorch (benchmarks/).
+    """Time training and decoding of every model against this machine's sgemm and PyTorch.
 
     All options go to the benchmark, and kanjinum bench --help lists them (--models, --data,
     --modes, --iters, --threads, --json, --quick, ...)."""
