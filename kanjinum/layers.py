@@ -407,25 +407,20 @@ class LSTM:
         embed = np.asarray(embed, dtype=dtype)
         no_input = V  # the "id" of a masked step
         state = np.zeros(N, dtype=np.intp)  # each row's state: a row of the state tables
-        # Every step's table of distinct h states is kept, and hs gathered from them in one
-        # contiguous take at the end: a take per step into the strided hs[:, t] costs 3-4x as
-        # much. The cell needs only two tables, before and after a step. Allocated once: fresh
-        # arrays at every step cost page faults.
-        h_tables = np.zeros((T + 1, N + 1, H), dtype=dtype)
-        c_tables = np.zeros((2, N + 1, H), dtype=dtype)
-        where = np.empty((N, T), dtype=np.intp)  # row of hs[n, t] in the flattened h tables
+        # Two pairs of state tables, one for the states before a step and one for after; and
+        # the step's rows and gates. Allocated once: fresh arrays at every step cost page faults.
+        tables = np.zeros((2, 2, N + 1, H), dtype=dtype)  # [which][h or c]
         work = (np.empty((N + 1, D + 1 + H), dtype=dtype), np.empty((4, N + 1, H), dtype=dtype))
+        hs = np.empty((N, T, H), dtype=dtype)
         with np.errstate(over="ignore", under="ignore"):
             for t in range(T):
                 step_ids = ids[:, t] if mask is None else np.where(mask[:, t], ids[:, t], no_input)
                 pairs, state = np.unique(state * (V + 1) + step_ids, return_inverse=True)
                 before, read = np.divmod(pairs, V + 1)
-                self._step_states(W, embed, (h_tables[t], c_tables[t % 2]),
-                                  (h_tables[t + 1], c_tables[(t + 1) % 2]), before, read, work)
-                np.add(state, (t + 1) * (N + 1), out=where[:, t])
-        # mode="clip": the indices are in range, and take buffers `out` in the default mode
-        hs = np.take(h_tables.reshape(-1, H), where.reshape(-1), axis=0, mode="clip")
-        return hs.reshape(N, T, H), h_tables[T][state], c_tables[T % 2][state]
+                self._step_states(W, embed, tables[t % 2], tables[(t + 1) % 2], before, read, work)
+                np.take(tables[(t + 1) % 2, 0], state, axis=0, out=hs[:, t])
+        h_states, c_states = tables[T % 2]
+        return hs, h_states[state], c_states[state]
 
     @staticmethod
     def _step_states(W, embed, states, next_states, before, read, work):

@@ -131,6 +131,19 @@ def test_decode_bound_counts_the_rows_decoding_computes(monkeypatch):
     assert figures["bound"] < figures["bound_products"] and figures["measured"] > 0
 
 
+def test_compare_infer_checks_both_versions_agree(monkeypatch):
+    """benchmarks/compare_infer.py against this very checkout: the same states, two timings."""
+    import importlib.util
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("compare_infer",
+                                                  root / "benchmarks" / "compare_infer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(root)
+    figures = module.main([str(root), "default", "--limit", "30", "--repeats", "2"])
+    assert figures["other_s"] > 0 and figures["this_s"] > 0 and figures["ratio"] > 0
+
+
 def test_profile_script_accounts_for_the_iteration(tmp_path):
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "profile_iteration.py"
     data = Path(__file__).resolve().parent.parent / "data" / "kanji.txt"
