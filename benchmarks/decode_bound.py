@@ -11,13 +11,13 @@ two alone would allow against the rate measured. One BLAS thread.
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from kanjinum import data as D
 from kanjinum import layers as L
+from kanjinum.bench import median_seconds
 from kanjinum.train import load_run, resolve_run
 
 ROWS = 256  # a decoder group (models.DECODER_ROWS): the size of the priced product
@@ -45,16 +45,6 @@ def count_rows(run, questions) -> dict:
     return counted
 
 
-def median_time(function, repeats: int = 15) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def row_prices(K: int, H: int) -> tuple[float, float]:
     """Seconds per row: the step's product at sgemm speed, and 5H float32 exps."""
     rng = np.random.default_rng(0)
@@ -63,8 +53,8 @@ def row_prices(K: int, H: int) -> tuple[float, float]:
     gates = np.empty((4, ROWS, H), dtype=np.float32)
     values = rng.standard_normal((5, ROWS, H), dtype=np.float32) * 2
     out = np.empty_like(values)
-    product = median_time(lambda: np.matmul(xh, W, out=gates)) / ROWS
-    exp = median_time(lambda: np.exp(values, out=out)) / ROWS
+    product = median_seconds(lambda: np.matmul(xh, W, out=gates), 15) / ROWS
+    exp = median_seconds(lambda: np.exp(values, out=out), 15) / ROWS
     return product, exp
 
 
@@ -86,7 +76,7 @@ def main(argv=None):
     with threadpool_limits(1):
         rows = count_rows(run, questions)
         prices = [row_prices(K, H)]
-        seconds = median_time(lambda: run.predict(questions, attention=False), args.repeats)
+        seconds = median_seconds(lambda: run.predict(questions, attention=False), args.repeats)
         prices.append(row_prices(K, H))
     product = statistics.fmean(p[0] for p in prices)
     exp = statistics.fmean(p[1] for p in prices)
