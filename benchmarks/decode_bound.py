@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from kanjinum import data as D
 from kanjinum import layers as L
 from kanjinum.bench import median_seconds
+from kanjinum.errors import KanjinumError
 from kanjinum.train import load_run, resolve_run
 
 ROWS = 256  # a decoder group (models.DECODER_ROWS): the size of the priced product
@@ -65,10 +66,16 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, help="decode only the first N test questions")
     parser.add_argument("--repeats", type=int, default=3, help="decoding passes (median)")
     args = parser.parse_args(argv)
-
-    run = load_run(resolve_run(args.run))
-    test = D.split_for_training(D.read_dataset(args.data), run.train.split_seed)[1]
+    if args.limit is not None and args.limit < 1 or args.repeats < 1:
+        parser.error("--limit and --repeats must be at least 1")
+    try:
+        run = load_run(resolve_run(args.run))
+        test = D.split_for_training(D.read_dataset(args.data), run.train.split_seed)[1]
+    except KanjinumError as exc:
+        parser.exit(2, f"error: {exc}\n")
     questions = [q for q in test.questions if run.why_unreadable(q) is None][:args.limit]
+    if not questions:
+        parser.exit(2, f"error: {run.path} reads none of the test questions of {args.data}\n")
     lstm = run.model.layers["decoder.lstm"]
     Wx, Wh, _ = lstm.params
     H = Wh.shape[0]

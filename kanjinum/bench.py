@@ -262,7 +262,8 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
                          mask=mask, bucket=mask)
     model = build_model(ModelConfig(kind, len(vocab), wordvec, hidden), seed=config.seed)
     run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
-              mask, config, threads=args.threads)
+              mask, config, threads=args.threads,
+              question_chars=D.in_natural_order("".join(dataset.questions)))  # as fit records
     enc = D.encode_dataset(train, vocab)
     batches = epoch_batches(np.random.default_rng(0), enc.question_lengths, batch, mask)
     # The floor of the full-width shapes, timed product by product after every iteration; the
@@ -520,7 +521,7 @@ def parse_args(argv):
     for name, normal, quick in (("iters", 30, 3), ("warmup", 5, 1), ("decode_repeats", 3, 1)):
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else normal)
-    from kanjinum.train import available_cores
+    from kanjinum.train import available_cores, cores_phrase
 
     for name, least in (("threads", 1), ("iters", 1), ("warmup", 0), ("decode_repeats", 1)):
         if getattr(args, name) < least:
@@ -528,7 +529,7 @@ def parse_args(argv):
                          f"not {getattr(args, name)}")
     if args.threads > available_cores():
         parser.error(f"--threads {args.threads}: this machine lets kanjinum use "
-                     f"{available_cores()} cores")
+                     f"{cores_phrase()}")
     args.torch_why_not = "" if args.torch is not False else "not asked (--no-torch)"
     if args.torch is None:
         args.torch = not args.quick

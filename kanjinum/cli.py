@@ -157,13 +157,13 @@ def _escape(text: str) -> str:
 def blas_threads(threads: int):
     from threadpoolctl import threadpool_limits
 
-    from kanjinum.train import available_cores
+    from kanjinum.train import available_cores, cores_phrase
 
     if threads < 1:
         raise fail(f"--threads must be at least 1, not {threads}")
     if threads > available_cores():
-        raise fail(f"--threads {threads}: this machine lets kanjinum use {available_cores()} "
-                   "cores; more threads than cores only wait for each other")
+        raise fail(f"--threads {threads}: this machine lets kanjinum use {cores_phrase()}; "
+                   "more threads than cores only wait for each other")
     with threadpool_limits(limits=threads):
         yield
 
@@ -256,7 +256,9 @@ def gen_data(
     closed: Annotated[bool, typer.Option(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[Path], typer.Option(
-        help="With --task hard: a data file whose questions the hard set must avoid.")] = None,
+        help="With --task hard: a data file (data/kanji.txt) whose numbers the open part of "
+             "the hard set avoids; the closed part (single digits, round numbers) is always "
+             "all of them.")] = None,
     per_kind: Annotated[int, typer.Option(
         help="With --task hard: numbers per open kind.")] = DEFAULT_PER_KIND,
     out: Annotated[Optional[Path], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
@@ -458,6 +460,8 @@ def train(
     out = trained.path
     if (out / "model.npz").exists():
         console.print(f"run saved in [bold]{out}[/]")
+    elif trained.stopped_by:  # the resume advice is printed already
+        console.print(f"no epoch has finished yet, so {out} has no model to use")
     else:
         console.print(f"no epoch has finished yet, so {out} has no model to use; "
                       f"continue it with kanjinum train --out {out} --resume")
@@ -530,6 +534,11 @@ def eval_(
             source = data
             dataset = D.read_dataset(data)
         evaluation = evaluate(loaded, dataset)
+        if dataset.questions and len(evaluation.problems) == len(dataset.questions):
+            # 0 % of a file the model cannot read at all says nothing about the model
+            raise DataError(f"{loaded.path} can read none of the {len(dataset):,} questions "
+                            f"of {source} ({next(iter(evaluation.problems.values()))}): it "
+                            "was trained on other data")
     summary = evaluation.summary()
     summary.update(run=str(loaded.path), data=str(source))
     if as_json:

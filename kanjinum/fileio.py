@@ -41,6 +41,12 @@ def why_unwritable(path: str | os.PathLike, makes_folders: bool = False) -> str 
         folder = next(parent for parent in folder.parents if parent.is_dir())
     if not os.access(folder, os.W_OK | os.X_OK):
         return f"cannot write in the folder {folder}"
+    if folder == Path(path).parent:  # the folder exists: try it (/proc passes os.access)
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            return f"cannot write in the folder {folder} ({exc.strerror or exc})"
     return None
 
 

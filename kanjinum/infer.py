@@ -68,6 +68,9 @@ def question_word(run: Run) -> str:
 
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
     """The model's answers for numerals typed by a user; every one is checked before any runs."""
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("answer_numerals takes a list of numerals as strings; for one, pass "
+                        "[numeral]")
     numerals = [check_numeral(run, t) for t in texts]
     of_numerals = reads_numerals(run)  # the parser's truth only for a model of numerals
     truths = []

@@ -116,6 +116,12 @@ class TrainConfig:
 _threadpools = None
 
 
+def cores_phrase() -> str:
+    """"1 core", "2 cores": for the messages that refuse more threads."""
+    cores = available_cores()
+    return f"{cores} core{'' if cores == 1 else 's'}"
+
+
 def available_cores() -> int:
     """The cores this process may run on (its affinity, where the system says)."""
     try:
@@ -137,8 +143,7 @@ def blas_threads(threads: int):
         raise OptionError(f"threads must be a whole number of at least 1, not {threads!r}")
     if threads > available_cores():
         raise OptionError(f"threads {threads}: this machine lets kanjinum use "
-                          f"{available_cores()} cores; more threads than cores only wait "
-                          "for each other")
+                          f"{cores_phrase()}; more threads than cores only wait for each other")
     if _threadpools is None:
         from threadpoolctl import ThreadpoolController
 
@@ -628,11 +633,44 @@ def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool 
     if not resume and not isinstance(config, TrainConfig):
         raise TypeError(f"fit needs a TrainConfig (None only with resume=True), not "
                         f"{type(config).__name__}")
-    with blas_threads(threads):  # also checks the number before any work
-        return _fit(config, out, resume, force, reporter, threads)
+    with blas_threads(threads), _FolderLocks() as locks:  # threads checked before any work
+        return _fit(config, out, resume, force, reporter, threads, locks)
 
 
-def _fit(config, out, resume, force, reporter, threads) -> Run:
+class _FolderLocks:
+    """The run folders a training holds: a second training of the same folder (another
+    terminal, `&`) is refused while the first runs, instead of being told that the folder
+    holds an unfinished run, which --force would wipe. A lock on the folder itself, released
+    when the training ends or its process dies; none where the system has no flock."""
+
+    def __init__(self):
+        self.held: dict[Path, int] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        for fd in self.held.values():
+            os.close(fd)
+
+    def claim(self, folder: Path) -> None:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            return
+        if folder in self.held:
+            return
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise RunError(f"{folder} is in use: another training is writing it now; let it "
+                           "finish (or stop it), or choose another --out") from None
+        self.held[folder] = fd
+
+
+def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> Run:
     quiet = reporter is None
     reporter = reporter or Reporter()
     if out is None and resume:
@@ -655,6 +693,8 @@ def _fit(config, out, resume, force, reporter, threads) -> Run:
         if blocking is not None:
             raise RunError(f"{blocking} is a file, not a folder: it is where runs are kept")
     else:
+        if out.is_dir():  # before it is read, cleared or called unfinished
+            locks.claim(out)
         check_run_folder(out, resume, force)
     train_set, test_set = D.split_for_training(dataset, config.split_seed)
     if len(train_set) == 0 or len(test_set) == 0:
@@ -682,6 +722,7 @@ def _fit(config, out, resume, force, reporter, threads) -> Run:
     elif force and not fresh:  # a fresh folder is new: nothing of anyone's to clear
         clear_run_files(out)
     run.path = out = make_run_folder(out, fresh)
+    locks.claim(out)
     # On resume too: --epochs or --target-acc may have changed
     atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
     rng = np.random.default_rng(config.seed)

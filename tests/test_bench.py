@@ -541,3 +541,16 @@ def test_a_bad_data_file_or_an_unwritable_json_is_found_before_any_timing(tmp_pa
     with pytest.raises(OptionError, match="cannot write in the folder .*locked"):
         bench.main(["--quick", "--json", str(locked / "b.json")])
     assert capsys.readouterr().out == ""
+
+
+def test_bench_reads_data_with_spaces_inside_its_questions(tmp_path):
+    """The book's dates as --addition: bench's models refused their own test questions
+    ("' ' is not a character this model reads"), after minutes of timing."""
+    dates = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "date.txt"
+    small = tmp_path / "dates.txt"
+    small.write_text("".join(dates.read_text(encoding="utf-8").splitlines(True)[:400]),
+                     encoding="utf-8")
+    figures = bench.main(["--quick", "--data", "addition", "--models", "attention",
+                          "--modes", "padded", "--addition", str(small)])
+    [result] = figures["results"]
+    assert result["decode_samples_per_s"] > 0 and result["decode_answer_length"] > 0

@@ -102,11 +102,11 @@ def test_unreadable_data_file(tmp_path, monkeypatch):
 
 def test_data_the_vocabulary_lacks_is_counted(base, tmp_path):
     data = tmp_path / "latin.txt"
-    data.write_text("abc_1\nxyz_2\n", encoding="utf-8")
+    data.write_text("一x_1\n二 _2\n", encoding="utf-8")  # one line it cannot read, one it can
     result = run("eval", "--run", base / "run", "--data", data, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary["unreadable"] == 2 and summary["accuracy"] == 0
+    assert summary["unreadable"] == 1 and summary["total"] == 2
 
 
 # --- run folders and checkpoints -------------------------------------------------------------
@@ -1075,3 +1075,74 @@ def test_small_message_fixes_of_the_sixth_round(base, tmp_path):
     result = run("gen-data", "--task", "hard", "--exclude", additions, "--out", tmp_path / "h.txt")
     assert_one_line_error(result, 2, "holds no kanji numerals")
     assert not (tmp_path / "h.txt").exists()
+
+
+def test_a_folder_being_trained_is_refused_to_a_second_training(base, tmp_path):
+    """Two trainings into one --out: the second was told the folder held an unfinished run
+    and to pass --force, which wipes the live one; with --force both ran into one folder."""
+    import fcntl
+    folder = copy_run(base, tmp_path)  # a run in the middle of its training
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    fd = os.open(folder, os.O_RDONLY)  # what the training in another process holds
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        for extra in ([], ["--force"], ["--resume"]):
+            result = run("train", "--data", base / "d.txt", "--hidden", 16, "--wordvec", 8,
+                         "--batch", 32, "--epochs", 2, "--out", folder, *extra)
+            assert_one_line_error(result, 2, "is in use: another training is writing it")
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    finally:
+        os.close(fd)
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                 "--epochs", 1, "--out", folder, "--force")
+    assert result.exit_code == 0, result.output  # free again once the other has ended
+
+
+def test_fixes_of_the_seventh_round(base, tmp_path, monkeypatch):
+    """A folder that passes os.access but takes no file (/proc) was found after the answers;
+    answer_numerals read a bare string character by character; eval gave 0 % for a file the
+    model cannot read at all; "1 cores"."""
+    import kanjinum.fileio as fileio
+    import kanjinum.train as T
+    from kanjinum.infer import answer_numerals
+
+    def no_files_here(*args, **kwargs):
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(fileio.tempfile, "TemporaryFile", no_files_here)
+    result = run("attend", "一", "--run", base / "run", "--out", tmp_path / "a.png")
+    assert_one_line_error(result, 2, "cannot write in the folder")
+    assert "T 1" not in result.output
+    monkeypatch.undo()
+    trained = load_run(base / "run")
+    with pytest.raises(TypeError, match=r"\[numeral\]"):
+        answer_numerals(trained, "一億一")
+    with pytest.raises(TypeError):
+        answer_numerals(trained, [1])
+    additions = tmp_path / "add.txt"
+    additions.write_text("1+1 _2 \n2+2 _4 \n", encoding="utf-8")
+    result = run("eval", "--run", base / "run", "--data", additions)
+    assert_one_line_error(result, 2, "can read none of the 2 questions")
+    monkeypatch.setattr(T, "available_cores", lambda: 1)
+    result = run("eval", "--run", base / "run", "--threads", 2)
+    assert_one_line_error(result, 2, "use 1 core;")
+
+
+def test_training_stopped_before_its_first_epoch_gives_the_resume_advice_once(base, tmp_path,
+                                                                           monkeypatch):
+    from kanjinum.cli import RichReporter
+    monkeypatch.setattr(RichReporter, "iteration",
+                        lambda self, loss: os.kill(os.getpid(), signal.SIGINT))
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                 "--epochs", 1, "--out", tmp_path / "r")
+    assert result.exit_code == 130
+    assert result.output.count("--resume") == 1 and "has no model to use" in result.output
+
+
+def test_decode_bound_mistakes_are_one_line(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "decode_bound.py"
+    for args, fragment in ((["nosuch"], "not found"), (["default", "--limit", "0"], "at least 1")):
+        done = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path)
+        assert done.returncode == 2 and fragment in done.stderr
+        assert "Traceback" not in done.stderr
