@@ -555,16 +555,17 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
     if resume:
         if unfinished:  # a NaN, or a stop, before its first iteration's checkpoint
             raise RunError(f"nothing to resume in {out}: its training saved no state.npz "
-                           f"(it stopped before any checkpoint); start it again with --force")
+                           f"(it stopped before any checkpoint); start it again with --force "
+                           "(fit: force=True)")
         if not (out / "state.npz").exists():
             raise RunError(f"nothing to resume in {out}: no state.npz there")
         return
     if out.exists() and any(out.iterdir()) and not force:
         if unfinished:
             raise RunError(f"run folder {out} holds a run that saved no checkpoint; pass --force "
-                           "to start it again")
+                           "(fit: force=True) to start it again")
         raise RunError(f"run folder {out} is not empty; pass --resume to continue it "
-                       "or --force to start it again")
+                       "or --force to start it again (fit: resume=True, force=True)")
     if force and not resume:
         _check_holds_no_other_files_of_those_names(out)
 

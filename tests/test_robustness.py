@@ -1146,3 +1146,10 @@ def test_decode_bound_mistakes_are_one_line(tmp_path):
                               text=True, timeout=60, cwd=tmp_path)
         assert done.returncode == 2 and fragment in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_taken_run_folder_names_fits_own_arguments_too(base, tmp_path):
+    """In a notebook, fit into a used folder said only "pass --resume ... or --force"."""
+    folder = copy_run(base, tmp_path)
+    with pytest.raises(RunError, match=r"resume=True, force=True"):
+        fit(TrainConfig(data=str(base / "d.txt"), hidden=4), folder)
