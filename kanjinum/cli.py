@@ -155,16 +155,15 @@ def _escape(text: str) -> str:
 
 @contextmanager
 def blas_threads(threads: int):
-    from threadpoolctl import threadpool_limits
-
-    from kanjinum.train import available_cores, cores_phrase
+    """The library's `blas_threads`, its refusals in the option's name."""
+    from kanjinum.train import available_cores, blas_threads as limited_to, cores_phrase
 
     if threads < 1:
         raise fail(f"--threads must be at least 1, not {threads}")
     if threads > available_cores():
         raise fail(f"--threads {threads}: this machine lets kanjinum use {cores_phrase()}; "
                    "more threads than cores only wait for each other")
-    with threadpool_limits(limits=threads):
+    with limited_to(threads):
         yield
 
 
