@@ -135,7 +135,8 @@ def median_seconds(function, repeats: int) -> float:
 
 
 class SgemmTimer:
-    """Times single products of given shapes (float32, hot caches), each shape once per run."""
+    """Times single products of given shapes (float32, hot caches): once per run and shape
+    (`time`, the printed sgemm rates), or all of an iteration's, now (`floor_now`)."""
 
     def __init__(self, repeats: int = 15, seed: int = 0):
         self.repeats = repeats
@@ -162,7 +163,8 @@ class SgemmTimer:
         return self.seconds[key]
 
     def floor_now(self, matmuls: list[Matmul]) -> float:
-        """`floor`, measured now: each shape run twice and timed the second time (hot caches).
+        """The seconds these products take at this machine's sgemm speed, back to back, measured
+        now: each shape run twice and timed the second time (hot caches).
         Timed between training iterations, it sees the machine in the state they see."""
         seconds = 0.0
         for p in matmuls:
@@ -175,10 +177,6 @@ class SgemmTimer:
 
     def gflops(self, m: int, k: int, n: int) -> float:
         return 2 * m * k * n / self.time(1, m, k, n) / 1e9
-
-    def floor(self, matmuls: list[Matmul]) -> float:
-        """Seconds that these products take at this machine's sgemm speed, back to back."""
-        return sum(self.time(p.batch, p.m, p.k, p.n) * p.count for p in matmuls)
 
 
 # --- timing the models ----------------------------------------------------------------------
@@ -432,7 +430,7 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
     print("\n" + header)
     print("-" * len(header))
     for r in results:
-        speedup = vs_torch(r, references.get(r["data"]))
+        speedup = vs_torch(r)
         print(f"{r['data']:9s} {r['model']:12s} {r['mode']:6s} {r['iteration_s'] * 1e3:8.1f} "
               f"{r['iteration_cpu_s'] * 1e3:7.1f} {r['epoch_s']:8.1f} "
               f"{r['gflop_per_iteration']:6.2f} {r['gflop_per_s']:7.1f} "
@@ -456,16 +454,12 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
                       f"{r['torch_paired']['iteration_s'] * 1e3:.1f} ms/iter")
 
 
-def vs_torch(result: dict, reference: dict | None):
-    """How many times faster than the PyTorch attention model: per iteration on the same padded
-    batches, per epoch for the skip mode (different batches, same data)."""
-    if result.get("torch_paired"):  # measured in turn with kanjinum's iterations
-        return result["torch_paired"]["times_faster"]
-    if reference is None or result["model"] != "attention":
-        return None
-    if result["mode"] == "padded":
-        return reference["iteration_s"] / result["iteration_s"]
-    return reference["epoch_s"] / result["epoch_s"]
+def vs_torch(result: dict):
+    """How many times faster than the PyTorch attention model, from its iterations timed in
+    turn with kanjinum's: per iteration on the same padded batches, per epoch for the skip
+    mode (different batches, same data). None for the other models, or without torch."""
+    paired = result.get("torch_paired")
+    return paired["times_faster"] if paired else None
 
 
 class _OneLineErrors(argparse.ArgumentParser):

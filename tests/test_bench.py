@@ -92,11 +92,11 @@ def test_floor_and_pytorch_are_timed_after_every_iteration(monkeypatch):
             assert paired["times_faster"] == pytest.approx((expected[1] + expected[2]) / 2)
         else:
             assert paired["times_faster"] == pytest.approx(5.0 / r["epoch_s"])
-        assert bench.vs_torch(r, None) == paired["times_faster"]
+        assert bench.vs_torch(r) == paired["times_faster"]
     # other models are not paired with the PyTorch attention model
     r = bench.bench_model("seq2seq", "padded", dataset, train, test, vocab,
                           bench.QUICK_SIZES["kanji"], args, bench.SgemmTimer(repeats=3), trainer)
-    assert r["torch_paired"] is None and bench.vs_torch(r, None) is None
+    assert r["torch_paired"] is None and bench.vs_torch(r) is None
 
 
 def test_floor_now_counts_each_product_as_often_as_it_runs():
