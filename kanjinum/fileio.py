@@ -26,6 +26,16 @@ def file_where_a_folder_should_be(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def broken_link_on_the_way(path: str | os.PathLike) -> Path | None:
+    """The first folder on path that is a symbolic link to nothing (runs -> a removed disk):
+    the system's own word for it, "File exists", would not say what is wrong."""
+    path = Path(path)
+    for part in reversed([path, *path.parents]):
+        if part.is_symlink() and not part.exists():
+            return part
+    return None
+
+
 def why_unwritable(path: str | os.PathLike, makes_folders: bool = False) -> str | None:
     """Why a file could not be written at path, found before any work is spent on its content
     (a benchmark, a data set, a heatmap): a file where a folder should be, a missing folder

@@ -29,7 +29,8 @@ import numpy as np
 
 from kanjinum import data as D
 from kanjinum.errors import KanjinumError, OptionError, RunError, VocabError, shortened
-from kanjinum.fileio import atomic_save_npz, atomic_write_json, file_where_a_folder_should_be
+from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
+                             file_where_a_folder_should_be)
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
 from kanjinum.optim import Adam, clip_grads
 
@@ -610,6 +611,10 @@ def make_run_folder(out: Path, fresh: bool = False) -> Path:
                 continue
         raise RunError(f"{out.parent} already holds {out.name} and 9,998 more like it")
     except OSError as exc:
+        broken = broken_link_on_the_way(out)
+        if broken is not None:
+            raise RunError(f"cannot create {out}: {broken} is a link to {os.readlink(broken)}, "
+                           "which does not exist") from None
         raise RunError(f"cannot create {out}: {exc.strerror or exc}") from None
 
 

@@ -1153,3 +1153,12 @@ def test_a_taken_run_folder_names_fits_own_arguments_too(base, tmp_path):
     folder = copy_run(base, tmp_path)
     with pytest.raises(RunError, match=r"resume=True, force=True"):
         fit(TrainConfig(data=str(base / "d.txt"), hidden=4), folder)
+
+
+def test_a_broken_runs_link_is_named(base, tmp_path, monkeypatch):
+    """runs -> a folder that is gone: the error said "cannot create runs/...: File exists"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").symlink_to(tmp_path / "gone")
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--epochs", 1)
+    assert_one_line_error(result, 2, "runs is a link to")
+    assert "which does not exist" in result.output
