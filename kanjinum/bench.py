@@ -515,15 +515,16 @@ def parse_args(argv):
     for name, normal, quick in (("iters", 30, 3), ("warmup", 5, 1), ("decode_repeats", 3, 1)):
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else normal)
-    from kanjinum.train import available_cores, cores_phrase
+    from kanjinum.train import check_threads
 
-    for name, least in (("threads", 1), ("iters", 1), ("warmup", 0), ("decode_repeats", 1)):
+    for name, least in (("iters", 1), ("warmup", 0), ("decode_repeats", 1)):
         if getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')} must be at least {least}, "
                          f"not {getattr(args, name)}")
-    if args.threads > available_cores():
-        parser.error(f"--threads {args.threads}: this machine lets kanjinum use "
-                     f"{cores_phrase()}")
+    try:
+        check_threads(args.threads)
+    except OptionError as exc:
+        parser.error(f"--{exc}")
     args.torch_why_not = "" if args.torch is not False else "not asked (--no-torch)"
     if args.torch is None:
         args.torch = not args.quick

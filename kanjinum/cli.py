@@ -156,13 +156,12 @@ def _escape(text: str) -> str:
 @contextmanager
 def blas_threads(threads: int):
     """The library's `blas_threads`, its refusals in the option's name."""
-    from kanjinum.train import available_cores, blas_threads as limited_to, cores_phrase
+    from kanjinum.train import blas_threads as limited_to, check_threads
 
-    if threads < 1:
-        raise fail(f"--threads must be at least 1, not {threads}")
-    if threads > available_cores():
-        raise fail(f"--threads {threads}: this machine lets kanjinum use {cores_phrase()}; "
-                   "more threads than cores only wait for each other")
+    try:
+        check_threads(threads)
+    except OptionError as exc:
+        raise fail(f"--{exc}") from None
     with limited_to(threads):
         yield
 

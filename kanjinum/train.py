@@ -117,10 +117,16 @@ class TrainConfig:
 _threadpools = None
 
 
-def cores_phrase() -> str:
-    """"1 core", "2 cores": for the messages that refuse more threads."""
+def check_threads(threads) -> None:
+    """An OptionError unless threads is a whole number from 1 to the cores this process may
+    use; the message starts with "threads", so the CLI makes it "--threads ..."."""
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise OptionError(f"threads must be a whole number of at least 1, not {threads!r}")
     cores = available_cores()
-    return f"{cores} core{'' if cores == 1 else 's'}"
+    if threads > cores:
+        raise OptionError(f"threads {threads}: this machine lets kanjinum use {cores} "
+                          f"core{'' if cores == 1 else 's'}; more threads than cores only wait "
+                          "for each other")
 
 
 def available_cores() -> int:
@@ -140,11 +146,7 @@ def blas_threads(threads: int):
     (docs/performance.md). Setting it costs about 15 microseconds, so decoding one question
     can do it too."""
     global _threadpools
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise OptionError(f"threads must be a whole number of at least 1, not {threads!r}")
-    if threads > available_cores():
-        raise OptionError(f"threads {threads}: this machine lets kanjinum use "
-                          f"{cores_phrase()}; more threads than cores only wait for each other")
+    check_threads(threads)
     if _threadpools is None:
         from threadpoolctl import ThreadpoolController
 

@@ -1054,6 +1054,10 @@ def test_more_threads_than_cores_are_refused(base, tmp_path, monkeypatch):
         bench.parse_args(["--threads", str(too_many)])
     with pytest.raises(OptionError, match="cores"):
         fit(TrainConfig(data=str(base / "d.txt")), tmp_path / "r", threads=too_many)
+    result = run("eval", "--run", base / "run", "--threads", 0)
+    assert_one_line_error(result, 2, "--threads must be a whole number of at least 1, not 0")
+    with pytest.raises(OptionError, match="--threads must be a whole number"):
+        bench.parse_args(["--threads", "0"])
     with pytest.raises(OptionError, match="--warmup must be at least 0, not -1"):
         bench.parse_args(["--warmup", "-1"])  # the one that is wrong, not all four
 
