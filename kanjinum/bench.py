@@ -15,10 +15,15 @@ over the iterations of each one's ratio: 100 % would be nothing but sgemm at its
 PyTorch reference's iterations, where torch is installed, are also taken in turn with the
 attention model's, and `x torch` compares the two from those pairs.
 
-Modes: `padded` trains exactly as the seed did (no mask, no bucketing, every batch the full
-width); `skip` is kanjinum's default (--mask with bucketing): batches of one question length,
-the encoder over the real characters only, the decoder LSTM over each row's answer and its end
-only. The skip mode's epoch (and floor) uses the mean over the timed batches, whose shapes differ.
+Modes: `seed` computes exactly what the seed's code does (no mask, no bucketing, every batch
+the full width, every padding step of every row); `padded` is the same model on the same
+batches, with the encoder's states that questions share from their start (the padding before a
+reversed question) computed once per batch (`kanjinum train --no-mask`): the same loss and
+gradients, less work; `skip` is kanjinum's default (--mask with bucketing): batches of one
+question length, the encoder over the real characters only, the decoder LSTM over each row's
+answer and its end only. The skip mode's epoch (and floor) uses the mean over the timed
+batches, whose shapes differ. `% seed` = the floor of the seed's full iteration / measured:
+how the time compares with the seed's products at this machine's sgemm speed.
 
 Timings on a shared machine are noisy: each figure is a median of many, wall-clock and the
 process's CPU time are both kept, and the load average is printed with the figures. The BLAS
@@ -42,6 +47,7 @@ import numpy as np
 from kanjinum import data as D
 from kanjinum.errors import OptionError
 from kanjinum.fileio import atomic_write_text, why_unwritable
+from kanjinum.layers import shared_step_rows
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
 from kanjinum.train import (DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_batches,
@@ -50,7 +56,7 @@ from kanjinum.train import (DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_
 # The seed's sizes for each data set: wordvec, hidden, batch.
 SIZES = {"kanji": (16, 256, 128), "addition": (16, 128, 128)}
 QUICK_SIZES = {"kanji": (8, 16, 16), "addition": (8, 16, 16)}
-MODES = ("padded", "skip")
+MODES = ("seed", "padded", "skip")
 REFERENCE = Path(__file__).resolve().parent.parent / "benchmarks" / "torch_reference.py"
 
 
@@ -97,11 +103,13 @@ def lstm_matmuls(what: str, N: int, T: int, D: int, H: int, h0_zero: bool,
 
 
 def model_matmuls(kind: str, N: int, Te: int, Td: int, D: int, H: int, V: int,
-                  src_rows=None, tgt_rows=None) -> list[Matmul]:
+                  src_rows=None, tgt_rows=None, shared=False) -> list[Matmul]:
     """Every matmul of one training iteration of a model, from its layer shapes; src_rows and
-    tgt_rows: the rows that encoder and decoder LSTMs compute at each step, where masked."""
+    tgt_rows: the rows that encoder and decoder LSTMs compute at each step, where masked or
+    (shared=True) where the encoder computes shared leading steps once: then bi-attention's
+    backward direction, which reads the padding last, computes every row."""
     if kind == "bi-attention":
-        back_rows = None if src_rows is None else src_rows[::-1]
+        back_rows = None if src_rows is None or shared else src_rows[::-1]
         encoder = (lstm_matmuls("encoder", N, Te, D, H // 2, True, src_rows)
                    + lstm_matmuls("encoder back", N, Te, D, H // 2, True, back_rows))
     else:
@@ -222,18 +230,25 @@ def time_training(run: Run, enc: D.Encoded, batches, iters: int, warmup: int,
         if k >= warmup:
             wall.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
-            N, Te = xs.shape
-            steps = answer_steps(tgt_mask)
-            shapes = model_matmuls(model.kind, N, Te, ts.shape[1] - 1, model.config.wordvec,
-                                   model.config.hidden, V,
-                                   None if src_mask is None else src_mask.sum(axis=0),
-                                   None if steps is None else steps.sum(axis=0))
-            flops.append(sum(p.flops for p in shapes))
+            flops.append(iteration_flops(model, xs, ts, src_mask, tgt_mask))
         for name, partner in partners.items():
             seconds = partner()
             if k >= warmup:
                 paired[name].append(seconds)
     return {"wall": wall, "cpu": cpu, "flops": flops, **paired}
+
+
+def iteration_flops(model, xs, ts, src_mask, tgt_mask) -> int:
+    """The FLOPs of the products a training iteration on this batch computes."""
+    N, Te = xs.shape
+    steps = answer_steps(tgt_mask)
+    lead = model.encoder_lead(xs, src_mask)
+    src_rows = (src_mask.sum(axis=0) if src_mask is not None
+                else None if lead is None else shared_step_rows(lead, Te))
+    shapes = model_matmuls(model.kind, N, Te, ts.shape[1] - 1, model.config.wordvec,
+                           model.config.hidden, model.config.vocab_size, src_rows,
+                           None if steps is None else steps.sum(axis=0), shared=lead is not None)
+    return sum(p.flops for p in shapes)
 
 
 def time_decoding(run: Run, test: D.Dataset, repeats: int) -> tuple[float, list[str]]:
@@ -259,6 +274,7 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
     config = TrainConfig(model=kind, wordvec=wordvec, hidden=hidden, batch=batch,
                          mask=mask, bucket=mask)
     model = build_model(ModelConfig(kind, len(vocab), wordvec, hidden), seed=config.seed)
+    model.share_leading_steps = mode != "seed"
     run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
               mask, config, threads=args.threads,
               question_chars=D.in_natural_order("".join(dataset.questions)))  # as fit records
@@ -317,6 +333,10 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
         # each iteration against the floor timed right after it: the median of those ratios
         "floor_percent": 100 * statistics.median(f / w for f, w in zip(floors, timed["wall"])),
         "floor_percent_cpu": 100 * statistics.median(f / c for f, c in zip(floors, timed["cpu"])),
+        # the seed's full iteration (every padding step) against this one, on the same batches
+        "seed_floor_percent": (None if mask else
+                               100 * statistics.median(f / w for f, w in zip(timed["floor"],
+                                                                            timed["wall"]))),
         "iterations": timed["wall"],
         "floors": floors,
         "torch_paired": paired_torch,
@@ -426,21 +446,24 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
         print(f"  {what:28s} ({m}x{k})@({k}x{n}) {sgemm.gflops(m, k, n):7.1f}")
     header = (f"{'data':9s} {'model':12s} {'mode':6s} {'ms/iter':>8s} {'cpu ms':>7s} "
               f"{'s/epoch':>8s} {'GFLOP':>6s} {'GFLOP/s':>7s} {'floor ms':>8s} {'% floor':>7s} "
-              f"{'cpu %':>6s} {'x torch':>7s} {'decode/s':>9s} {'ans len':>7s}")
+              f"{'cpu %':>6s} {'% seed':>6s} {'x torch':>7s} {'decode/s':>9s} {'ans len':>7s}")
     print("\n" + header)
     print("-" * len(header))
     for r in results:
         speedup = vs_torch(r)
+        seed = r.get("seed_floor_percent")
         print(f"{r['data']:9s} {r['model']:12s} {r['mode']:6s} {r['iteration_s'] * 1e3:8.1f} "
               f"{r['iteration_cpu_s'] * 1e3:7.1f} {r['epoch_s']:8.1f} "
               f"{r['gflop_per_iteration']:6.2f} {r['gflop_per_s']:7.1f} "
               f"{r['floor_s'] * 1e3:8.1f} {r['floor_percent']:6.0f}% {r['floor_percent_cpu']:5.0f}% "
+              f"{'-' if seed is None else f'{seed:.0f}%':>6s} "
               f"{'-' if speedup is None else f'{speedup:.2f}':>7s} "
               f"{r['decode_samples_per_s']:9.0f} {r['decode_answer_length']:7.1f}")
     print("% floor: floor / measured (wall clock), each iteration against the floor's products "
           "timed right after it,\nthe median of those ratios; cpu %: the same with the process's "
-          "CPU time;\nx torch: how many times faster than PyTorch (per iteration padded, per "
-          "epoch skip),\nfrom PyTorch iterations taken in turn with the attention model's;\ndecode/s: the model above after its few timed iterations; in mode skip it "
+          "CPU time;\n% seed: the same against the products of the seed's iteration, every "
+          "padding step (seed and padded modes);\nx torch: how many times faster than PyTorch "
+          "(per iteration seed and padded, per epoch skip),\nfrom PyTorch iterations taken in turn with the attention model's;\ndecode/s: the model above after its few timed iterations; in mode skip it "
           "stops each row at its end,\nso its speed depends on the answer lengths (ans len) "
           "this barely trained model happens to give:\nfor a trained model's speed, see "
           "--decode-run")
@@ -476,7 +499,8 @@ def parse_args(argv):
     parser.add_argument("--models", default="seq2seq,peeky,attention,bi-attention",
                         help="comma-separated models (default: all)")
     parser.add_argument("--data", default="kanji,addition", help="kanji, addition or both")
-    parser.add_argument("--modes", default="padded,skip", help="padded, skip or both")
+    parser.add_argument("--modes", default="seed,padded,skip",
+                        help="comma-separated: seed, padded, skip (default: all three)")
     parser.add_argument("--kanji", help="kanji data file (default: `kanjinum gen-data`'s, "
                                         "made in memory)")
     parser.add_argument("--addition", help="addition data file, e.g. the book's addition.txt "

@@ -166,6 +166,60 @@ def _row_plan(mask, N, T):
     return order, [int(n) for n in counts], None
 
 
+def shared_lead(ids, min_saved=None):
+    """How many first steps each row of ids (N, T) shares with other rows, or None if few.
+
+    Rows that have read the same ids from the same start state are in the same state, so an
+    LSTM that starts every row at zero needs that state once. The shared path follows, step by
+    step, the id that most rows still on it read; a row leaves the path at its first other id,
+    and the path ends when fewer than two rows are left on it. With reversed, left-padded
+    questions (the seed's data, no mask) the path is the padding: a 10-character question in a
+    width of 25 shares its first 15 steps with every shorter one. Returns lead (N,): row r is on
+    the path for its steps [0, lead[r]); None when sharing would save fewer than min_saved row
+    steps (default: N, one step of the batch).
+    """
+    ids = np.asarray(ids)
+    N, T = ids.shape
+    lead = np.full(N, T, dtype=np.intp)
+    on = np.arange(N)
+    for t in range(T):
+        column = ids[on, t]
+        values, counts = np.unique(column, return_counts=True)
+        leaving = column != values[counts.argmax()]
+        lead[on[leaving]] = t
+        on = on[~leaving]
+        if len(on) < 2:
+            lead[on] = t
+            break
+    saved = N * T - sum(shared_step_rows(lead, T))
+    if saved < max(N if min_saved is None else min_saved, 1):
+        return None
+    return lead
+
+
+def shared_step_rows(lead, T):
+    """The rows each of T steps computes when rows share their first lead[r] steps: one list."""
+    return _shared_step_rows_sorted(np.sort(lead), len(lead), T)
+
+
+def _shared_step_rows_sorted(sorted_lead, N, T):
+    """The rows each step computes when rows sorted by lead share their path: at step t, rows
+    [0, n) have left it and row n computes the path's state for all of [n, N)."""
+    left = np.searchsorted(sorted_lead, np.arange(T), side="right")  # rows off the path at t
+    return [int(n) for n in np.minimum(left + 1, N)]
+
+
+def _shared_plan(lead, N, T):
+    """What LSTM.forward does with `lead` (see `shared_lead`): (order, counts), rows sorted so
+    that at step t rows [0, counts[t] - 1) have left the path and row counts[t] - 1 computes
+    the path's state, which rows [counts[t], N) copy."""
+    order = np.argsort(lead, kind="stable")
+    counts = _shared_step_rows_sorted(lead[order], N, T)
+    if np.array_equal(order, np.arange(N)):
+        order = None
+    return order, counts
+
+
 def _unsort(rows, order):
     """rows (N, ...) in the order `order` -> in the caller's order, as a new array."""
     out = np.empty(rows.shape, dtype=rows.dtype)
@@ -250,13 +304,22 @@ class LSTM:
             memory = self._buffers[name] = np.empty(size, dtype=dtype)
         return memory[:size].reshape(shape)
 
-    def forward(self, xs, h0=None, c0=None, mask=None):
+    def forward(self, xs, h0=None, c0=None, mask=None, lead=None):
+        """xs (N, T, D) -> hs (N, T, H). lead (N,), from `shared_lead` on the ids behind xs:
+        the states of the rows' shared first steps are computed once (only with h0 = c0 = 0 and
+        no mask); hs and the final states are the same as without it."""
         Wx, Wh, b = self.params
         N, T, D = xs.shape
         H = Wh.shape[0]
         K = D + 1 + H
         dtype = Wh.dtype
-        order, counts, mask_tm = _row_plan(mask, N, T)
+        shared = lead is not None
+        if shared:
+            if mask is not None or h0 is not None or c0 is not None:
+                raise ValueError("lead needs rows that start alike: no mask, h0 or c0")
+            order, counts, mask_tm = *_shared_plan(np.asarray(lead), N, T), None
+        else:
+            order, counts, mask_tm = _row_plan(mask, N, T)
         if order is not None:  # rows reordered so that each step's real rows lead
             xs = xs[order]
             h0 = None if h0 is None else np.asarray(h0)[order]
@@ -277,7 +340,7 @@ class LSTM:
         with np.errstate(over="ignore", under="ignore"):
             for t in range(T):
                 n = N if counts is None else counts[t]  # rows [0, n) have a real step
-                if n < N:  # the others carry their state over
+                if n < N and not shared:  # the others carry their state over
                     h_all[t + 1, n:] = h_all[t, n:]
                     c_all[t + 1, n:] = c_all[t, n:]
                 if n == 0:
@@ -295,12 +358,15 @@ class LSTM:
                 c += ig[:n]
                 _tanh(c, out=tanh_c[t, :n])
                 np.multiply(o, tanh_c[t, :n], out=h_all[t + 1, :n])
+                if shared and n < N:  # the rows still on the path: row n - 1's new state
+                    h_all[t + 1, n:] = h_all[t + 1, n - 1]
+                    c_all[t + 1, n:] = c_all[t + 1, n - 1]
                 if mask_tm is not None and not mask_tm[t].all():  # any mask: row by row
                     carry = ~mask_tm[t][:, None]  # (N, 1)
                     np.copyto(h_all[t + 1], h_all[t], where=carry)
                     np.copyto(c_all[t + 1], c_all[t], where=carry)
 
-        self._cache = (xh, gates, c_all, tanh_c, order, counts, mask_tm)
+        self._cache = (xh, gates, c_all, tanh_c, order, counts, mask_tm, shared)
         hs = h_all[1:].transpose(1, 0, 2)  # (N, T, H)
         if order is None:
             self.h_last, self.c_last = h_all[T].copy(), c_all[T].copy()
@@ -312,10 +378,11 @@ class LSTM:
         """dhs (N, T, H) or None -> dxs (N, T, D); dh_last, dc_last add to the final h, c.
 
         need_dh0=False skips the product that only `dh0` needs (the encoder's h0 is a constant
-        zero); `dh0` is then None.
+        zero); `dh0` is then None. After a forward with `lead`, dh0 and dc0 are None: rows that
+        shared their start have one gradient between them.
         """
         Wx, Wh, _ = self.params
-        xh, gates, c_all, tanh_c, order, counts, mask_tm = self._cache
+        xh, gates, c_all, tanh_c, order, counts, mask_tm, shared = self._cache
         T, _, N, H = gates.shape
         K = xh.shape[2]
         D = K - 1 - H
@@ -325,9 +392,17 @@ class LSTM:
             dh_last = None if dh_last is None else np.asarray(dh_last)[order]
             dc_last = None if dc_last is None else np.asarray(dc_last)[order]
 
-        # dA (T, N, 4H): d loss / d pre-activation, in the columns' own order, so the weight
-        # gradients come out of one product over all steps after the loop.
-        dA = self._buffer("dA", (T, N, 4 * H), dtype)
+        # dA: d loss / d pre-activation, in the columns' own order, so the weight gradients
+        # come out of one product over all steps after the loop. When a step computes leading
+        # rows only (counts), just those rows are kept, packed step after step: the product
+        # then skips the rest (half of an encoder's rows with the seed's padding) instead of
+        # multiplying their zeros.
+        if counts is None:
+            dA = self._buffer("dA", (T, N, 4 * H), dtype)
+        else:
+            starts = np.concatenate(([0], np.cumsum(counts)))  # step t: rows starts[t]:[t + 1]
+            dA_packed = self._buffer("dA", (int(starts[-1]), 4 * H), dtype)
+            dA = [dA_packed[starts[t]:starts[t + 1]] for t in range(T)]
         dh_next = np.zeros((N, H), dtype=dtype)  # d loss / d h_t from later steps
         dc_next = np.zeros((N, H), dtype=dtype)
         if dh_last is not None:
@@ -344,8 +419,14 @@ class LSTM:
             else:
                 np.add(dh_next, dhs[:, t], out=dh)
             n = N if counts is None else counts[t]
-            if n < N:  # rows without a real step pass their gradient through
-                dA[t, n:] = 0
+            if shared and n < N:
+                # Rows n - 1 .. N - 1 are one state at this step, and the step is linear in
+                # their gradients: row n - 1 takes the sum through it, for all of them.
+                dh[n - 1] = dh[n - 1:].sum(axis=0)
+                dc_next[n - 1] = dc_next[n - 1:].sum(axis=0)
+                dc_next[n:] = 0
+                dxh[t, n:] = 0
+            elif n < N:  # rows without a real step pass their gradient through
                 dxh[t, n:, :D] = 0
                 dxh[t, n:, D:] = dh[n:]
             if n:
@@ -354,22 +435,29 @@ class LSTM:
                     real = mask_tm[t][:, None]
                     dc_carried = dc_next.copy()
                 _step_backward(gates[t, :, :n], tanh_c[t, :n], c_all[t, :n], dh[:n], dc_next[:n],
-                               dc[:n], work[:n], dA[t, :n])
+                               dc[:n], work[:n], dA[t][:n])
                 if row_by_row:  # rows without a real step pass dc through, and have no dA
                     np.copyto(dc_next, dc_carried, where=~real)
                     np.copyto(dA[t], 0, where=~real)
                 if t == 0 and not need_dh0:  # only the input part
-                    np.matmul(dA[0, :n], Wxh_T[:, :D], out=dxh[0, :n, :D])
+                    np.matmul(dA[0][:n], Wxh_T[:, :D], out=dxh[0, :n, :D])
                     break
-                np.matmul(dA[t, :n], Wxh_T, out=dxh[t, :n])
+                np.matmul(dA[t][:n], Wxh_T, out=dxh[t, :n])
                 if row_by_row:
                     np.copyto(dxh[t, :, D:], dh, where=~real)
             dh_next = dxh[t, :, D:]
-        dh0 = dh_next.copy() if need_dh0 else None
+        dh0 = dh_next.copy() if need_dh0 and not shared else None
+        if shared:
+            dc_next = None
 
-        dA2d = dA.reshape(T * N, 4 * H)
         dW = self._buffer("dW", (K, 4 * H), dtype)
-        np.matmul(xh[:T].reshape(T * N, K).T, dA2d, out=dW)  # rows: dWx, then db, then dWh
+        if counts is None:
+            xh_rows, dA_rows = xh[:T].reshape(T * N, K), dA.reshape(T * N, 4 * H)
+        else:  # the rows each step computed, packed as dA is
+            xh_rows, dA_rows = self._buffer("xh_rows", (len(dA_packed), K), dtype), dA_packed
+            for t, n in enumerate(counts):
+                xh_rows[starts[t]:starts[t + 1]] = xh[t, :n]
+        np.matmul(xh_rows.T, dA_rows, out=dW)  # rows: dWx, then db, then dWh
         self.grads[0][...] = dW[:D]
         self.grads[2][...] = dW[D]
         self.grads[1][...] = dW[D + 1:]
@@ -378,7 +466,7 @@ class LSTM:
             self.dh0, self.dc0 = dh0, dc_next
             return np.ascontiguousarray(dxs)
         self.dh0 = None if dh0 is None else _unsort(dh0, order)
-        self.dc0 = _unsort(dc_next, order)
+        self.dc0 = None if dc_next is None else _unsort(dc_next, order)
         return _unsort(dxs, order)
 
     def infer(self, ids, embed, mask=None):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kanjinum.layers import (LSTM, Attention, Embedding, LSTMStepper, SoftmaxCrossEntropy,
-                             TimeAffine)
+                             TimeAffine, shared_lead)
 
 MODEL_KINDS = ("seq2seq", "peeky", "attention", "bi-attention")
 # Rows the decoder steps through together: enough for full-speed products, few enough that their
@@ -76,6 +76,9 @@ class Seq2seq:
 
     kind = "seq2seq"
     has_attention = False
+    # Without a mask, the encoder computes the states that questions share from their start (the
+    # padding before a reversed question) once per batch; False computes every row's own.
+    share_leading_steps = True
 
     def __init__(self, config: ModelConfig, rng: np.random.Generator, dtype=np.float32):
         V, D, H = config.vocab_size, config.wordvec, config.hidden
@@ -148,7 +151,14 @@ class Seq2seq:
         the last real character (masked steps carry the state over)."""
         emb = self.layers["encoder.embed"].forward(xs)
         lstm = self.layers["encoder.lstm"]
-        return lstm.forward(emb, mask=src_mask), lstm.h_last
+        return lstm.forward(emb, mask=src_mask, lead=self.encoder_lead(xs, src_mask)), lstm.h_last
+
+    def encoder_lead(self, xs, src_mask):
+        """The steps each question shares with others from its start (`shared_lead`), for the
+        encoder to compute once; None with a mask (padding is skipped there) or when few."""
+        if src_mask is not None or not self.share_leading_steps:
+            return None
+        return shared_lead(xs)
 
     def _encode_backward(self, denc_hs, dh) -> None:
         # h0 = 0 is no parameter: its gradient, one product per step, is not needed.
@@ -395,7 +405,7 @@ class BiAttentionSeq2seq(AttentionSeq2seq):
     def encode(self, xs, src_mask=None):
         emb = self.layers["encoder.embed"].forward(xs)
         fwd, back = self.layers["encoder.lstm"], self.layers["encoder.lstm_back"]
-        hs_f = fwd.forward(emb, mask=src_mask)
+        hs_f = fwd.forward(emb, mask=src_mask, lead=self.encoder_lead(xs, src_mask))
         back_mask = None if src_mask is None else src_mask[:, ::-1]
         hs_b = back.forward(emb[:, ::-1], mask=back_mask)[:, ::-1]
         enc_hs = np.concatenate((hs_f, hs_b), axis=2)  # (N, Te, H)

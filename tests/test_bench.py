@@ -14,7 +14,7 @@ import pytest
 from kanjinum.errors import OptionError
 
 from kanjinum import bench
-from kanjinum.layers import LSTM, softmax
+from kanjinum.layers import LSTM, shared_step_rows, softmax
 from kanjinum import models
 from kanjinum.models import MODEL_KINDS, ModelConfig, build_model
 
@@ -37,11 +37,12 @@ def test_quick_bench_runs_and_writes_every_field(tmp_path, capsys):
     results = figures["results"]
     assert {(r["data"], r["model"], r["mode"]) for r in results} == {
         (task, kind, mode) for task in ("kanji", "addition") for kind in MODEL_KINDS
-        for mode in ("padded", "skip")}
+        for mode in ("seed", "padded", "skip")}
     for r in results:
         for field in FIELDS:
             assert np.isfinite(r[field]) and r[field] > 0, (r["model"], field)
         assert 0 <= r["decode_answer_length"] <= 13
+        assert (r["seed_floor_percent"] is None) == (r["mode"] == "skip")
     assert figures["threads"] == 1 and figures["torch"] == {}
     assert figures["sgemm"] and all(s["gflop_per_s"] > 0 for s in figures["sgemm"])
     assert figures["machine"]["numpy"] == np.__version__
@@ -75,7 +76,7 @@ def test_floor_and_pytorch_are_timed_after_every_iteration(monkeypatch):
     train, test = bench.split(dataset)
     vocab = bench.D.Vocab.from_texts(dataset.questions + dataset.answers)
     trainer = FakeTrainer()
-    for mode in ("padded", "skip"):
+    for mode in ("seed", "padded", "skip"):
         floor_calls.clear()
         trainer.calls = 0
         r = bench.bench_model("attention", mode, dataset, train, test, vocab,
@@ -87,7 +88,7 @@ def test_floor_and_pytorch_are_timed_after_every_iteration(monkeypatch):
         assert r["floor_percent"] == pytest.approx(100 * (ratios[1] + ratios[2]) / 2)
         paired = r["torch_paired"]
         assert paired["iterations"] == [0.5] * 4 and paired["epoch_s"] == pytest.approx(5.0)
-        if mode == "padded":
+        if mode != "skip":
             expected = sorted(0.5 / w for w in r["iterations"])
             assert paired["times_faster"] == pytest.approx((expected[1] + expected[2]) / 2)
         else:
@@ -259,6 +260,34 @@ def test_flops_are_counted_from_the_layer_shapes():
     shapes = bench.model_matmuls("attention", N, T, 3, Dx, Hx, V)
     attention = [p for p in shapes if p.what.startswith("attention")]
     assert sum(p.flops for p in attention) == 6 * 2 * N * 3 * T * Hx
+
+
+def test_padded_mode_counts_the_shared_padding_once():
+    """The padded mode computes the states that reversed questions share from their start (the
+    padding) once: its FLOPs count the rows the encoder computes, fewer than the seed mode's
+    every row and step, and the seed's floor stays the yardstick of % seed."""
+    rng = np.random.default_rng(1)
+    N, Te, Td = 8, 6, 3
+    xs = np.zeros((N, Te), dtype=np.int32)
+    for row, length in enumerate([6, 1, 2, 2, 3, 1, 4, 2]):
+        xs[row, Te - length:] = row % (V - 1) + 1  # rows 1 and 5 part at their last step
+    ts = rng.integers(0, V, (N, Td + 1)).astype(np.int32)
+    model = build_model(ModelConfig("attention", V, D, H))
+    seed_flops = sum(p.flops for p in bench.model_matmuls("attention", N, Te, Td, D, H, V))
+    model.share_leading_steps = False
+    assert bench.iteration_flops(model, xs, ts, None, None) == seed_flops
+    model.share_leading_steps = True
+    rows = shared_step_rows(model.encoder_lead(xs, None), Te)
+    # padding runs 0, 5, 4, 4, 3, 5, 2, 4: the rows that have left it, and one for the padding's
+    # state while two or more rows are in it
+    assert rows == [2, 2, 3, 4, 7, 8]
+    assert bench.iteration_flops(model, xs, ts, None, None) == sum(
+        p.flops for p in bench.model_matmuls("attention", N, Te, Td, D, H, V, rows, shared=True))
+    assert bench.iteration_flops(model, xs, ts, None, None) < seed_flops
+    # bi-attention's backward direction reads the padding last: it shares nothing
+    both = bench.model_matmuls("bi-attention", N, Te, Td, D, H, V, rows, shared=True)
+    back = [p for p in both if p.what.startswith("encoder back")]
+    assert back == bench.lstm_matmuls("encoder back", N, Te, D, H // 2, True)
 
 
 # --- LSTM fast paths ------------------------------------------------------------------------

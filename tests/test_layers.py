@@ -9,6 +9,7 @@ from kanjinum.layers import (
     Embedding,
     SoftmaxCrossEntropy,
     TimeAffine,
+    shared_lead,
     sigmoid,
     softmax,
 )
@@ -166,6 +167,83 @@ def test_lstm_gradients_with_left_and_right_padding():
                      [True, True, True, False, False]])   # answer, right-padded
     dxs = check_lstm_gradients(layer, randn(rng, 3, 5, 3), randn(rng, 3, 4), randn(rng, 3, 4), mask)
     assert np.all(dxs[~mask] == 0)  # padding inputs have no effect
+
+
+def test_shared_lead_follows_the_ids_most_rows_read_from_the_start():
+    ids = np.array([[0, 0, 0, 5, 6],
+                    [0, 0, 0, 0, 7],
+                    [0, 0, 1, 2, 3],     # leaves the padding run at step 2
+                    [4, 4, 4, 4, 4]])    # never on it
+    # Step 3 splits the last two rows (5 against 0): no two rows share it, so the path ends.
+    assert shared_lead(ids, min_saved=0).tolist() == [3, 3, 2, 0]
+    # rows computed per step: 2, 2, 3, 4, 4 of 4, so 5 row steps saved
+    assert shared_lead(ids).tolist() == [3, 3, 2, 0]
+    assert shared_lead(ids, min_saved=6) is None
+    assert shared_lead(np.arange(12).reshape(4, 3), min_saved=0) is None
+
+
+def left_padded_ids(rng, N=6, T=7, V=5):
+    """Reversed questions of random lengths: id 0 (padding) first, then ids 1 .. V - 1."""
+    ids = np.zeros((N, T), dtype=np.int32)
+    for row, length in enumerate([T, 0, 2, 2, 5, 3][:N]):
+        ids[row, T - length:] = rng.integers(1, V, length)
+    return ids
+
+
+def test_lstm_with_shared_lead_gives_the_same_states_and_gradients():
+    rng = np.random.default_rng(12)
+    layer = make_lstm(rng)
+    ids = left_padded_ids(rng)
+    lead = shared_lead(ids)
+    assert lead is not None and lead.tolist() == [0, 5, 5, 5, 2, 4]  # row 1 is left alone at 5
+    table = randn(rng, 5, 3)
+    R, r_h = randn(rng, *ids.shape, 4), randn(rng, ids.shape[0], 4)
+    results = []
+    for row_lead in (None, lead):
+        hs = layer.forward(table[ids], lead=row_lead)
+        dxs = layer.backward(R, dh_last=r_h, need_dh0=False)
+        dtable = np.zeros_like(table)
+        np.add.at(dtable, ids, dxs)  # what the embedding makes of dxs
+        results.append((hs, layer.h_last, layer.c_last, dtable, [g.copy() for g in layer.grads]))
+    for own, shared in zip(*results):
+        for a, b in zip(own if isinstance(own, list) else [own],
+                        shared if isinstance(shared, list) else [shared]):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_gradients_with_shared_lead():
+    """Against central differences of the embedding table: moving one row's input alone would
+    break what lead promises (equal inputs), moving a table entry keeps it."""
+    rng = np.random.default_rng(13)
+    layer = make_lstm(rng)
+    ids = left_padded_ids(rng)
+    lead = shared_lead(ids)
+    table = randn(rng, 5, 3)
+    R, r_h, r_c = randn(rng, *ids.shape, 4), randn(rng, ids.shape[0], 4), randn(rng, 6, 4)
+
+    def loss():
+        hs = layer.forward(table[ids], lead=lead)
+        return np.sum(hs * R) + np.sum(layer.h_last * r_h) + np.sum(layer.c_last * r_c)
+
+    loss()
+    dxs = layer.backward(R, dh_last=r_h, dc_last=r_c)
+    assert layer.dh0 is None and layer.dc0 is None  # one gradient for rows that start alike
+    dtable = np.zeros_like(table)
+    np.add.at(dtable, ids, dxs)
+    grads = [g.copy() for g in layer.grads]
+    assert_grad(dtable, loss, table, "embedding table")
+    for name, p, g in zip(layer.names, layer.params, grads):
+        assert_grad(g, loss, p, name)
+
+
+def test_lstm_lead_needs_rows_that_start_alike():
+    rng = np.random.default_rng(14)
+    layer = make_lstm(rng)
+    ids = left_padded_ids(rng)
+    xs, lead = randn(rng, 5, 3)[ids], shared_lead(ids)
+    for kwargs in ({"mask": ids > 0}, {"h0": randn(rng, 6, 4)}, {"c0": randn(rng, 6, 4)}):
+        with pytest.raises(ValueError, match="lead"):
+            layer.forward(xs, lead=lead, **kwargs)
 
 
 def test_lstm_mask_carries_state_through_padding():

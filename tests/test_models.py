@@ -39,6 +39,37 @@ def test_model_gradients_match_numerical(kind, masked):
         assert_grad(grad, loss, param, f"{kind} {name}")
 
 
+def _left_padded_batch(rng, N=6, Te=6, Td=3):
+    """Reversed questions of many lengths padded with id 0, as the seed trains (no mask)."""
+    xs = np.zeros((N, Te), dtype=np.int32)
+    for row, length in enumerate([6, 0, 1, 1, 4, 3][:N]):
+        xs[row, Te - length:] = rng.integers(1, V, length)
+    return xs, rng.integers(0, V, size=(N, Td + 1)).astype(np.int32)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_padding_states_computed_once_change_nothing(kind):
+    """The encoder's shared leading steps (share_leading_steps) give the loss and gradients of
+    every row computed on its own, and the model's gradients still match central differences."""
+    rng = np.random.default_rng(4)
+    model = build_model(ModelConfig(kind, V, D, H), seed=2, dtype=np.float64)
+    for p in model.params:
+        p[...] = rng.standard_normal(p.shape) * 0.5
+    xs, ts = _left_padded_batch(rng)
+    assert model.encoder_lead(xs, None) is not None
+    results = {}
+    for share in (False, True):
+        model.share_leading_steps = share
+        loss = model.forward(xs, ts)
+        model.backward()
+        results[share] = loss, [g.copy() for g in model.grads]
+    assert np.isclose(results[True][0], results[False][0], rtol=1e-13)
+    for own, shared in zip(results[False][1], results[True][1]):
+        np.testing.assert_allclose(shared, own, rtol=1e-11, atol=1e-13)
+    for name, param, grad in zip(model.named_params(), model.params, results[True][1]):
+        assert_grad(grad, lambda: model.forward(xs, ts), param, f"{kind} {name}")
+
+
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_masked_padding_changes_nothing(kind):
     """Left padding under the mask gives the same loss as the question without it."""
