@@ -192,7 +192,15 @@ class SgemmTimer:
 
 def load_data(task: str, path: str | None, quick: bool) -> D.Dataset:
     if path:
-        return D.read_dataset(path)
+        dataset = D.read_dataset(path)
+        sample = slice(0, 500)  # parsing every line of a large file costs seconds
+        has_numerals = any(kind is not None for kind in D.numeral_kinds(
+            dataset.questions[sample], dataset.answers[sample]))
+        if has_numerals != (task == "kanji"):  # figures would be printed under the wrong name
+            what = "no kanji numerals" if task == "kanji" else "kanji numerals"
+            raise OptionError(f"--{task} {path} holds {what}; --kanji takes kanji numerals, "
+                              "--addition the book's additions")
+        return dataset
     size = 600 if quick else 50_000
     if task == "addition":
         return D.generate_addition(size)
@@ -563,8 +571,9 @@ def parse_args(argv):
 
 def check_json_target(path: Path) -> None:
     """--json can be written, and replaces an earlier bench file, never another file of the
-    user's: checked before minutes of timing."""
-    why = why_unwritable(path)
+    user's: checked before minutes of timing. Missing folders are made, as attend and gen-data
+    make theirs."""
+    why = why_unwritable(path, makes_folders=True)
     if why is not None:
         raise OptionError(f"--json {path}: {why}")
     if not path.exists():
@@ -653,6 +662,7 @@ def main(argv=None) -> dict:
               f"mean answer {r['mean_answer_length']:.1f} characters")
     print(f"\nload average before {figures['load_before']}, after {figures['load_after']}")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(args.json, json.dumps(figures, indent=2) + "\n")
         print(f"wrote {args.json}")
     return figures

@@ -253,13 +253,13 @@ def gen_data(
              "boundaries, repeated digits, short numbers).")] = DEFAULT_HARD_SHARE,
     closed: Annotated[bool, typer.Option(
         help="Include every single digit and every d×10^k in range.")] = True,
-    exclude: Annotated[Optional[Path], typer.Option(
+    exclude: Annotated[Optional[str], typer.Option(
         help="With --task hard: a data file (data/kanji.txt) whose numbers the open part of "
              "the hard set avoids; the closed part (single digits, round numbers) is always "
              "all of them.")] = None,
     per_kind: Annotated[int, typer.Option(
         help="With --task hard: numbers per open kind.")] = DEFAULT_PER_KIND,
-    out: Annotated[Optional[Path], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
+    out: Annotated[Optional[str], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
     ctx: typer.Context = None,
 ) -> None:
@@ -271,7 +271,8 @@ def gen_data(
         names = ", ".join("--" + name.replace("_", "-") for name in unused)
         raise fail(f"{names} do{'es' if len(unused) == 1 else ''} not apply to --task "
                    f"{task.value}")
-    out = out or Path("data") / f"{task.value}.txt"
+    exclude = path_option(exclude, "--exclude", "a data file")
+    out = path_option(out, "--out", "the file to write") or Path("data") / f"{task.value}.txt"
     started = time.perf_counter()
     with user_errors():
         _check_folder_of(out, makes_folders=True)  # write_dataset makes missing folders
@@ -392,7 +393,7 @@ def print_example(console, evaluation, i: int) -> None:
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option(help="Data file in the book's format.")] = Path(TrainConfig.data),
+    data: Annotated[str, typer.Option(help="Data file in the book's format.")] = TrainConfig.data,
     model: Annotated[ModelKind, typer.Option(help="Which seq2seq variant.")] = ModelKind(TrainConfig.model),
     wordvec: Annotated[int, typer.Option(help="Embedding size.")] = TrainConfig.wordvec,
     hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = TrainConfig.hidden,
@@ -441,6 +442,7 @@ def train(
     elif bucket and not mask:
         raise fail("--bucket needs --mask: without a mask every batch keeps its full width")
     out = Path(out) if out else None  # None: a new folder under runs/, named by fit
+    data = path_option(data, "--data", "a data file")
     console = _console()
     with user_errors(), blas_threads(threads):
         if resume:
@@ -504,7 +506,7 @@ def _given_options(ctx) -> set[str]:
 @app.command("eval")
 def eval_(
     run: RunOption = None,
-    data: Annotated[Optional[Path], typer.Option(help="Evaluate on this file instead of the "
+    data: Annotated[Optional[str], typer.Option(help="Evaluate on this file instead of the "
                                                       "run's test split.")] = None,
     show: Annotated[int, typer.Option(help="Print the first N examples as Q / T / ☑☒.")] = 0,
     errors: Annotated[bool, typer.Option("--errors", help="With --show: print only misses.")] = False,
@@ -517,6 +519,7 @@ def eval_(
 
     if show < 0:
         raise fail(f"--show must be 0 or more, not {show}")
+    data = path_option(data, "--data", "a data file")
     if errors and not show:
         raise fail("--errors picks which examples --show prints; give --show N too")
     if as_json and show:
@@ -579,7 +582,7 @@ def attend(
     numerals: Annotated[Optional[list[str]], typer.Argument(
         help="One or more numerals, e.g. 一億一 三兆九千億.")] = None,
     run: RunOption = None,
-    out: Annotated[Optional[Path], typer.Option(help="PNG file to write. Default: "
+    out: Annotated[Optional[str], typer.Option(help="PNG file to write. Default: "
                                                      "attention.png")] = None,
     interactive: Annotated[bool, typer.Option(help="Read numerals line by line until an "
                                                    "empty line; one PNG each.")] = False,
@@ -597,7 +600,7 @@ def attend(
     if numerals and len(numerals) > MAX_PANELS:
         raise fail(f"{len(numerals)} numerals; one heatmap shows at most {MAX_PANELS} (kanjinum "
                    "eval --data FILE answers any number of them)")
-    out = out or Path("attention.png")
+    out = path_option(out, "--out", "the PNG file to write") or Path("attention.png")
     if out.suffix.lower() != ".png":
         raise fail(f"--out must name a .png file, not {out}")
     with user_errors(), blas_threads(threads):
@@ -611,6 +614,16 @@ def attend(
             _attend_once(console, loaded, numerals, out)
         if interactive:
             _attend_interactive(console, loaded, out)
+
+
+def path_option(value: str | None, option: str, what: str) -> Path | None:
+    """A file option's value as a Path. An empty one (a script's unset variable) is a mistake:
+    Path("") would be the current folder."""
+    if value is None:
+        return None
+    if not value:
+        raise fail(f"{option} is empty: name {what}")
+    return Path(value)
 
 
 def _check_folder_of(out: Path, makes_folders: bool = False) -> None:

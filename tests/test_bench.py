@@ -572,6 +572,28 @@ def test_a_bad_data_file_or_an_unwritable_json_is_found_before_any_timing(tmp_pa
     assert capsys.readouterr().out == ""
 
 
+def test_a_data_file_of_the_other_task_is_refused_before_the_header(tmp_path, capsys):
+    """The book's additions given as --kanji were timed and printed as kanji figures."""
+    additions = tmp_path / "add.txt"
+    additions.write_text("".join(f"{a}+{a + 1:<3d}_{2 * a + 1:<4d}\n" for a in range(100, 140)),
+                         encoding="utf-8")
+    with pytest.raises(OptionError, match="--kanji .*add.txt holds no kanji numerals"):
+        bench.main(["--quick", "--data", "kanji", "--kanji", str(additions)])
+    kanji = tmp_path / "kanji.txt"
+    bench.D.write_dataset(bench.D.generate_kanji(size=50, max_digits=4), kanji)
+    with pytest.raises(OptionError, match="--addition .*kanji.txt holds kanji numerals"):
+        bench.main(["--quick", "--data", "addition", "--addition", str(kanji)])
+    assert capsys.readouterr().out == ""
+
+
+def test_bench_makes_the_folder_of_its_json(tmp_path):
+    """It refused a missing folder ('does not exist') where attend and gen-data make theirs."""
+    out = tmp_path / "new" / "deeper" / "b.json"
+    bench.main(["--quick", "--data", "addition", "--models", "seq2seq", "--modes", "padded",
+                "--json", str(out)])
+    assert json.loads(out.read_text(encoding="utf-8"))["results"][0]["model"] == "seq2seq"
+
+
 def test_bench_reads_data_with_spaces_inside_its_questions(tmp_path):
     """The book's dates as --addition: bench's models refused their own test questions
     ("' ' is not a character this model reads"), after minutes of timing."""

@@ -169,15 +169,15 @@ def test_lstm_gradients_with_left_and_right_padding():
     assert np.all(dxs[~mask] == 0)  # padding inputs have no effect
 
 
-def test_shared_lead_follows_the_ids_most_rows_read_from_the_start():
+def test_shared_lead_is_the_run_of_the_id_most_rows_start_with():
     ids = np.array([[0, 0, 0, 5, 6],
                     [0, 0, 0, 0, 7],
                     [0, 0, 1, 2, 3],     # leaves the padding run at step 2
-                    [4, 4, 4, 4, 4]])    # never on it
-    # Step 3 splits the last two rows (5 against 0): no two rows share it, so the path ends.
-    assert shared_lead(ids, min_saved=0).tolist() == [3, 3, 2, 0]
-    # rows computed per step: 2, 2, 3, 4, 4 of 4, so 5 row steps saved
-    assert shared_lead(ids).tolist() == [3, 3, 2, 0]
+                    [4, 4, 4, 4, 4]])    # a run, but of another id: not shared
+    assert shared_lead(ids).tolist() == [3, 4, 2, 0]
+    # rows computed per step: 2, 2, 3, 4, 4 of 4 (row 1's last padding step is its own), so
+    # 5 row steps saved
+    assert shared_lead(ids, min_saved=5).tolist() == [3, 4, 2, 0]
     assert shared_lead(ids, min_saved=6) is None
     assert shared_lead(np.arange(12).reshape(4, 3), min_saved=0) is None
 
@@ -195,7 +195,7 @@ def test_lstm_with_shared_lead_gives_the_same_states_and_gradients():
     layer = make_lstm(rng)
     ids = left_padded_ids(rng)
     lead = shared_lead(ids)
-    assert lead is not None and lead.tolist() == [0, 5, 5, 5, 2, 4]  # row 1 is left alone at 5
+    assert lead is not None and lead.tolist() == [0, 7, 5, 5, 2, 4]
     table = randn(rng, 5, 3)
     R, r_h = randn(rng, *ids.shape, 4), randn(rng, ids.shape[0], 4)
     results = []

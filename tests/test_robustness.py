@@ -569,6 +569,19 @@ def test_an_empty_run_name_is_a_mistake():
     assert_one_line_error(run("eval", "--run", ""), 2, "--run is empty")
 
 
+@pytest.mark.parametrize("args", [
+    ["train", "--data", ""], ["eval", "--data", ""], ["gen-data", "--out", ""],
+    ["gen-data", "--task", "hard", "--exclude", ""], ["attend", "一", "--out", ""],
+    ["train", "--data="],
+])
+def test_an_empty_file_option_is_a_mistake(tmp_path, monkeypatch, args):
+    """A script's unset variable: '' was read as the current folder ('. is a folder')."""
+    monkeypatch.chdir(tmp_path)
+    option = next(a for a in args if a.startswith("--") and a != "--task").rstrip("=")
+    assert_one_line_error(run(*args), 2, f"{option} is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_version():
     from kanjinum import __version__
     result = run("--version")
