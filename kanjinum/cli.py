@@ -31,6 +31,16 @@ _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "C
 class OneLineErrors(TyperGroup):
     """Usage mistakes (unknown option, bad value) as one line instead of a box of help text."""
 
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _hide_flag_types(command, ctx)
+        return command
+
+    def get_help(self, ctx):
+        _hide_flag_types(self, ctx)
+        return super().get_help(ctx)
+
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         was_devnull = _stdout_is_devnull()
         try:
@@ -62,6 +72,14 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _hide_flag_types(command, ctx) -> None:
+    """A flag takes no value: typer would print `<bool>` beside --mask/--no-mask and --help
+    as if one were expected."""
+    for param in command.get_params(ctx):
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
 
 
 def _stdout_is_devnull() -> bool:
@@ -170,10 +188,11 @@ ThreadsOption = Annotated[int, typer.Option(
     "--threads", help="BLAS threads for the matrix products: 1 is safe beside other work; 2 is "
                       "about 1.5x faster at hidden 256 on an otherwise idle 2-core machine.")]
 RunOption = Annotated[Optional[str], typer.Option(
-    "--run", help="Run folder (or a name under runs/, or 'default' for the shipped model; a "
-                  "folder named default: ./default). "
-                  "Default: the newest run under runs/ that has a model, else the shipped "
-                  "model.")]
+    "--run", metavar="RUN",
+    help="Run folder (or a name under runs/, or 'default' for the shipped model; a "
+         "folder named default: ./default). "
+         "Default: the newest run under runs/ that has a model, else the shipped "
+         "model.")]
 
 
 def _print_version(value: bool) -> None:
@@ -254,12 +273,13 @@ def gen_data(
     closed: Annotated[bool, typer.Option(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[str], typer.Option(
-        help="With --task hard: a data file (data/kanji.txt) whose numbers the open part of "
+        metavar="FILE", help="With --task hard: a data file (data/kanji.txt) whose numbers the open part of "
              "the hard set avoids; the closed part (single digits, round numbers) is always "
              "all of them.")] = None,
     per_kind: Annotated[int, typer.Option(
         help="With --task hard: numbers per open kind.")] = DEFAULT_PER_KIND,
-    out: Annotated[Optional[str], typer.Option(help="Output file. Default: data/<task>.txt")] = None,
+    out: Annotated[Optional[str], typer.Option(
+        metavar="FILE", help="Output file. Default: data/<task>.txt")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
     ctx: typer.Context = None,
 ) -> None:
@@ -393,7 +413,8 @@ def print_example(console, evaluation, i: int) -> None:
 
 @app.command()
 def train(
-    data: Annotated[str, typer.Option(help="Data file in the book's format.")] = TrainConfig.data,
+    data: Annotated[str, typer.Option(metavar="FILE", help="Data file in the book's format.")
+                    ] = TrainConfig.data,
     model: Annotated[ModelKind, typer.Option(help="Which seq2seq variant.")] = ModelKind(TrainConfig.model),
     wordvec: Annotated[int, typer.Option(help="Embedding size.")] = TrainConfig.wordvec,
     hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = TrainConfig.hidden,
@@ -506,7 +527,8 @@ def _given_options(ctx) -> set[str]:
 @app.command("eval")
 def eval_(
     run: RunOption = None,
-    data: Annotated[Optional[str], typer.Option(help="Evaluate on this file instead of the "
+    data: Annotated[Optional[str], typer.Option(metavar="FILE",
+                                                help="Evaluate on this file instead of the "
                                                       "run's test split.")] = None,
     show: Annotated[int, typer.Option(help="Print the first N examples as Q / T / ☑☒.")] = 0,
     errors: Annotated[bool, typer.Option("--errors", help="With --show: print only misses.")] = False,
@@ -582,7 +604,7 @@ def attend(
     numerals: Annotated[Optional[list[str]], typer.Argument(
         help="One or more numerals, e.g. 一億一 三兆九千億.")] = None,
     run: RunOption = None,
-    out: Annotated[Optional[str], typer.Option(help="PNG file to write. Default: "
+    out: Annotated[Optional[str], typer.Option(metavar="FILE", help="PNG file to write. Default: "
                                                      "attention.png")] = None,
     interactive: Annotated[bool, typer.Option(help="Read numerals line by line until an "
                                                    "empty line; one PNG each.")] = False,

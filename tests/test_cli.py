@@ -41,6 +41,17 @@ def test_help_lists_the_commands():
         assert command in result.output
 
 
+@pytest.mark.parametrize("command", [[], ["gen-data"], ["train"], ["eval"], ["attend"],
+                                     ["convert"]])
+def test_help_shows_no_value_beside_flags(command):
+    """typer printed `<bool>` beside --mask/--no-mask, --errors and --help, as if they took a
+    value, and `<str>` for the files."""
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output and "<str>" not in result.output
+    assert "--help" in result.output
+
+
 @pytest.mark.parametrize("args, expected", [
     (["一億一"], "100000001"),
     (["100000001", "--style", "daiji"], "壱億壱"),
