@@ -197,14 +197,25 @@ def load_data(task: str, path: str | None, quick: bool) -> D.Dataset:
         has_numerals = any(kind is not None for kind in D.numeral_kinds(
             dataset.questions[sample], dataset.answers[sample]))
         if has_numerals != (task == "kanji"):  # figures would be printed under the wrong name
-            what = "no kanji numerals" if task == "kanji" else "kanji numerals"
-            raise OptionError(f"--{task} {path} holds {what}; --kanji takes kanji numerals, "
-                              "--addition the book's additions")
+            raise OptionError(
+                f"--kanji {path} holds no kanji numerals (additions and dates go to --addition)"
+                if task == "kanji" else
+                f"--addition {path} holds kanji numerals: give it as --kanji")
         return dataset
     size = 600 if quick else 50_000
     if task == "addition":
         return D.generate_addition(size)
     return D.generate_kanji(size, hard_share=D.DEFAULT_HARD_SHARE, include_closed=True)
+
+
+def check_enough_lines(task: str, dataset: D.Dataset, batch: int) -> None:
+    """A batch of training lines and some test lines, or the figures mean nothing (a 1-line
+    file timed 0 % of the floor and decoded 0 questions/s)."""
+    train, test = split(dataset)
+    if len(train) < batch or not len(test):
+        raise OptionError(f"--{task}: {len(dataset):,} lines give {len(train):,} training and "
+                          f"{len(test):,} test lines; timing needs a batch ({batch}) of "
+                          "training lines and some test lines")
 
 
 def split(dataset: D.Dataset):
@@ -506,13 +517,16 @@ def parse_args(argv):
         formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--models", default="seq2seq,peeky,attention,bi-attention",
                         help="comma-separated models (default: all)")
-    parser.add_argument("--data", default="kanji,addition", help="kanji, addition or both")
+    parser.add_argument("--data", default="kanji,addition",
+                        help="comma-separated: kanji, addition (default: both)")
     parser.add_argument("--modes", default="seed,padded,skip",
                         help="comma-separated: seed, padded, skip (default: all three)")
     parser.add_argument("--kanji", help="kanji data file (default: `kanjinum gen-data`'s, "
                                         "made in memory)")
-    parser.add_argument("--addition", help="addition data file, e.g. the book's addition.txt "
-                                           "(default: `gen-data --task addition`'s, in memory)")
+    parser.add_argument("--addition", help="data file timed at the addition sizes (hidden "
+                                           "128): the book's addition.txt, or any file without "
+                                           "kanji numerals, e.g. date.txt (default: `gen-data "
+                                           "--task addition`'s, in memory)")
     parser.add_argument("--iters", type=int, help="timed iterations (default 30; 3 with --quick)")
     parser.add_argument("--warmup", type=int,
                         help="untimed iterations first (default 5; 1 with --quick)")
@@ -532,9 +546,10 @@ def parse_args(argv):
                              "test split (repeatable)")
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args(argv)
-    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
-    args.tasks = [t.strip() for t in args.data.split(",") if t.strip()]
-    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    # each once, in the order given: a repeated name would time (and print) a row twice
+    args.models = list(dict.fromkeys(m.strip() for m in args.models.split(",") if m.strip()))
+    args.tasks = list(dict.fromkeys(t.strip() for t in args.data.split(",") if t.strip()))
+    args.mode_list = list(dict.fromkeys(m.strip() for m in args.modes.split(",") if m.strip()))
     for value, allowed, what in ((args.models, MODEL_KINDS, "--models"),
                                  (args.tasks, tuple(SIZES), "--data"),
                                  (args.mode_list, MODES, "--modes")):
@@ -562,8 +577,18 @@ def parse_args(argv):
         args.torch = not args.quick
         if args.quick:
             args.torch_why_not = "not run with --quick (add --torch to run it)"
+    for option in ("kanji", "addition", "json"):  # '' would be the current folder, or nothing
+        if getattr(args, option) == "":
+            parser.error(f"--{option} is empty: name a file")
+    if any(not folder.strip() for folder in args.decode_run):
+        parser.error("--decode-run is empty: name a trained run folder")
     for option in ("kanji", "addition"):  # before the header and minutes of timing
         path = getattr(args, option)
+        used = option in args.tasks or (option == "kanji" and args.decode_run)
+        if path is not None and not used:
+            also = " (nor --decode-run, which decodes kanji)" if option == "kanji" else ""
+            parser.error(f"--{option} {path} is not used: --data {args.data} does not time "
+                         f"{option}{also}")
         if path is not None and not Path(path).is_file():
             parser.error(f"--{option} {path}: no such data file")
     return args
@@ -598,6 +623,9 @@ def main(argv=None) -> dict:
     # no kanji numerals, are found now, not after minutes of timing
     datasets = {task: load_data(task, getattr(args, task), args.quick)
                 for task in dict.fromkeys(args.tasks + (["kanji"] if args.decode_run else []))}
+    sizes_for = QUICK_SIZES if args.quick else SIZES
+    for task in args.tasks:
+        check_enough_lines(task, datasets[task], sizes_for[task][2])
     trained = [(folder, load_run(resolve_run(folder))) for folder in args.decode_run]
     for _, run in trained:
         run.threads = args.threads
@@ -605,7 +633,6 @@ def main(argv=None) -> dict:
         kanji_test = split(datasets["kanji"])[1]
         for folder, run in trained:
             readable_questions(folder, run, kanji_test)
-    sizes_for = QUICK_SIZES if args.quick else SIZES
     reference, why_not = load_reference() if args.torch else (None, args.torch_why_not)
     figures = {"machine": machine_info(), "threads": args.threads, "iters": args.iters,
                "warmup": args.warmup, "quick": args.quick,

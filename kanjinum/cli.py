@@ -492,6 +492,10 @@ def train(
         raise typer.Exit(128 + signal.Signals[trained.stopped_by].value)
 
 
+def _flag(option: str, on: bool) -> str:
+    return option if on else "--no-" + option[2:]
+
+
 def _refuse_changes_on_resume(saved: TrainConfig, ctx) -> None:
     """--resume continues a run as it was set up: the training options may be repeated (the
     command that started it, with --resume added) but not changed, except --epochs and
@@ -505,7 +509,11 @@ def _refuse_changes_on_resume(saved: TrainConfig, ctx) -> None:
         if name == "data":
             value, was = recorded_path(value), recorded_path(was)
         if value != was:
-            changed.append(f"--{name.replace('_', '-')} {value} (the run has {was})")
+            option = f"--{name.replace('_', '-')}"
+            if isinstance(value, bool):  # a flag: --mask (the run has --no-mask)
+                changed.append(f"{_flag(option, value)} (the run has {_flag(option, was)})")
+            else:
+                changed.append(f"{option} {value} (the run has {was})")
     if changed:
         raise RunError("--resume continues the run as it was set up, so only --epochs and "
                        "--target-acc can change: " + "; ".join(changed))

@@ -325,8 +325,11 @@ def training_data(run: Run) -> tuple[D.Dataset, str]:
     if changed:
         raise RunError(f"{changed} changed since {run.path} was trained on it, so its "
                        "test split is not the run's; name a file with --data")
+    from kanjinum.numerals import NUMERAL_CHARS
+
+    example = " (e.g. --data data/hard.txt)" if set(run.readable_chars) <= NUMERAL_CHARS else ""
     raise RunError(f"the data file of {run.path}, {recorded}, is not here; "
-                   "name a file with --data (e.g. --data data/hard.txt)")
+                   f"name a file with --data{example}")
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -685,6 +688,9 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         raise RunError("resume needs the run folder to continue (out)")
     fresh = out is None
     if not fresh:
+        if not str(out).strip():  # Path("") would be the current folder
+            raise OptionError("out is empty: name the run folder to write, or pass None for a "
+                              "new one under runs/ (the CLI: --out)")
         out = Path(out)
     if resume:
         config = resumed_config(out, None if config is None else config.epochs,
@@ -968,6 +974,8 @@ def read_json(path: Path):
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunError(f"{path} not found") from None
+    except PermissionError:  # a run folder the user cannot read: a usage mistake, exit 2
+        raise RunError(f"cannot read {path}: permission denied") from None
     except (ValueError, UnicodeDecodeError):
         raise RunError(f"{path} is not valid JSON") from None
 
@@ -1034,6 +1042,8 @@ def load_run(folder: str | Path) -> Run:
     model = build_model(model_config)
     try:
         model.load_params(load_npz(folder / "model.npz"))
+    except RunError:  # load_npz's own message names the file already
+        raise
     except ValueError as exc:
         raise RunError(f"{folder / 'model.npz'}: {exc}") from None
     train = _train_config_from(config.get("train", {}), folder)

@@ -581,9 +581,47 @@ def test_a_data_file_of_the_other_task_is_refused_before_the_header(tmp_path, ca
         bench.main(["--quick", "--data", "kanji", "--kanji", str(additions)])
     kanji = tmp_path / "kanji.txt"
     bench.D.write_dataset(bench.D.generate_kanji(size=50, max_digits=4), kanji)
-    with pytest.raises(OptionError, match="--addition .*kanji.txt holds kanji numerals"):
+    with pytest.raises(OptionError, match="--addition .*kanji.txt holds kanji numerals: give"):
         bench.main(["--quick", "--data", "addition", "--addition", str(kanji)])
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--json", ""], "--json is empty"),
+    (["--decode-run", ""], "--decode-run is empty"),  # it said --run, which bench lacks
+    (["--data", "addition", "--kanji", "k.txt"], "--kanji k.txt is not used"),
+    (["--data", "kanji", "--addition", "a.txt"], "--addition a.txt is not used"),
+    (["--data", "both"], "both not among kanji, addition"),
+])
+def test_bench_option_mistakes_found_by_a_new_user(argv, fragment, capsys):
+    """Each ran the whole benchmark before: --json '' wrote nothing, a --kanji file was
+    ignored when no kanji was timed."""
+    with pytest.raises(OptionError, match=fragment):
+        bench.main(["--quick", *argv])
+    assert capsys.readouterr().out == ""
+
+
+def test_bench_help_names_the_choices(capsys):
+    """It offered `--data ... kanji, addition or both`, and refused `both`."""
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "comma-separated: kanji, addition (default: both)" in text
+    assert "comma-separated: seed, padded, skip" in text
+
+
+def test_bench_times_each_named_model_once():
+    args = bench.parse_args(["--quick", "--models", "attention,attention", "--modes",
+                             "skip,skip"])
+    assert args.models == ["attention"] and args.mode_list == ["skip"]
+
+
+def test_bench_refuses_data_too_small_to_time(tmp_path):
+    """A 1-line file printed 0 % of the floor and 0 decodes/s."""
+    kanji = tmp_path / "k.txt"
+    bench.D.write_dataset(bench.D.generate_kanji(size=10, max_digits=4), kanji)
+    with pytest.raises(OptionError, match="9 training and 1 test lines; timing needs a batch"):
+        bench.main(["--quick", "--data", "kanji", "--kanji", str(kanji)])
 
 
 def test_bench_makes_the_folder_of_its_json(tmp_path):

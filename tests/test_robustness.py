@@ -404,6 +404,9 @@ def test_resume_honours_any_epochs_given(base, tmp_path):
     assert result.exit_code == 0, result.output
     result = run("train", *common, "--hidden", 5, "--lr", 0.5, "--resume")
     assert_one_line_error(result, 2, "--hidden 5 (the run has 4)", "--lr 0.5")
+    # a flag is named as typed, not as True / False
+    result = run("train", *common, "--no-mask", "--resume")
+    assert_one_line_error(result, 2, "--no-mask (the run has --mask)")
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -526,6 +529,58 @@ def test_the_shipped_models_data_is_made_again_where_the_file_is_missing(tmp_pat
     loaded.data_sha256 = "0" * 64  # another file: nothing to make again
     with pytest.raises(RunError, match="is not here"):
         training_data(loaded)
+
+
+def test_fit_refuses_an_empty_folder_name(base, tmp_path, monkeypatch):
+    """fit(config, '') trained into the current folder (Path('') is '.')."""
+    from kanjinum.errors import OptionError
+    from kanjinum.train import fit
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OptionError, match="out is empty"):
+        fit(TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, batch=32, epochs=1), "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_of_additions_without_its_data_suggests_no_kanji_file(tmp_path, monkeypatch):
+    """The suggestion was --data data/hard.txt, kanji numerals, for any run."""
+    from dataclasses import replace
+    from kanjinum.train import TrainConfig as Config, fit, training_data
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "add.txt"
+    data.write_text("".join(f"{a}+{a % 7:<3d}_{a + a % 7:<4d}\n" for a in range(100, 200)),
+                    encoding="utf-8")
+    trained = fit(Config(data=str(data), hidden=4, wordvec=4, batch=32, epochs=1), "r")
+    trained.train = replace(trained.train, data=str(tmp_path / "gone.txt"))
+    with pytest.raises(RunError, match="name a file with --data$"):
+        training_data(trained)
+
+
+def test_an_unreadable_model_is_named_once(base, tmp_path, monkeypatch):
+    import kanjinum.train as T
+    folder = copy_run(base, tmp_path)
+
+    def refuse(path, allow_pickle=False):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(T.np, "load", refuse)
+    with pytest.raises(RunError) as caught:
+        T.load_run(folder)
+    assert str(caught.value) == f"cannot read {folder / 'model.npz'}: permission denied"
+
+
+def test_an_unreadable_config_is_a_usage_mistake(base, tmp_path, monkeypatch):
+    """It exited 1, as a failure while working, where an unreadable data file exits 2."""
+    folder = copy_run(base, tmp_path)
+    real_read_text = Path.read_text
+
+    def refuse(self, *args, **kwargs):
+        if self.name == "config.json":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    assert_one_line_error(run("eval", "--run", folder), 2,
+                          f"cannot read {folder / 'config.json'}: permission denied")
 
 
 def test_messages_say_what_is_wrong(base, tmp_path):
