@@ -877,6 +877,26 @@ def test_ctrl_c_early_in_a_real_process_prints_no_traceback():
     assert process.returncode in (0, 130, -signal.SIGINT), (process.returncode, err)
 
 
+def test_a_ctrl_c_swallowed_while_loading_still_stops_quietly(monkeypatch, capsys):
+    """A Ctrl-C that landed in one of importlib's clean-up callbacks printed 'Exception ignored
+    in ... Traceback ... KeyboardInterrupt', and the command went on (seen in CI, under load)."""
+    from types import SimpleNamespace
+
+    import kanjinum.__main__ as entry
+    monkeypatch.setattr(entry, "_interrupted", False)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored afterwards
+    others = []
+    monkeypatch.setattr(sys, "__unraisablehook__", others.append)
+    entry._note_lost_interrupt(SimpleNamespace(exc_value=KeyboardInterrupt(), object=None))
+    assert entry._interrupted and others == [] and capsys.readouterr().err == ""
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 130
+    other = SimpleNamespace(exc_value=ValueError("x"), object=None)
+    entry._note_lost_interrupt(other)  # anything else is Python's to report
+    assert others == [other]
+
+
 def test_train_out_empty_is_refused(base, tmp_path, monkeypatch):
     """--out '' trained into the current folder."""
     monkeypatch.chdir(tmp_path)
