@@ -482,7 +482,9 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
           "timed right after it,\nthe median of those ratios; cpu %: the same with the process's "
           "CPU time;\n% seed: the same against the products of the seed's iteration, every "
           "padding step (seed and padded modes);\nx torch: how many times faster than PyTorch "
-          "(per iteration seed and padded, per epoch skip),\nfrom PyTorch iterations taken in turn with the attention model's;\ndecode/s: the model above after its few timed iterations; in mode skip it "
+          "(per iteration seed and padded, per epoch skip),\nfrom PyTorch iterations taken in "
+          "turn with the attention model's;\ndecode/s: the model above after its few timed "
+          "iterations; in mode skip it "
           "stops each row at its end,\nso its speed depends on the answer lengths (ans len) "
           "this barely trained model happens to give:\nfor a trained model's speed, see "
           "--decode-run")

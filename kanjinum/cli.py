@@ -273,7 +273,8 @@ def gen_data(
     closed: Annotated[bool, typer.Option(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[str], typer.Option(
-        metavar="FILE", help="With --task hard: a data file (data/kanji.txt) whose numbers the open part of "
+        metavar="FILE",
+        help="With --task hard: a data file (data/kanji.txt) whose numbers the open part of "
              "the hard set avoids; the closed part (single digits, round numbers) is always "
              "all of them.")] = None,
     per_kind: Annotated[int, typer.Option(
@@ -535,9 +536,8 @@ def _given_options(ctx) -> set[str]:
 @app.command("eval")
 def eval_(
     run: RunOption = None,
-    data: Annotated[Optional[str], typer.Option(metavar="FILE",
-                                                help="Evaluate on this file instead of the "
-                                                      "run's test split.")] = None,
+    data: Annotated[Optional[str], typer.Option(
+        metavar="FILE", help="Evaluate on this file instead of the run's test split.")] = None,
     show: Annotated[int, typer.Option(help="Print the first N examples as Q / T / ☑☒.")] = 0,
     errors: Annotated[bool, typer.Option("--errors", help="With --show: print only misses.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
