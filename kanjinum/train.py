@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import signal
 import time
 import warnings
@@ -537,10 +538,50 @@ def _stop_on_signals():
 RUN_FILES = ("config.json", "model.npz", "state.npz", "history.json", "curve.png")
 
 
-def clear_run_files(out: Path) -> None:
-    """Remove an earlier run's files from out (--force), so that the new run's config never
-    sits beside the old run's weights, even if it stops before its first checkpoint. Other
-    files in the folder are the user's and stay."""
+# Inside a run folder: the earlier run's files while a --force run has not saved its own.
+SET_ASIDE = ".previous-run"
+
+
+def has_checkpoint(out: Path) -> bool:
+    return (out / "model.npz").exists() or (out / "state.npz").exists()
+
+
+def set_aside_run_files(out: Path) -> Path | None:
+    """--force: move an earlier run's files out of the way, into out/.previous-run, so that the
+    new run's config never sits beside the old run's weights. They are deleted once the new run
+    has a checkpoint, and put back if it fails before (a first epoch that diverges must not cost
+    the user the run they had). Other files in the folder are the user's and stay. Returns
+    the folder set aside, or None when out holds no run."""
+    aside = out / SET_ASIDE
+    try:
+        if aside.is_dir():
+            if not has_checkpoint(out):
+                # a forced run killed before its first checkpoint: the run set aside is still
+                # the one to keep; the stray files are that killed run's
+                _remove_run_files(out)
+                return aside
+            shutil.rmtree(aside)
+        present = [name for name in RUN_FILES if (out / name).exists()]
+        if not present:
+            return None
+        aside.mkdir()
+        for name in present:
+            os.replace(out / name, aside / name)
+    except OSError as exc:
+        raise RunError(f"cannot move the earlier run in {out} aside: "
+                       f"{exc.strerror or exc}") from None
+    return aside
+
+
+def put_back_run_files(out: Path, aside: Path) -> None:
+    """Undo `set_aside_run_files`: the new run's files go, the earlier run's come back."""
+    _remove_run_files(out)
+    for moved in aside.iterdir():
+        os.replace(moved, out / moved.name)
+    aside.rmdir()
+
+
+def _remove_run_files(out: Path) -> None:
     for name in RUN_FILES:
         try:
             (out / name).unlink()
@@ -733,31 +774,45 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
     if resume:
         state = _load_state(out, run, optimizer)
         _check_there_is_more_to_do(out, config, state)
-    elif force and not fresh:  # a fresh folder is new: nothing of anyone's to clear
-        clear_run_files(out)
-    run.path = out = make_run_folder(out, fresh)
-    locks.claim(out)
-    # On resume too: --epochs or --target-acc may have changed
-    atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
-    rng = np.random.default_rng(config.seed)
-    if state.rng_state is not None:
-        rng.bit_generator.state = state.rng_state
-    reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
-    enc = D.encode_dataset(train_set, vocab)
-    # A diverging run overflows in the products before its loss turns non-finite, which
-    # `_train_epochs` reports in one line; numpy's warnings would only repeat it, untidily.
-    with _stop_on_signals() as stop, np.errstate(over="ignore", invalid="ignore",
-                                                 divide="ignore"):
-        _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop)
-        if stop:
-            _save_state(out, run, optimizer, state)
-            run.stopped_by = stop.signal_name
-            where = (f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, iteration "
-                     f"{state.iteration}; saved")
-            reporter.message(f"{where}; continue with kanjinum train --out {out} --resume")
-            if quiet:  # a notebook cell would otherwise go on with a half-trained model
-                warnings.warn(f"{where}: fit(..., resume=True) continues it", RuntimeWarning,
-                              stacklevel=3)  # the caller of fit
+    aside = None
+    if force and not resume and not fresh:  # a fresh folder is new: nothing of anyone's there
+        aside = set_aside_run_files(out)
+    try:
+        run.path = out = make_run_folder(out, fresh)
+        locks.claim(out)
+        # On resume too: --epochs or --target-acc may have changed
+        atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
+        rng = np.random.default_rng(config.seed)
+        if state.rng_state is not None:
+            rng.bit_generator.state = state.rng_state
+        reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
+        enc = D.encode_dataset(train_set, vocab)
+        # A diverging run overflows in the products before its loss turns non-finite, which
+        # `_train_epochs` reports in one line; numpy's warnings would only repeat it, untidily.
+        with _stop_on_signals() as stop, np.errstate(over="ignore", invalid="ignore",
+                                                     divide="ignore"):
+            _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop)
+            if stop:
+                _save_state(out, run, optimizer, state)
+                run.stopped_by = stop.signal_name
+                where = (f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, iteration "
+                         f"{state.iteration}; saved")
+                reporter.message(f"{where}; continue with kanjinum train --out {out} --resume")
+                if quiet:  # a notebook cell would otherwise go on with a half-trained model
+                    warnings.warn(f"{where}: fit(..., resume=True) continues it", RuntimeWarning,
+                                  stacklevel=3)  # the caller of fit
+    except BaseException as exc:
+        if aside is not None and not has_checkpoint(out):  # the new run saved nothing
+            put_back_run_files(out, aside)
+            if isinstance(exc, TrainingStopped):  # "the loss became nan at ...; <advice>"
+                what = str(exc).split("; ")[0]
+                raise TrainingStopped(f"{what}; the new run saved nothing, and the run that was "
+                                      f"in {out} is back as it was (try a smaller --lr or "
+                                      "--clip)") from None
+        raise
+    finally:
+        if aside is not None and aside.exists():  # the new run has its checkpoint
+            shutil.rmtree(aside, ignore_errors=True)
     return run
 
 

@@ -370,21 +370,40 @@ def test_written_files_get_the_usual_permissions(tmp_path):
 # --- starting again, resuming ------------------------------------------------------------------
 
 
-def test_force_replaces_the_whole_run_even_when_it_stops_at_once(base, tmp_path, monkeypatch):
-    """--force over a finished run, then a loss that is NaN at the first iteration: the folder
-    must not keep the old weights beside the new config (eval would fail on their shapes)."""
+def test_force_keeps_the_earlier_run_until_the_new_one_saves(base, tmp_path, monkeypatch):
+    """--force over a finished run, then a loss that is NaN at the first iteration: the earlier
+    run was deleted before the new one had saved anything (found by a new user). Now it comes
+    back as it was, and the new config never sits beside its weights."""
     folder = copy_run(base, tmp_path)
     (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
     from kanjinum.models import AttentionSeq2seq
+    real_forward = AttentionSeq2seq.forward
     monkeypatch.setattr(AttentionSeq2seq, "forward", lambda self, *a, **k: float("nan"))
     config = TrainConfig(data=str(base / "d.txt"), hidden=8, wordvec=4, batch=32, epochs=1)
-    with pytest.raises(TrainingStopped, match="no epoch had finished"):
+    with pytest.raises(TrainingStopped, match="nan at epoch 1, iteration 1; the new run saved "
+                                              "nothing, and the run that was in .* is back as "
+                                              "it was"):
         fit(config, folder, force=True)
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+    assert run("eval", "--run", folder).exit_code == 0
+    # a forced run killed before its first checkpoint left the earlier run set aside and its
+    # own config: the next --force still keeps the earlier run
+    aside = folder / ".previous-run"
+    aside.mkdir()
+    for name in ("config.json", "model.npz", "state.npz", "history.json", "curve.png"):
+        (folder / name).rename(aside / name)
+    (folder / "config.json").write_text(json.dumps({"format_version": 1, "model": {}}),
+                                        encoding="utf-8")
+    with pytest.raises(TrainingStopped, match="is back as it was"):
+        fit(config, folder, force=True)
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+    # once the new run has a checkpoint, the earlier one is gone
+    monkeypatch.setattr(AttentionSeq2seq, "forward", real_forward)
+    fit(config, folder, force=True)
     saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    assert saved["model"]["hidden"] == 8
-    assert not (folder / "model.npz").exists() and not (folder / "state.npz").exists()
+    assert saved["model"]["hidden"] == 8 and not aside.exists()
     assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
-    assert_one_line_error(run("eval", "--run", folder), 2, "has no model", "--force")
 
 
 def test_resume_honours_any_epochs_given(base, tmp_path):
