@@ -103,7 +103,6 @@ app = typer.Typer(
 )
 
 USAGE, RUNTIME = 2, 1
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class Task(str, Enum):
@@ -666,14 +665,19 @@ def _check_folder_of(out: Path, makes_folders: bool = False) -> None:
 
 
 def _check_heatmap_target(out: Path) -> None:
-    """Heatmaps replace earlier heatmaps (PNG files), never another file of the user's."""
-    if out.exists() and (not out.is_file() or _first_bytes(out, 8) != PNG_SIGNATURE):
+    """Heatmaps replace earlier heatmaps (kanjinum marks them), never another file of the
+    user's: not their own PNG images, not a run's curve.png."""
+    from kanjinum.fileio import png_text
+    from kanjinum.plot import HEATMAP_MARK, MARK_KEY
+
+    if not out.exists():
+        return
+    text = png_text(out) if out.is_file() else None
+    if text is None:
         raise OptionError(f"{out} exists and is not a PNG image; choose another --out")
-
-
-def _first_bytes(path: Path, count: int) -> bytes:
-    with open(path, "rb") as f:  # not the whole file: it may be a large one of the user's
-        return f.read(count)
+    if text.get(MARK_KEY) != HEATMAP_MARK:
+        raise OptionError(f"{out} exists and is not a heatmap of kanjinum attend (attend "
+                          "replaces only those); choose another --out")
 
 
 def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:

@@ -126,3 +126,25 @@ def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> N
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_text(path: str | os.PathLike, limit: int = 1 << 16) -> dict[str, str] | None:
+    """The tEXt entries of a PNG file, read up to its image data (not the whole of what may be a
+    large file of the user's), or None if the file is not a PNG image."""
+    with open(path, "rb") as f:
+        head = f.read(limit)
+    if not head.startswith(PNG_SIGNATURE):
+        return None
+    found, pos = {}, len(PNG_SIGNATURE)
+    while pos + 8 <= len(head):
+        length, kind = int.from_bytes(head[pos:pos + 4], "big"), head[pos + 4:pos + 8]
+        if kind in (b"IDAT", b"IEND"):
+            break
+        if kind == b"tEXt":
+            key, _, value = head[pos + 8:pos + 8 + length].partition(b"\0")
+            found[key.decode("latin-1")] = value.decode("latin-1")
+        pos += 12 + length
+    return found

@@ -45,11 +45,18 @@ def _check_png_path(path: str | os.PathLike) -> None:
         raise ValueError(f"{path}: the plots are PNG images; name a .png file")
 
 
-def _save(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> None:
+# A PNG's tEXt entry naming what kanjinum drew: attend replaces its own heatmaps, and nothing
+# else (a run's curve.png, the user's own images).
+MARK_KEY = "kanjinum"
+HEATMAP_MARK = "attention heatmap"
+CURVE_MARK = "learning curve"
+
+
+def _save(fig: Figure, path: str | os.PathLike, mark: str, dpi: int = 120) -> None:
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={MARK_KEY: mark})
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -72,7 +79,7 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
     if path is not None:
-        _save(fig, path)
+        _save(fig, path, CURVE_MARK)
     return fig
 
 
@@ -113,7 +120,7 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None)
     for ax in axes[n:]:
         ax.set_visible(False)
     if path is not None:
-        _save(fig, path)
+        _save(fig, path, HEATMAP_MARK)
     return fig
 
 

@@ -225,6 +225,30 @@ def test_attend_out_on_a_file_of_the_users(base, tmp_path):
                           2, ".png")
 
 
+def test_attend_replaces_only_its_own_heatmaps(base, tmp_path):
+    """Any PNG was replaced: the user's own images, and a run's curve.png (found by a new user).
+    kanjinum marks its heatmaps in the PNG's text; attend replaces those only."""
+    from kanjinum.fileio import png_text
+    from kanjinum.plot import learning_curve
+
+    own = tmp_path / "own.png"
+    assert run("attend", "一", "--run", base / "run", "--out", own).exit_code == 0
+    assert png_text(own)["kanjinum"] == "attention heatmap"
+    first = own.read_bytes()
+    assert run("attend", "二", "--run", base / "run", "--out", own).exit_code == 0
+    assert own.read_bytes() != first  # its own heatmap: replaced
+    photo = tmp_path / "photo.png"
+    learning_curve([{"epoch": 1, "loss": 1.0, "accuracy": 0.5}]).savefig(photo)  # not marked
+    curve = tmp_path / "curve.png"
+    learning_curve([{"epoch": 1, "loss": 1.0, "accuracy": 0.5}], curve)  # a run's curve
+    for target in (photo, curve):
+        before = target.read_bytes()
+        assert_one_line_error(run("attend", "一", "--run", base / "run", "--out", target), 2,
+                              "is not a heatmap of kanjinum attend")
+        assert target.read_bytes() == before
+    assert png_text(curve)["kanjinum"] == "learning curve"
+
+
 # --- training failures -----------------------------------------------------------------------
 
 
