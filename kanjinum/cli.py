@@ -479,7 +479,9 @@ def train(
         trained = fit(config, out, resume=resume, force=force,
                       reporter=RichReporter(console, show), threads=threads)
     out = trained.path
-    if (out / "model.npz").exists():
+    if trained.put_back:  # the message said so: out holds the run it had before
+        pass
+    elif (out / "model.npz").exists():
         console.print(f"run saved in [bold]{out}[/]")
     elif trained.stopped_by:  # the resume advice is printed already
         console.print(f"no epoch has finished yet, so {out} has no model to use")

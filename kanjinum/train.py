@@ -177,6 +177,9 @@ class Run:
     question_chars: str = ""
     # Set by `fit` when SIGINT or SIGTERM stopped the training before its end ("SIGINT")
     stopped_by: str = ""
+    # Set by `fit` when a --force run stopped before its first model put the run it was
+    # replacing back in `path`: the files there are that run's, not this one's
+    put_back: bool = False
     threads: int = DEFAULT_THREADS
 
     @property
@@ -192,6 +195,13 @@ class Run:
     @property
     def kind(self) -> str:
         return self.model.kind
+
+    def __repr__(self) -> str:  # a notebook cell: a line, not the vocabulary and every setting
+        c = self.model.config
+        return (f"Run({self.kind}, wordvec={c.wordvec}, hidden={c.hidden}, "
+                f"mask={self.mask}, reverse={self.reverse}, questions of at most "
+                f"{self.question_width} characters, answers of at most {self.answer_width}, "
+                f"path={None if self.path is None else str(self.path)!r})")
 
     def inputs(self, xs, question_lengths):
         """Model inputs from encoded questions: reversed if asked, masked and trimmed if asked.
@@ -542,21 +552,28 @@ RUN_FILES = ("config.json", "model.npz", "state.npz", "history.json", "curve.png
 SET_ASIDE = ".previous-run"
 
 
-def has_checkpoint(out: Path) -> bool:
-    return (out / "model.npz").exists() or (out / "state.npz").exists()
+def has_model(out: Path) -> bool:
+    return (out / "model.npz").exists()
+
+
+def set_aside_note(folder: Path) -> str:
+    """Where a run folder keeps the run a --force run killed before its first epoch set aside."""
+    aside = folder / SET_ASIDE
+    return (f" (the run it held before is kept in {aside}: a --force run that fails or is "
+            "stopped before its first epoch ends puts it back)") if aside.is_dir() else ""
 
 
 def set_aside_run_files(out: Path) -> Path | None:
     """--force: move an earlier run's files out of the way, into out/.previous-run, so that the
     new run's config never sits beside the old run's weights. They are deleted once the new run
-    has a checkpoint, and put back if it fails before (a first epoch that diverges must not cost
-    the user the run they had). Other files in the folder are the user's and stay. Returns
+    has a model (its first epoch), and put back if it fails or is stopped before (a first epoch
+    that diverges, or a Ctrl-C, must not cost the user the run they had). Other files in the folder are the user's and stay. Returns
     the folder set aside, or None when out holds no run."""
     aside = out / SET_ASIDE
     try:
         if aside.is_dir():
-            if not has_checkpoint(out):
-                # a forced run killed before its first checkpoint: the run set aside is still
+            if not has_model(out):
+                # a forced run killed before its first epoch ended: the run set aside is still
                 # the one to keep; the stray files are that killed run's
                 _remove_run_files(out)
                 return aside
@@ -603,14 +620,14 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
         if unfinished:  # a NaN, or a stop, before its first iteration's checkpoint
             raise RunError(f"nothing to resume in {out}: its training saved no state.npz "
                            f"(it stopped before any checkpoint); start it again with --force "
-                           "(fit: force=True)")
+                           "(fit: force=True)" + set_aside_note(out))
         if not (out / "state.npz").exists():
             raise RunError(f"nothing to resume in {out}: no state.npz there")
         return
     if out.exists() and any(out.iterdir()) and not force:
         if unfinished:
             raise RunError(f"run folder {out} holds a run that saved no checkpoint; pass --force "
-                           "(fit: force=True) to start it again")
+                           "(fit: force=True) to start it again" + set_aside_note(out))
         raise RunError(f"run folder {out} is not empty; pass --resume to continue it "
                        "or --force to start it again (fit: resume=True, force=True)")
     if force and not resume:
@@ -680,7 +697,9 @@ def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool 
 
     SIGINT (Ctrl-C, a notebook's "interrupt") or SIGTERM stops it at the end of the current
     iteration: the state is saved for resume=True, the run returned has `stopped_by` set to
-    the signal's name, and without a reporter a RuntimeWarning says so. Progress goes to the
+    the signal's name, and without a reporter a RuntimeWarning says so. With force=True, the
+    run that was in `out` is set aside, not deleted, until the new one has a model: a new run
+    that fails or is stopped before puts it back (the run returned then has `put_back` set). Progress goes to the
     reporter (the CLI's draws bars); the default one is silent."""
     if not resume and not isinstance(config, TrainConfig):
         raise TypeError(f"fit needs a TrainConfig (None only with resume=True), not "
@@ -792,7 +811,17 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         with _stop_on_signals() as stop, np.errstate(over="ignore", invalid="ignore",
                                                      divide="ignore"):
             _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop)
-            if stop:
+            if stop and aside is not None and not has_model(out):
+                # before the new run's first epoch ended: the run it replaces is worth more
+                put_back_run_files(out, aside)
+                run.stopped_by, run.put_back = stop.signal_name, True
+                where = (f"stopped by {stop.signal_name} at epoch 1, iteration "
+                         f"{state.iteration}, before the new run had a model; the run that was "
+                         f"in {out} is back as it was")
+                reporter.message(where)
+                if quiet:
+                    warnings.warn(where, RuntimeWarning, stacklevel=3)  # the caller of fit
+            elif stop:
                 _save_state(out, run, optimizer, state)
                 run.stopped_by = stop.signal_name
                 where = (f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, iteration "
@@ -802,7 +831,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                     warnings.warn(f"{where}: fit(..., resume=True) continues it", RuntimeWarning,
                                   stacklevel=3)  # the caller of fit
     except BaseException as exc:
-        if aside is not None and not has_checkpoint(out):  # the new run saved nothing
+        if aside is not None and aside.exists() and not has_model(out):  # the new run has none
             put_back_run_files(out, aside)
             if isinstance(exc, TrainingStopped):  # "the loss became nan at ...; <advice>"
                 what = str(exc).split("; ")[0]
@@ -1093,7 +1122,8 @@ def load_run(folder: str | Path) -> Run:
                        f"continue it with kanjinum train --out {folder} --resume")
     if not (folder / "model.npz").exists():
         raise RunError(f"{folder} has no model: its training stopped before any checkpoint; "
-                       f"start it again with kanjinum train --out {folder} --force")
+                       f"start it again with kanjinum train --out {folder} --force"
+                       + set_aside_note(folder))
     model = build_model(model_config)
     try:
         model.load_params(load_npz(folder / "model.npz"))

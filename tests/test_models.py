@@ -217,6 +217,14 @@ def test_the_librarys_mistakes_are_value_errors():
         load_run(Path(__file__).parent / "no such run")
 
 
+def test_a_run_prints_in_one_short_line():
+    """It printed its whole vocabulary and training settings, about 1 KB (a new user)."""
+    from kanjinum.train import load_run
+    text = repr(load_run("default"))
+    assert "\n" not in text and len(text) < 200
+    assert text.startswith("Run(attention, wordvec=16, hidden=64") and "default_model" in text
+
+
 def test_an_answer_prints_in_one_line():
     """In a notebook an Answer printed its whole weight array, 9 lines for 一億一."""
     from pathlib import Path

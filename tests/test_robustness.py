@@ -430,6 +430,48 @@ def test_force_keeps_the_earlier_run_until_the_new_one_saves(base, tmp_path, mon
     assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
+def test_force_stopped_before_its_first_epoch_puts_the_earlier_run_back(base, tmp_path,
+                                                                        monkeypatch):
+    """A Ctrl-C 29 iterations into a --force run left a folder without a model: the trained run
+    it was replacing had been thrown away (found by a new user)."""
+    from kanjinum.train import Reporter, load_run
+    folder = copy_run(base, tmp_path)
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    monkeypatch.setattr(Reporter, "iteration",
+                        lambda self, loss: os.kill(os.getpid(), signal.SIGINT))
+    config = TrainConfig(data=str(base / "d.txt"), hidden=8, wordvec=4, batch=32, epochs=2)
+    with pytest.warns(RuntimeWarning, match="before the new run had a model; the run that was "
+                                             "in .* is back as it was"):
+        trained = fit(config, folder, force=True)
+    assert trained.stopped_by == "SIGINT" and trained.put_back
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+    assert load_run(folder).model.config.hidden == 16
+    # the CLI says the same, exits 130, and does not call it a saved run
+    from kanjinum.cli import RichReporter
+    monkeypatch.setattr(RichReporter, "iteration",
+                        lambda self, loss: os.kill(os.getpid(), signal.SIGINT))
+    result = run("train", "--data", base / "d.txt", "--hidden", 8, "--wordvec", 4, "--batch",
+                 32, "--epochs", 2, "--show", 0, "--out", folder, "--force")
+    assert result.exit_code == 130
+    assert "is back as it was" in result.output and "run saved in" not in result.output
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+
+
+def test_a_run_set_aside_by_a_killed_force_run_is_named(base, tmp_path):
+    """After a forced run was killed (SIGKILL) before its first epoch, the earlier run waited in
+    R/.previous-run and no message said so."""
+    folder = copy_run(base, tmp_path)
+    aside = folder / ".previous-run"
+    aside.mkdir()
+    for f in list(folder.iterdir()):
+        if f.is_file():
+            f.rename(aside / f.name)
+    (folder / "config.json").write_bytes((aside / "config.json").read_bytes())
+    for args in (["eval", "--run", folder],
+                 ["train", "--data", base / "d.txt", "--out", folder, "--resume"]):
+        assert_one_line_error(run(*args), 2, "--force", f"kept in {aside}")
+
+
 def test_resume_honours_any_epochs_given(base, tmp_path):
     """--epochs equal to the default (20) used to be taken for 'not given' on --resume."""
     out = tmp_path / "run"
