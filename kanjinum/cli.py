@@ -148,7 +148,7 @@ def user_errors():
     try:
         yield
     except (DataError, VocabError, OptionError, RunError) as exc:
-        raise fail(_escape(str(exc)), USAGE) from None
+        raise fail(_escape(_for_the_cli(str(exc))), USAGE) from None
     except KanjinumError as exc:
         raise fail(_escape(str(exc)), RUNTIME) from None
     except BrokenPipeError:  # `kanjinum bench | head`: the reader has all it wanted
@@ -162,6 +162,14 @@ def user_errors():
     except OSError as exc:
         raise fail(_escape(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")),
                    RUNTIME) from None
+
+
+def _for_the_cli(message: str) -> str:
+    """The library's messages name fit's arguments beside the CLI's options, as in
+    `… pass --force (fit: force=True)`; a command-line user needs the options only."""
+    import re
+
+    return re.sub(r" \(fit: [^)]*\)", "", message)
 
 
 def _escape(text: str) -> str:
@@ -729,7 +737,8 @@ def print_answer(console, result) -> None:
     if result.truth is not None:
         truth = f"T {escape(str(result.truth))}\n"
     elif result.truth_error:
-        truth = f"T (the parser cannot read it: {escape(result.truth_error)})\n"
+        why = result.truth_error.removeprefix("parse_kanji: ")  # the parser's own name: noise here
+        truth = f"T (the parser cannot read it: {escape(why)})\n"
     else:  # not a model of numerals: no parser to ask
         truth = ""
     answer = escape(result.answer) if result.answer else "(nothing)"  # as the heatmap's title

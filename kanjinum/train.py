@@ -772,11 +772,13 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         check_run_folder(out, resume, force)
     train_set, test_set = D.split_for_training(dataset, config.split_seed)
     if len(train_set) == 0 or len(test_set) == 0:
+        numerals = any(kind is not None for kind in D.numeral_kinds(dataset.questions,
+                                                                    dataset.answers))
+        closed = ", and single digits and round numbers always train" if numerals else ""
         raise D.DataError(
             f"{config.data} has {len(dataset):,} line{'' if len(dataset) == 1 else 's'}: too "
-            f"few to split into a training and a "
-            f"test part (the book's split keeps a tenth for testing, and single digits and "
-            f"round numbers always train: {len(train_set)} train, {len(test_set)} test)")
+            f"few to split into a training and a test part (the book's split keeps a tenth "
+            f"for testing{closed}: {len(train_set)} train, {len(test_set)} test)")
     if config.batch > len(train_set):
         raise OptionError(f"--batch {config.batch} is larger than the {len(train_set)} training "
                           f"lines of {config.data}; use --batch {len(train_set)} or less")

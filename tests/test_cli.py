@@ -168,6 +168,15 @@ def test_eval_shows_examples(trained):
     assert result.output.count("Q ") == 3 and "by answer length" in result.output
 
 
+def test_attend_says_why_the_parser_cannot_read_a_numeral_without_its_name(tmp_path):
+    """The line read '(the parser cannot read it: parse_kanji: unexpected ...)'."""
+    result = run("attend", "億億", "--run", "default", "--out", tmp_path / "a.png")
+    assert result.exit_code == 0, result.output
+    assert ("T (the parser cannot read it: unexpected '億' at position 1 in '億億'"
+            in result.output)
+    assert "parse_kanji" not in result.output
+
+
 def test_attend_writes_a_heatmap(trained, tmp_path):
     out = tmp_path / "a.png"
     with warnings.catch_warnings():
@@ -315,6 +324,9 @@ def test_train_refuses_a_non_empty_run_folder(trained):
     result = run("train", "--data", trained / "small.txt", "--out", folder)
     assert_clean_error(result)
     assert (folder / "model.npz").read_bytes() == before
+    # the options to use, without the library's "(fit: resume=True, force=True)" beside them
+    assert "pass --resume to continue it or --force to start it again" in result.output
+    assert "fit:" not in result.output
 
 
 def test_eval_without_any_run_says_how_to_make_one(tmp_path, monkeypatch):
