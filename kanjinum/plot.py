@@ -124,13 +124,19 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None)
     return fig
 
 
+def _visible(ch: str) -> str:
+    """A tick label for one character: a tab or another control character (a model trained on
+    a file with tabs reads them) as its escape, which the font can draw, not a missing glyph."""
+    return ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+
+
 def _heatmap(ax, item: dict, font: FontProperties):
     weights = np.asarray(item["weights"], dtype=float)
-    row_labels = list(item["answer"]) or [END_LABEL]
+    row_labels = [_visible(ch) for ch in item["answer"]] or [END_LABEL]
     weights = weights[: len(row_labels)]
     image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
                       interpolation="nearest")
-    column_labels = list(item["question"])
+    column_labels = [_visible(ch) for ch in item["question"]]
     if weights.shape[1] == len(column_labels) + 1:
         column_labels.append(PADDING_LABEL)
     ax.set_xticks(range(len(column_labels)))

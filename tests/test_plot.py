@@ -118,3 +118,17 @@ def test_more_panels_than_one_figure_holds_are_refused(tmp_path):
     with pytest.raises(ValueError, match=f"at most {MAX_PANELS}"):
         attention_heatmaps(items, tmp_path / "many.png")
     assert not (tmp_path / "many.png").exists()
+
+
+def test_a_control_character_is_drawn_as_its_escape(tmp_path):
+    """A question with a tab (a model trained on a file with tabs reads them) printed
+    matplotlib's 'Glyph 9 missing from font' warning, and drew an empty box."""
+    import warnings
+
+    from kanjinum.plot import attention_heatmaps
+    item = {"question": "一\t二", "answer": "1", "weights": np.full((1, 3), 1 / 3), "title": "t"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = attention_heatmaps([item], tmp_path / "tab.png")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == ["一", "\\t", "二"]
