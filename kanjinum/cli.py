@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
-                             shortened)
+                             not_utf8, shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND
 from kanjinum.train import TrainConfig, recorded_path
 
@@ -234,6 +234,9 @@ def convert(
         stripped = text.strip()
         folded = fold_look_alikes(stripped)  # full-width ５００ is an integer to write
         try:
+            why = not_utf8(stripped)
+            if why is not None:
+                raise ValueError(why)
             digits = folded.removeprefix("-")
             if folded.isascii() and digits.isdigit():
                 significant = digits.lstrip("0")

@@ -27,3 +27,14 @@ def shortened(text: str, keep: int = 30) -> str:
     if len(text) <= keep:
         return text
     return f"{text[:keep // 2]}…{text[-(keep // 2):]}"
+
+
+def not_utf8(text: str) -> str | None:
+    """Why text is not what was typed, or None: bytes that were not UTF-8 (a terminal or a file
+    in another encoding) reach Python as stand-in characters, U+DC80..U+DCFF, which an error
+    would name as if they had been typed."""
+    raw = bytes(ord(c) - 0xDC00 for c in text if 0xDC80 <= ord(c) <= 0xDCFF)
+    if not raw:
+        return None
+    return (f"the input is not UTF-8 text (bytes {raw[:8].hex(' ')}{' …' if len(raw) > 8 else ''}"
+            " cannot be read as characters); type it in UTF-8")

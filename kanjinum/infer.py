@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kanjinum.errors import VocabError, shortened
+from kanjinum.errors import VocabError, not_utf8, shortened
 from kanjinum.numerals import NUMERAL_CHARS, fold_look_alikes, parse_kanji
 from kanjinum.train import Run
 
@@ -47,6 +47,9 @@ def reads_numerals(run: Run) -> bool:
 def check_numeral(run: Run, text: str) -> str:
     """The numeral without surrounding spaces, or a VocabError saying why the model can't read it."""
     typed = text.strip()
+    why = not_utf8(typed)
+    if why is not None:
+        raise VocabError(why)
     if not typed:
         example = "一億一" if reads_numerals(run) else "one like those it was trained on"
         raise VocabError(f"empty {question_word(run)}: type {example}")

@@ -177,6 +177,18 @@ def test_attend_says_why_the_parser_cannot_read_a_numeral_without_its_name(tmp_p
     assert "parse_kanji" not in result.output
 
 
+@pytest.mark.parametrize("args", [["convert", "\udcff\udcfe"],
+                                  ["attend", "\udcff", "--run", "default"]])
+def test_bytes_that_are_not_utf8_are_named_as_such(args, tmp_path, monkeypatch):
+    """Latin-1 bytes in an argument or on stdin were named as the stand-in characters Python
+    makes of them: "'\\udcff' (U+DCFF) is not a character this model reads"."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert_clean_error(result)
+    assert "the input is not UTF-8 text (bytes ff" in result.output
+    assert "U+DC" not in result.output
+
+
 def test_attend_writes_a_heatmap(trained, tmp_path):
     out = tmp_path / "a.png"
     with warnings.catch_warnings():
