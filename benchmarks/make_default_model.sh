@@ -9,5 +9,5 @@ kanjinum gen-data --task hard --exclude data/kanji.txt --force     # data/hard.t
 /usr/bin/time -f "training wall time %e s" kanjinum train --out runs/default --force
 mkdir -p kanjinum/default_model
 cp runs/default/config.json runs/default/model.npz runs/default/history.json kanjinum/default_model/
-kanjinum eval --run default                        # the random test split
-kanjinum eval --run default --data data/hard.txt   # must be 100%
+kanjinum eval --run kanjinum/default_model         # the random test split (this checkout's copy)
+kanjinum eval --run kanjinum/default_model --data data/hard.txt   # must be 100%

@@ -574,6 +574,7 @@ def parse_args(argv):
         check_threads(args.threads)
     except OptionError as exc:
         parser.error(f"--{exc}")
+    args.torch_asked = args.torch is True  # --torch given: not run is then a mistake
     args.torch_why_not = "" if args.torch is not False else "not asked (--no-torch)"
     if args.torch is None:
         args.torch = not args.quick
@@ -636,6 +637,8 @@ def main(argv=None) -> dict:
         for folder, run in trained:
             readable_questions(folder, run, kanji_test)
     reference, why_not = load_reference() if args.torch else (None, args.torch_why_not)
+    if reference is None and args.torch_asked:
+        raise OptionError(f"--torch: the PyTorch reference cannot run: {why_not}")
     figures = {"machine": machine_info(), "threads": args.threads, "iters": args.iters,
                "warmup": args.warmup, "quick": args.quick,
                "load_before": load_average(), "results": [], "torch": {},

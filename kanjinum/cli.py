@@ -304,6 +304,10 @@ def gen_data(
                    f"{task.value}")
     exclude = path_option(exclude, "--exclude", "a data file")
     out = path_option(out, "--out", "the file to write") or Path("data") / f"{task.value}.txt"
+    with user_errors():  # a bad value is the mistake to name, before any file is looked at
+        D.check_seed(seed)
+        if task.value != "addition":
+            D.check_generation_options(size, max_digits, hard_share)
     started = time.perf_counter()
     with user_errors():
         _check_folder_of(out, makes_folders=True)  # write_dataset makes missing folders
@@ -346,8 +350,12 @@ def _working(what: str):
     20-30 s); gone when it ends, and silent when the output is not a terminal."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    console = _console(stderr=True)
+    if not console.is_terminal:  # rich would still end a transient display with a blank line
+        yield
+        return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=_console(stderr=True), transient=True) as progress:
+                  console=console, transient=True) as progress:
         progress.add_task(what, total=None)
         progress.refresh()  # shown at once, not at the first tick
         yield

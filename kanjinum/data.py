@@ -484,7 +484,7 @@ def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji
     as the seed did; `kanjinum gen-data` (data/kanji.txt) asks for
     hard_share=DEFAULT_HARD_SHARE and include_closed=True.
     """
-    _check_generation_options(size, max_digits, hard_share)
+    check_generation_options(size, max_digits, hard_share)
     capacity = 10**max_digits - 1
     if size > min(capacity, MAX_SIZE):
         # Checked before drawing: 13 digits allow 10**13 numbers, far more than can be written.
@@ -529,7 +529,8 @@ def _add_hard_numbers(chosen: dict, rng, max_digits: int, target: int) -> None:
                 kinds.remove(kind)
 
 
-def _check_generation_options(size: int, max_digits: int, hard_share: float) -> None:
+def check_generation_options(size: int, max_digits: int, hard_share: float) -> None:
+    """The options of `generate_kanji`, checked before any file is looked at."""
     if size < 1:
         raise DataError(f"--size must be at least 1, not {size}")
     if not 1 <= max_digits <= 20:

@@ -601,6 +601,19 @@ def test_bench_option_mistakes_found_by_a_new_user(argv, fragment, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_bench_torch_asked_for_but_missing_is_a_mistake(monkeypatch, capsys):
+    """--torch without torch installed ran the whole bench without the reference, exit 0."""
+    monkeypatch.setattr(bench, "load_reference",
+                        lambda: (None, "torch is not installed (pip install torch==2.13.0)"))
+    with pytest.raises(OptionError, match="--torch: .*torch is not installed"):
+        bench.main(["--quick", "--torch", "--models", "attention", "--data", "kanji"])
+    assert capsys.readouterr().out == ""
+    # not asked for: said, and the rest runs
+    figures = bench.main(["--quick", "--models", "seq2seq", "--data", "addition", "--modes",
+                          "skip"])
+    assert figures["torch_missing"]
+
+
 def test_bench_help_names_the_choices(capsys):
     """It offered `--data ... kanji, addition or both`, and refused `both`."""
     with pytest.raises(SystemExit):

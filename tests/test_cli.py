@@ -189,6 +189,33 @@ def test_bytes_that_are_not_utf8_are_named_as_such(args, tmp_path, monkeypatch):
     assert "U+DC" not in result.output
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "--seed must be in 0..4294967295, not -1"),
+    (["--size", "0"], "--size must be at least 1, not 0"),
+    (["--max-digits", "0"], "--max-digits must be between 1 and 20, not 0"),
+])
+def test_gen_data_names_a_bad_value_before_an_existing_file(tmp_path, monkeypatch, args,
+                                                            message):
+    """In a checkout (data/kanji.txt exists) a bad value was answered 'data/kanji.txt exists;
+    pass --force', and with --force it would have been named only then."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "kanji.txt").write_text("mine", encoding="utf-8")
+    result = run("gen-data", *args)
+    assert_clean_error(result)
+    assert result.output.strip() == f"error: {message}"
+    assert (tmp_path / "data" / "kanji.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_gen_data_piped_prints_no_blank_line(tmp_path):
+    """The spinner, off when the output is not a terminal, still left a blank line on stderr,
+    before 'wrote …' and before an error's one line."""
+    result = run("gen-data", "--size", 50, "--out", tmp_path / "k.txt")
+    assert result.exit_code == 0 and result.output.startswith("wrote 50 lines"), result.output
+    result = run("gen-data", "--seed", -1, "--out", tmp_path / "k2.txt")
+    assert result.output.startswith("error: --seed"), result.output
+
+
 def test_attend_writes_a_heatmap(trained, tmp_path):
     out = tmp_path / "a.png"
     with warnings.catch_warnings():
