@@ -567,8 +567,9 @@ def set_aside_run_files(out: Path) -> Path | None:
     """--force: move an earlier run's files out of the way, into out/.previous-run, so that the
     new run's config never sits beside the old run's weights. They are deleted once the new run
     has a model (its first epoch), and put back if it fails or is stopped before (a first epoch
-    that diverges, or a Ctrl-C, must not cost the user the run they had). Other files in the folder are the user's and stay. Returns
-    the folder set aside, or None when out holds no run."""
+    that diverges, or a Ctrl-C, must not cost the user the run they had). Other files in the
+    folder are the user's and stay. Returns the folder set aside, or None when out holds no
+    run."""
     aside = out / SET_ASIDE
     try:
         if aside.is_dir():
@@ -699,8 +700,8 @@ def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool 
     iteration: the state is saved for resume=True, the run returned has `stopped_by` set to
     the signal's name, and without a reporter a RuntimeWarning says so. With force=True, the
     run that was in `out` is set aside, not deleted, until the new one has a model: a new run
-    that fails or is stopped before puts it back (the run returned then has `put_back` set). Progress goes to the
-    reporter (the CLI's draws bars); the default one is silent."""
+    that fails or is stopped before puts it back (the run returned then has `put_back` set).
+    Progress goes to the reporter (the CLI's draws bars); the default one is silent."""
     if not resume and not isinstance(config, TrainConfig):
         raise TypeError(f"fit needs a TrainConfig (None only with resume=True), not "
                         f"{type(config).__name__}")
