@@ -559,8 +559,9 @@ def has_model(out: Path) -> bool:
 def set_aside_note(folder: Path) -> str:
     """Where a run folder keeps the run a --force run killed before its first epoch set aside."""
     aside = folder / SET_ASIDE
-    return (f" (the run it held before is kept in {aside}: a --force run that fails or is "
-            "stopped before its first epoch ends puts it back)") if aside.is_dir() else ""
+    return (f" (the run it held before is kept in {aside}: move its files back into {folder} "
+            "to use it; a --force run keeps it until the new run has a model, and puts it "
+            "back if it fails or is stopped before)") if aside.is_dir() else ""
 
 
 def set_aside_run_files(out: Path) -> Path | None:
@@ -583,11 +584,20 @@ def set_aside_run_files(out: Path) -> Path | None:
         if not present:
             return None
         aside.mkdir()
-        for name in present:
-            os.replace(out / name, aside / name)
     except OSError as exc:
         raise RunError(f"cannot move the earlier run in {out} aside: "
                        f"{exc.strerror or exc}") from None
+    moved = []
+    try:
+        for name in present:
+            os.replace(out / name, aside / name)
+            moved.append(name)
+    except OSError as exc:  # one file would not move: the others go back, the run stays whole
+        for name in moved:
+            os.replace(aside / name, out / name)
+        aside.rmdir()
+        raise RunError(f"cannot move the earlier run in {out} aside ({exc.filename}: "
+                       f"{exc.strerror or exc}); it is left as it was") from None
     return aside
 
 
@@ -797,54 +807,54 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         state = _load_state(out, run, optimizer)
         _check_there_is_more_to_do(out, config, state)
     aside = None
-    if force and not resume and not fresh:  # a fresh folder is new: nothing of anyone's there
-        aside = set_aside_run_files(out)
-    try:
-        run.path = out = make_run_folder(out, fresh)
-        locks.claim(out)
-        # On resume too: --epochs or --target-acc may have changed
-        atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
-        rng = np.random.default_rng(config.seed)
-        if state.rng_state is not None:
-            rng.bit_generator.state = state.rng_state
-        reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
-        enc = D.encode_dataset(train_set, vocab)
-        # A diverging run overflows in the products before its loss turns non-finite, which
-        # `_train_epochs` reports in one line; numpy's warnings would only repeat it, untidily.
-        with _stop_on_signals() as stop, np.errstate(over="ignore", invalid="ignore",
-                                                     divide="ignore"):
-            _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop)
-            if stop and aside is not None and not has_model(out):
+    # Signals are caught from before the earlier run is set aside: one that comes while the new
+    # run is set up stops it at its first iteration, and the earlier run is put back.
+    with _stop_on_signals() as stop:
+        if force and not resume and not fresh:  # a fresh folder is new: nothing of anyone's
+            aside = set_aside_run_files(out)
+        try:
+            run.path = out = make_run_folder(out, fresh)
+            locks.claim(out)
+            # On resume too: --epochs or --target-acc may have changed
+            atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
+            rng = np.random.default_rng(config.seed)
+            if state.rng_state is not None:
+                rng.bit_generator.state = state.rng_state
+            reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
+            enc = D.encode_dataset(train_set, vocab)
+            # A diverging run overflows in the products before its loss turns non-finite, which
+            # `_train_epochs` reports in one line; numpy's warnings would only repeat it.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                stopped = _train_epochs(run, optimizer, state, rng, enc, rare, test_set,
+                                        reporter, stop)
+            if stopped and aside is not None and not has_model(out):
                 # before the new run's first epoch ended: the run it replaces is worth more
                 put_back_run_files(out, aside)
                 run.stopped_by, run.put_back = stop.signal_name, True
                 where = (f"stopped by {stop.signal_name} at epoch 1, iteration "
-                         f"{state.iteration}, before the new run had a model; the run that was "
-                         f"in {out} is back as it was")
+                         f"{state.iteration}, before the new run had a model; the run that "
+                         f"was in {out} is back as it was")
                 reporter.message(where)
                 if quiet:
                     warnings.warn(where, RuntimeWarning, stacklevel=3)  # the caller of fit
-            elif stop:
+            elif stopped:
                 _save_state(out, run, optimizer, state)
                 run.stopped_by = stop.signal_name
-                where = (f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, iteration "
-                         f"{state.iteration}; saved")
+                where = (f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, "
+                         f"iteration {state.iteration}; saved")
                 reporter.message(f"{where}; continue with kanjinum train --out {out} --resume")
                 if quiet:  # a notebook cell would otherwise go on with a half-trained model
-                    warnings.warn(f"{where}: fit(..., resume=True) continues it", RuntimeWarning,
-                                  stacklevel=3)  # the caller of fit
-    except BaseException as exc:
-        if aside is not None and aside.exists() and not has_model(out):  # the new run has none
-            put_back_run_files(out, aside)
-            if isinstance(exc, TrainingStopped):  # "the loss became nan at ...; <advice>"
-                what = str(exc).split("; ")[0]
-                raise TrainingStopped(f"{what}; the new run saved nothing, and the run that was "
-                                      f"in {out} is back as it was (try a smaller --lr or "
-                                      "--clip)") from None
-        raise
-    finally:
-        if aside is not None and aside.exists():  # the new run has its checkpoint
-            shutil.rmtree(aside, ignore_errors=True)
+                    warnings.warn(f"{where}: fit(..., resume=True) continues it",
+                                  RuntimeWarning, stacklevel=3)  # the caller of fit
+        except BaseException as exc:
+            if aside is not None and aside.exists() and not has_model(out):  # the new has none
+                put_back_run_files(out, aside)
+                if isinstance(exc, TrainingStopped):  # "the loss became nan at ...; <advice>"
+                    what = str(exc).split("; ")[0]
+                    raise TrainingStopped(f"{what}; the new run saved nothing, and the run "
+                                          f"that was in {out} is back as it was (try a "
+                                          "smaller --lr or --clip)") from None
+            raise
     return run
 
 
@@ -891,7 +901,8 @@ def learning_rate(config: TrainConfig, epochs_done: float) -> float:
     return lr
 
 
-def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop):
+def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop) -> bool:
+    """The epochs left to train; True when a signal stopped them before their end."""
     config, model = run.train, run.model
     while state.epoch < config.epochs:
         if state.iteration == 0:
@@ -904,7 +915,7 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
         started = time.perf_counter() - state.epoch_seconds
         for i in range(state.iteration, len(batches)):
             if stop:
-                return
+                return True
             optimizer.lr = learning_rate(config, state.epoch + i / len(batches))
             xs, ts, src_mask, tgt_mask = batch_arrays(run, enc, batches[i])
             loss = model.forward(xs, ts, src_mask, tgt_mask)
@@ -936,11 +947,14 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
         if evaluation.accuracy >= state.best_accuracy:
             state.best_accuracy = evaluation.accuracy
             atomic_save_npz(run.path / "model.npz", model.named_params())
+            # the run has a model: an earlier one a --force set aside is not needed now
+            shutil.rmtree(run.path / SET_ASIDE, ignore_errors=True)
         _save_state(run.path, run, optimizer, state)
         reporter.epoch_end(record, evaluation)
         if config.target_acc is not None and evaluation.accuracy >= config.target_acc:
             reporter.message(f"reached --target-acc {config.target_acc:.4f}; stopping")
             break
+    return False  # finished, even if a signal came after the last iteration
 
 
 # --- checkpoints ----------------------------------------------------------------------------

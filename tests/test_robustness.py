@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -455,6 +456,71 @@ def test_force_stopped_before_its_first_epoch_puts_the_earlier_run_back(base, tm
     assert result.exit_code == 130
     assert "is back as it was" in result.output and "run saved in" not in result.output
     assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+
+
+def test_force_signalled_while_it_sets_up_puts_the_earlier_run_back(base, tmp_path,
+                                                                     monkeypatch):
+    """A SIGTERM between the set-aside and the training loop killed the process at once (the
+    default handler), leaving the earlier run set aside (found by a new user)."""
+    import kanjinum.train as T
+    folder = copy_run(base, tmp_path)
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    real_encode = T.D.encode_dataset
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_encode(*args, **kwargs)
+
+    monkeypatch.setattr(T.D, "encode_dataset", signalled)
+    config = TrainConfig(data=str(base / "d.txt"), hidden=8, wordvec=4, batch=32, epochs=1)
+    with pytest.warns(RuntimeWarning, match="SIGTERM at epoch 1, iteration 0, before the new "
+                                             "run had a model"):
+        trained = fit(config, folder, force=True)
+    assert trained.put_back
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+
+
+def test_a_set_aside_run_goes_once_the_run_has_a_model(base, tmp_path):
+    """A --force run killed after its first epoch left R/.previous-run for good, even after a
+    successful --resume."""
+    folder = copy_run(base, tmp_path)
+    (folder / ".previous-run").mkdir()
+    (folder / ".previous-run" / "model.npz").write_bytes(b"the earlier run")
+    fit(TrainConfig(epochs=2), folder, resume=True)
+    assert not (folder / ".previous-run").exists()
+
+
+def test_a_failed_set_aside_leaves_the_run_whole(base, tmp_path, monkeypatch):
+    """One file that would not move (chattr +i) left the run split between R and
+    R/.previous-run, and R then passed for no run at all."""
+    import kanjinum.train as T
+    folder = copy_run(base, tmp_path)
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    real_replace = T.os.replace
+
+    def stuck(source, target):
+        if Path(source).name == "state.npz":
+            raise PermissionError(1, "Operation not permitted", str(source))
+        return real_replace(source, target)
+
+    monkeypatch.setattr(T.os, "replace", stuck)
+    config = TrainConfig(data=str(base / "d.txt"), hidden=8, wordvec=4, batch=32, epochs=1)
+    with pytest.raises(RunError, match="state.npz: Operation not permitted.*left as it was"):
+        fit(config, folder, force=True)
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+
+
+def test_a_signal_after_the_last_epoch_is_not_a_stop(base, tmp_path, monkeypatch):
+    """It said 'stopped by SIGTERM at epoch 2, iteration 0; saved; continue with --resume',
+    and --resume then found nothing left to train."""
+    from kanjinum.train import Reporter
+    monkeypatch.setattr(Reporter, "epoch_end",
+                        lambda self, record, evaluation: os.kill(os.getpid(), signal.SIGTERM))
+    config = TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, batch=32, epochs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trained = fit(config, tmp_path / "r")
+    assert trained.stopped_by == "" and (tmp_path / "r" / "model.npz").exists()
 
 
 def test_a_run_set_aside_by_a_killed_force_run_is_named(base, tmp_path):
