@@ -461,7 +461,10 @@ def train(
     out: Annotated[Optional[str], typer.Option(help="Run folder. Default: runs/<model>-<time>",
                                                metavar="FOLDER", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out where it stopped.")] = False,
-    force: Annotated[bool, typer.Option(help="Start again in a non-empty --out folder.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Start again in a non-empty --out folder. The run there is set aside until the "
+             "new one has a model (its first epoch), and put back if the new one fails or is "
+             "stopped before.")] = False,
     show: Annotated[int, typer.Option(help="Test examples printed after each epoch.")] = 3,
     threads: ThreadsOption = 1,
     ctx: typer.Context = None,
