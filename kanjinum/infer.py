@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kanjinum.errors import VocabError, not_utf8, shortened
-from kanjinum.numerals import NUMERAL_CHARS, fold_look_alikes, parse_kanji
+from kanjinum.numerals import fold_look_alikes, parse_kanji
 from kanjinum.train import Run
 
 
@@ -41,7 +41,7 @@ class Answer:
 
 def reads_numerals(run: Run) -> bool:
     """A model of kanji numerals, not of the book's dates or additions."""
-    return set(run.readable_chars) <= NUMERAL_CHARS
+    return run.reads_numerals
 
 
 def check_numeral(run: Run, text: str) -> str:

@@ -33,6 +33,7 @@ from kanjinum.errors import KanjinumError, OptionError, RunError, VocabError, sh
 from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
                              file_where_a_folder_should_be)
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
+from kanjinum.numerals import NUMERAL_CHARS
 from kanjinum.optim import Adam, clip_grads
 
 FORMAT_VERSION = 1
@@ -196,6 +197,11 @@ class Run:
     def kind(self) -> str:
         return self.model.kind
 
+    @property
+    def reads_numerals(self) -> bool:
+        """A model of kanji numerals, not of the book's dates or additions."""
+        return set(self.readable_chars) <= NUMERAL_CHARS
+
     def __repr__(self) -> str:  # a notebook cell: a line, not the vocabulary and every setting
         c = self.model.config
         return (f"Run({self.kind}, wordvec={c.wordvec}, hidden={c.hidden}, "
@@ -336,9 +342,7 @@ def training_data(run: Run) -> tuple[D.Dataset, str]:
     if changed:
         raise RunError(f"{changed} changed since {run.path} was trained on it, so its "
                        "test split is not the run's; name a file with --data")
-    from kanjinum.numerals import NUMERAL_CHARS
-
-    example = " (e.g. --data data/hard.txt)" if set(run.readable_chars) <= NUMERAL_CHARS else ""
+    example = " (e.g. --data data/hard.txt)" if run.reads_numerals else ""
     raise RunError(f"the data file of {run.path}, {recorded}, is not here; "
                    f"name a file with --data{example}")
 
