@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
                              not_utf8, shortened)
@@ -76,10 +76,13 @@ class OneLineErrors(TyperGroup):
 
 def _hide_flag_types(command, ctx) -> None:
     """A flag takes no value: typer would print `<bool>` beside --mask/--no-mask and --help
-    as if one were expected."""
+    as if one were expected. Nor should a user read Python's `<list[str]>` beside the numerals
+    an argument takes; its metavar and help already say what goes there."""
     for param in command.get_params(ctx):
         if getattr(param, "is_flag", False):
             param.metavar = ""
+        elif isinstance(param, TyperArgument) and param.nargs != 1:
+            param.display_type_rich = lambda ctx: None
 
 
 def _stdout_is_devnull() -> bool:
@@ -222,7 +225,8 @@ def _options(version: Annotated[bool, typer.Option(
 
 @app.command()
 def convert(
-    numbers: Annotated[list[str], typer.Argument(help="Kanji numerals to read, or integers to write.")],
+    numbers: Annotated[list[str], typer.Argument(
+        metavar="NUMBER", help="Kanji numerals to read, or integers to write.")],
     style: Annotated[Style, typer.Option(help="How to write integers (Excel NUMBERSTRING types 1-3).")]
         = Style.kanji,
 ) -> None:
@@ -633,7 +637,7 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
 @app.command()
 def attend(
     numerals: Annotated[Optional[list[str]], typer.Argument(
-        help="One or more numerals, e.g. 一億一 三兆九千億.")] = None,
+        metavar="NUMERAL", help="One or more numerals, e.g. 一億一 三兆九千億.")] = None,
     run: RunOption = None,
     out: Annotated[Optional[str], typer.Option(metavar="FILE", help="PNG file to write. Default: "
                                                      "attention.png")] = None,

@@ -52,6 +52,15 @@ def test_help_shows_no_value_beside_flags(command):
     assert "--help" in result.output
 
 
+@pytest.mark.parametrize("command, name", [("attend", "NUMERAL"), ("convert", "NUMBER")])
+def test_help_names_what_the_arguments_are(command, name):
+    """typer printed Python's `<list[str]>` beside the numerals, and `{numbers}...` in the
+    usage line."""
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "list[" not in result.output and name in result.output
+
+
 @pytest.mark.parametrize("args, expected", [
     (["一億一"], "100000001"),
     (["100000001", "--style", "daiji"], "壱億壱"),
