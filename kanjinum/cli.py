@@ -320,7 +320,9 @@ def gen_data(
         if out.exists() and not force:
             raise DataError(f"{out} exists; pass --force to overwrite it")
         if task is Task.addition:
-            dataset = D.generate_addition(size, seed)
+            # the last of a million distinct sums take long to draw (33 s in all)
+            with _working(f"drawing {size:,} sums"):
+                dataset = D.generate_addition(size, seed)
         elif task is Task.hard:
             excluded_set = D.read_dataset(exclude) if exclude else None
             excluded = excluded_set.questions if exclude else []

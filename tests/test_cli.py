@@ -477,7 +477,10 @@ def test_gen_data_shows_that_it_is_working(tmp_path, monkeypatch):
         file=screen, force_terminal=True, width=100) if stderr else plain())
     terminal = {**ENV, "TERM": "xterm"}  # a dumb terminal gets no animation
     for args in (["--size", "2000", "--out", tmp_path / "k.txt"],
-                 ["--task", "hard", "--per-kind", "5", "--out", tmp_path / "h.txt"]):
+                 ["--task", "hard", "--per-kind", "5", "--out", tmp_path / "h.txt"],
+                 # --task addition --size 1000000 ran 33 s with nothing shown (round 12)
+                 ["--task", "addition", "--size", "300", "--out", tmp_path / "a.txt"]):
         assert runner.invoke(app, ["gen-data", *map(str, args)], env=terminal).exit_code == 0
     shown = screen.getvalue()
     assert "drawing 2,000 numbers" in shown and "drawing 5 numbers of each kind" in shown
+    assert "drawing 300 sums" in shown
