@@ -392,6 +392,10 @@ class RichReporter:
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
 
+        if not (self.console.is_terminal or self.console.is_jupyter):
+            # piped (`kanjinum train | tee log.txt`): rich draws no bar there, and its
+            # transient display would still leave a blank line before each epoch's line
+            return
         self.progress = Progress(
             TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]} it/s"),
@@ -403,6 +407,8 @@ class RichReporter:
         self.started, self.count = time.perf_counter(), 0
 
     def iteration(self, loss):
+        if self.progress is None:
+            return
         self.count += 1
         rate = self.count / max(time.perf_counter() - self.started, 1e-9)
         self.progress.update(self.task, advance=1, loss=loss, rate=f"{rate:.1f}")

@@ -225,6 +225,17 @@ def test_gen_data_piped_prints_no_blank_line(tmp_path):
     assert result.output.startswith("error: --seed"), result.output
 
 
+def test_train_piped_prints_no_blank_lines(tmp_path):
+    """`kanjinum train | tee log.txt`: the progress bar, not drawn when the output is not a
+    terminal, still left a blank line before every epoch's line (found by a new user, round 12)."""
+    data = tmp_path / "k.txt"
+    assert run("gen-data", "--size", 100, "--max-digits", 3, "--out", data).exit_code == 0
+    result = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 16,
+                 "--epochs", 2, "--show", 1, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert "\n\n" not in result.output and "epoch 2:" in result.output, result.output
+
+
 def test_attend_writes_a_heatmap(trained, tmp_path):
     out = tmp_path / "a.png"
     with warnings.catch_warnings():
