@@ -437,7 +437,10 @@ def print_example(console, evaluation, i: int) -> None:
     prediction = evaluation.predictions[i]
     ok = prediction == evaluation.answers[i]
     mark = "[green]☑[/]" if ok else "[red]☒[/]"
-    shown = prediction if prediction is not None else f"({evaluation.problems.get(i, '?')})"
+    if prediction is None:
+        shown = f"({evaluation.problems.get(i, '?')})"
+    else:  # an empty answer, as attend and the heatmaps say it: `☒ ` alone looks cut off
+        shown = prediction or "(nothing)"
     console.print(f"Q {escape(evaluation.questions[i])}\nT {escape(evaluation.answers[i])}\n"
                   f"{mark} {escape(shown)}\n---")
 

@@ -236,6 +236,22 @@ def test_train_piped_prints_no_blank_lines(tmp_path):
     assert "\n\n" not in result.output and "epoch 2:" in result.output, result.output
 
 
+def test_an_empty_answer_is_shown_as_nothing_in_examples():
+    """train's and eval's examples printed `☒ ` and then nothing when the model answered
+    nothing (a first epoch often does), where attend says `(nothing)` (round 12)."""
+    import io
+
+    from rich.console import Console
+
+    from kanjinum.cli import print_example
+    from kanjinum.train import Evaluation
+
+    screen = io.StringIO()
+    evaluation = Evaluation(["三百五"], ["305"], [""], {})
+    print_example(Console(file=screen, width=100), evaluation, 0)
+    assert screen.getvalue().splitlines()[:3] == ["Q 三百五", "T 305", "☒ (nothing)"]
+
+
 def test_attend_writes_a_heatmap(trained, tmp_path):
     out = tmp_path / "a.png"
     with warnings.catch_warnings():
