@@ -77,7 +77,9 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -
                title=f"test accuracy (best {100 * max(h['accuracy'] for h in history):.2f}%)")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True, min_n_ticks=1))
+        # at least one epoch's width: one point alone got an axis of 0.945 … 1.050
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
     if path is not None:
         _save(fig, path, CURVE_MARK)
     return fig

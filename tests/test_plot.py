@@ -132,3 +132,17 @@ def test_a_control_character_is_drawn_as_its_escape(tmp_path):
         fig = attention_heatmaps([item], tmp_path / "tab.png")
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == ["一", "\\t", "二"]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 3, 20])
+def test_the_epoch_axis_shows_whole_epochs(epochs):
+    """curve.png of a one-epoch run (`train --epochs 1`, a first try) labelled its epoch axis
+    0.945, 0.960, … 1.050: fractional epochs (found by a new user, round 12)."""
+    history = [{"epoch": e, "loss": 1.0 / e, "accuracy": e / 20} for e in range(1, epochs + 1)]
+    fig = learning_curve(history)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        shown = [t for t in ax.get_xticks() if low <= t <= high]
+        assert shown and all(float(t).is_integer() for t in shown), shown
+        assert low < 1 and high > epochs  # every point inside, none on the frame
