@@ -199,8 +199,11 @@ class Run:
 
     @property
     def reads_numerals(self) -> bool:
-        """A model of kanji numerals, not of the book's dates or additions."""
-        return set(self.readable_chars) <= NUMERAL_CHARS
+        """A model of kanji numerals, not of the book's dates or additions, nor of a task of
+        plain digits: parse_kanji reads 12345 too, but a model that has never seen a kanji
+        is not one of numerals, and the parser's reading is no truth for its answers."""
+        chars = set(self.readable_chars)
+        return chars <= NUMERAL_CHARS and not all(ch.isdigit() for ch in chars)
 
     def __repr__(self) -> str:  # a notebook cell: a line, not the vocabulary and every setting
         c = self.model.config

@@ -932,6 +932,25 @@ def test_attend_on_a_model_of_additions_prints_no_parser_truth(tmp_path):
     assert "Q 12+34" in result.output and "parser" not in result.output
 
 
+def test_a_model_of_digits_alone_is_no_model_of_numerals(tmp_path):
+    """A user's own task whose questions are plain digits (here: reverse them) was taken for
+    one of numerals: attend printed the parser's reading as the truth and called the model's
+    answers wrong, and refused long questions as numbers too wide for the answers."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for _ in range(300):
+        q = "".join(map(str, rng.integers(0, 10, rng.integers(1, 6))))
+        lines.append(f"{q:<5}_{q[::-1]:<5}")
+    data = tmp_path / "reverse.txt"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run("train", "--data", data, "--hidden", 8, "--wordvec", 4, "--batch", 64,
+               "--epochs", 1, "--show", 0, "--out", tmp_path / "r").exit_code == 0
+    assert not load_run(tmp_path / "r").reads_numerals
+    result = run("attend", "12345", "--run", tmp_path / "r", "--out", tmp_path / "a.png")
+    assert result.exit_code == 0, result.output
+    assert "Q 12345" in result.output and "parser" not in result.output
+
+
 def test_messages_stay_on_one_line_when_piped(tmp_path):
     out = tmp_path / ("a-rather-long-folder-name-" * 3) / "k.txt"
     result = runner.invoke(app, ["gen-data", "--size", 10, "--out", str(out)],
