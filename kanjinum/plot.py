@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from kanjinum.fileio import atomic_write_bytes
 
@@ -60,6 +60,14 @@ def _save(fig: Figure, path: str | os.PathLike, mark: str, dpi: int = 120) -> No
     atomic_write_bytes(path, buffer.getvalue())
 
 
+class _PlainLogFormatter(LogFormatterSciNotation):
+    """The ticks matplotlib labels on a log axis, labelled as plain numbers: 0.6 and 3.285,
+    not 6×10⁻¹ and 3.285×10⁰ (a loss that moved little in a short run got a column of them)."""
+
+    def __call__(self, x, pos=None):
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
 def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -> Figure:
     """Training loss and test accuracy per epoch, side by side; saved to path, if given."""
     if not history:
@@ -72,6 +80,8 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -
     loss_ax, acc_ax = fig.subplots(1, 2)
     loss_ax.plot(epochs, [h["loss"] for h in history], marker="o")
     loss_ax.set(xlabel="epoch", ylabel="training loss", yscale="log", title="loss")
+    loss_ax.yaxis.set_major_formatter(_PlainLogFormatter())
+    loss_ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
     acc_ax.plot(epochs, [100 * h["accuracy"] for h in history], marker="o", color="tab:green")
     acc_ax.set(xlabel="epoch", ylabel="exact-match accuracy (%)", ylim=(-2, 102),
                title=f"test accuracy (best {100 * max(h['accuracy'] for h in history):.2f}%)")

@@ -146,3 +146,19 @@ def test_the_epoch_axis_shows_whole_epochs(epochs):
         shown = [t for t in ax.get_xticks() if low <= t <= high]
         assert shown and all(float(t).is_integer() for t in shown), shown
         assert low < 1 and high > epochs  # every point inside, none on the frame
+
+
+@pytest.mark.parametrize("losses", [[3.291, 3.287, 3.2835, 3.279], [2.0, 1.2, 0.8, 0.45],
+                                    [2.0, 0.08, 0.0003]])
+def test_the_loss_axis_labels_plain_numbers(losses):
+    """A short run's loss, which barely moves, had its axis labelled 3.285×10⁰, 3.28×10⁰ …
+    (found by a new user, round 12); a learner reads 3.285 and 0.6."""
+    history = [{"epoch": e, "loss": loss, "accuracy": 0.0} for e, loss in enumerate(losses, 1)]
+    fig = learning_curve(history)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)]
+    shown = [label for label in labels if label]
+    assert len(shown) >= 2, labels
+    for label in shown:
+        float(label)  # a plain number: no \times, no 10^{...}
