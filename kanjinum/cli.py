@@ -451,7 +451,7 @@ def train(
                     ] = TrainConfig.data,
     model: Annotated[ModelKind, typer.Option(help="Which seq2seq variant.")] = ModelKind(TrainConfig.model),
     wordvec: Annotated[int, typer.Option(help="Embedding size.")] = TrainConfig.wordvec,
-    hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = TrainConfig.hidden,
+    hidden: Annotated[int, typer.Option(help="LSTM hidden size (even for bi-attention).")] = TrainConfig.hidden,
     batch: Annotated[int, typer.Option(help="Batch size.")] = TrainConfig.batch,
     epochs: Annotated[Optional[int], typer.Option(
         help=f"Number of passes over the training part \\[default: {TrainConfig.epochs}]; with "

@@ -93,6 +93,11 @@ class TrainConfig:
             if getattr(self, name) > MAX_LAYER_SIZE:
                 raise OptionError(f"--{name} must be at most {MAX_LAYER_SIZE}, "
                                   f"not {getattr(self, name)}")
+        if self.model == "bi-attention" and self.hidden % 2:
+            # its two encoder directions take half of the hidden size each; the model refused
+            # it with a bare ValueError, a traceback in the CLI
+            raise OptionError(f"--hidden must be even for --model bi-attention (each direction "
+                              f"of its encoder takes half), not {self.hidden}")
         if not 0 < self.lr < math.inf:
             raise OptionError(f"--lr must be a positive number, not {self.lr}")
         if not 0 <= self.clip < math.inf:
@@ -1148,7 +1153,10 @@ def load_run(folder: str | Path) -> Run:
         raise RunError(f"{folder} has no model: its training stopped before any checkpoint; "
                        f"start it again with kanjinum train --out {folder} --force"
                        + set_aside_note(folder))
-    model = build_model(model_config)
+    try:
+        model = build_model(model_config)
+    except ValueError as exc:  # a config.json edited by hand: bi-attention of an odd hidden size
+        raise RunError(f"{folder / 'config.json'} has a bad value: {exc}") from None
     try:
         model.load_params(load_npz(folder / "model.npz"))
     except RunError:  # load_npz's own message names the file already

@@ -1431,3 +1431,25 @@ def test_a_broken_runs_link_is_named(base, tmp_path, monkeypatch):
     result = run("train", "--data", base / "d.txt", "--hidden", 4, "--epochs", 1)
     assert_one_line_error(result, 2, "runs is a link to")
     assert "which does not exist" in result.output
+
+
+# --- audit round 12: training, run folders and the library ---------------------------------
+
+
+def test_bi_attention_of_an_odd_hidden_size_is_refused_in_one_line(base, tmp_path):
+    """`train --model bi-attention --hidden 3` ended in the model's ValueError, a traceback;
+    so did a run whose config.json was edited to an odd hidden size."""
+    result = run("train", "--data", base / "d.txt", "--model", "bi-attention", "--hidden", 3,
+                 "--epochs", 1, "--out", tmp_path / "bi")
+    assert_one_line_error(result, 2, "--hidden must be even for --model bi-attention", "not 3")
+    assert not (tmp_path / "bi").exists()
+    with pytest.raises(OptionError, match="even"):
+        TrainConfig(model="bi-attention", hidden=5).check()
+    TrainConfig(model="attention", hidden=5).check()  # the others take any size
+
+    def odd_bi_attention(config):
+        config["model"].update(kind="bi-attention", hidden=7)
+        config["train"].update(model="bi-attention", hidden=7)
+
+    folder = run_with_edited_config(base, tmp_path, odd_bi_attention)
+    assert_one_line_error(run("eval", "--run", folder), 2, "config.json has a bad value", "even")
