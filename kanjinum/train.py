@@ -707,7 +707,9 @@ def make_run_folder(out: Path, fresh: bool = False) -> Path:
 def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool = False,
         force: bool = False, reporter: Reporter | None = None,
         threads: int = DEFAULT_THREADS) -> Run:
-    """Train a model as configured, writing the run folder `out`; returns the trained Run.
+    """Train a model as configured, writing the run folder `out`; returns the trained Run,
+    with the weights saved as its model.npz (the epoch of best test accuracy, as `load_run(out)`
+    gives them; the last epoch's where none finished yet).
 
     out=None: a new folder runs/<model>-<date>-<time> (`default_run_folder`), never one that
     another run holds; the Run's `path` says which.
@@ -867,7 +869,16 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                                           f"that was in {out} is back as it was (try a "
                                           "smaller --lr or --clip)") from None
             raise
+    if not run.put_back and has_model(out):
+        _load_saved_weights(run)
     return run
+
+
+def _load_saved_weights(run: Run) -> None:
+    """The run fit returns is the one its folder holds: model.npz keeps the epoch of best test
+    accuracy, which need not be the last, and a notebook's `run.predict` after `fit` answered
+    with the last epoch's weights while `kanjinum eval` and `load_run` used the saved ones."""
+    run.model.load_params(load_npz(run.path / "model.npz"))
 
 
 def recorded_path(path) -> str:

@@ -1453,3 +1453,24 @@ def test_bi_attention_of_an_odd_hidden_size_is_refused_in_one_line(base, tmp_pat
 
     folder = run_with_edited_config(base, tmp_path, odd_bi_attention)
     assert_one_line_error(run("eval", "--run", folder), 2, "config.json has a bad value", "even")
+
+
+def test_fit_returns_the_weights_its_run_folder_keeps(base, tmp_path, monkeypatch):
+    """model.npz keeps the epoch of best test accuracy, but fit returned the last epoch's
+    weights: in a notebook, `run.predict` after `fit` disagreed with `load_run` and eval."""
+    import kanjinum.train as T
+    accuracies = iter([1.0, 0.0])  # the first epoch is the better one
+
+    def scripted(run, dataset):
+        right = next(accuracies) == 1.0
+        return T.Evaluation(list(dataset.questions), list(dataset.answers),
+                            list(dataset.answers) if right else [""] * len(dataset), {})
+
+    monkeypatch.setattr(T, "evaluate", scripted)
+    config = TrainConfig(data=str(base / "d.txt"), hidden=8, wordvec=4, batch=32, epochs=2)
+    trained = fit(config, tmp_path / "r")
+    history = json.loads((tmp_path / "r" / "history.json").read_text(encoding="utf-8"))
+    assert [h["accuracy"] for h in history] == [1.0, 0.0]
+    saved = load_run(tmp_path / "r").model.named_params()
+    returned = trained.model.named_params()
+    assert all(np.array_equal(returned[name], saved[name]) for name in saved)
