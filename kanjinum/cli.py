@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
-                             not_utf8, shortened)
+                             not_utf8, shell_word, shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND
 from kanjinum.train import TrainConfig, recorded_path
 
@@ -524,7 +524,7 @@ def train(
         console.print(f"no epoch has finished yet, so {out} has no model to use")
     else:
         console.print(f"no epoch has finished yet, so {out} has no model to use; "
-                      f"continue it with kanjinum train --out {out} --resume")
+                      f"continue it with kanjinum train --out {shell_word(out)} --resume")
     if trained.stopped_by:  # saved, but not finished: `train && eval` should stop here
         import signal
 

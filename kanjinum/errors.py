@@ -29,6 +29,14 @@ def shortened(text: str, keep: int = 30) -> str:
     return f"{text[:keep // 2]}…{text[-(keep // 2):]}"
 
 
+def shell_word(path) -> str:
+    """A path as a command in a message writes it: quoted where it holds a space or another
+    character the shell would read (`--out 'runs/my run'`), so that the advice can be pasted."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 def not_utf8(text: str) -> str | None:
     """Why text is not what was typed, or None: bytes that were not UTF-8 (a terminal or a file
     in another encoding) reach Python as stand-in characters, U+DC80..U+DCFF, which an error

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import KanjinumError, OptionError, RunError, VocabError, shortened
+from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError, shell_word,
+                             shortened)
 from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
                              file_where_a_folder_should_be)
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
@@ -856,7 +857,8 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                 run.stopped_by = stop.signal_name
                 where = (f"stopped by {stop.signal_name} at epoch {state.epoch + 1}, "
                          f"iteration {state.iteration}; saved")
-                reporter.message(f"{where}; continue with kanjinum train --out {out} --resume")
+                reporter.message(f"{where}; continue with kanjinum train --out "
+                                 f"{shell_word(out)} --resume")
                 if quiet:  # a notebook cell would otherwise go on with a half-trained model
                     warnings.warn(f"{where}: fit(..., resume=True) continues it",
                                   RuntimeWarning, stacklevel=3)  # the caller of fit
@@ -1133,7 +1135,7 @@ def load_run(folder: str | Path) -> Run:
         runs = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file())
         if runs:
             raise RunError(f"{folder} holds runs, but is not one: name one of them, e.g. "
-                           f"--run {folder / runs[-1]}")
+                           f"--run {shell_word(folder / runs[-1])}")
         raise RunError(f"{folder} is not a run folder: it has no config.json (the folder "
                        "`kanjinum train` wrote)")
     config = read_config(folder)
@@ -1159,10 +1161,10 @@ def load_run(folder: str | Path) -> Run:
             raise RunError(f"{folder / 'config.json'}: {name} {value!r} is not in 1..{largest}")
     if not (folder / "model.npz").exists() and (folder / "state.npz").exists():
         raise RunError(f"{folder} has no model.npz yet: it stopped before its first epoch ended; "
-                       f"continue it with kanjinum train --out {folder} --resume")
+                       f"continue it with kanjinum train --out {shell_word(folder)} --resume")
     if not (folder / "model.npz").exists():
         raise RunError(f"{folder} has no model: its training stopped before any checkpoint; "
-                       f"start it again with kanjinum train --out {folder} --force"
+                       f"start it again with kanjinum train --out {shell_word(folder)} --force"
                        + set_aside_note(folder))
     try:
         model = build_model(model_config)

@@ -1474,3 +1474,26 @@ def test_fit_returns_the_weights_its_run_folder_keeps(base, tmp_path, monkeypatc
     saved = load_run(tmp_path / "r").model.named_params()
     returned = trained.model.named_params()
     assert all(np.array_equal(returned[name], saved[name]) for name in saved)
+
+
+def test_advice_names_a_run_folder_with_a_space_as_the_shell_reads_it(base, tmp_path,
+                                                                      monkeypatch):
+    """`--out "runs/my run"` stopped by Ctrl-C advised `kanjinum train --out runs/my run
+    --resume`, which the shell reads as two words: 'Got unexpected extra argument (run)'."""
+    import shlex
+    from kanjinum.cli import RichReporter
+    folder = tmp_path / "my run 日本"
+    monkeypatch.setattr(RichReporter, "iteration",
+                        lambda self, loss: os.kill(os.getpid(), signal.SIGINT))
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                 "--epochs", 1, "--out", folder)
+    assert result.exit_code == 130
+    advice = result.output.split("continue with ")[1].split("\n")[0]
+    assert shlex.split(advice) == ["kanjinum", "train", "--out", str(folder), "--resume"]
+    monkeypatch.undo()
+    result = run("eval", "--run", folder)  # no model yet: the same advice, pasteable
+    assert shlex.split(result.output.split("continue it with ")[1]) == [
+        "kanjinum", "train", "--out", str(folder), "--resume"]
+    assert run("train", "--out", folder, "--resume").exit_code == 0
+    result = run("eval", "--run", tmp_path)  # a folder of runs names one to pass
+    assert shlex.split(result.output.split("e.g. ")[1]) == ["--run", str(folder)]
