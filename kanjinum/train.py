@@ -1125,6 +1125,13 @@ def load_run(folder: str | Path) -> Run:
     is the shipped model, as --run default is (a folder of that name: "./default")."""
     if isinstance(folder, str) and folder == "default":
         folder = resolve_run("default")
+    if isinstance(folder, str) and not folder.strip():
+        # Path("") is the current folder: a notebook's unset variable was told that "." holds
+        # runs, or is not one
+        raise RunError("the run folder's name is empty: name a run folder, or 'default' for "
+                       "the shipped model")
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"load_run takes a run folder's path, not {type(folder).__name__}")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise RunError(f"{folder} is a file, not a run folder (the folder `kanjinum train` "

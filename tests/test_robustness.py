@@ -1497,3 +1497,14 @@ def test_advice_names_a_run_folder_with_a_space_as_the_shell_reads_it(base, tmp_
     assert run("train", "--out", folder, "--resume").exit_code == 0
     result = run("eval", "--run", tmp_path)  # a folder of runs names one to pass
     assert shlex.split(result.output.split("e.g. ")[1]) == ["--run", str(folder)]
+
+
+def test_load_run_of_an_empty_name_or_no_path_says_so(base, tmp_path, monkeypatch):
+    """load_run("") read the current folder: "'.' holds runs, but is not one: name one of
+    them, e.g. --run r"; load_run(None) failed inside pathlib."""
+    monkeypatch.chdir(base)  # a folder that holds a run, as a project's would
+    with pytest.raises(RunError, match="name is empty") as raised:
+        load_run("")
+    assert "holds runs" not in str(raised.value)
+    with pytest.raises(TypeError, match="load_run takes a run folder's path, not NoneType"):
+        load_run(None)
