@@ -249,6 +249,13 @@ class Run:
         """
         if isinstance(questions, str):
             raise TypeError("predict takes a list of questions; for one, pass [question]")
+        questions = list(questions)  # a generator is read once here (len() refused it)
+        odd = [q for q in questions if not isinstance(q, str)]
+        if odd:  # [1] failed deep inside: 'int' object is not iterable
+            raise TypeError(f"predict takes a list of questions as strings, not "
+                            f"{type(odd[0]).__name__} ({odd[0]!r})")
+        if not isinstance(batch, int) or isinstance(batch, bool):  # 1.5 failed in range()
+            raise TypeError(f"batch must be a whole number, not {batch!r}")
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch}")
         for question in questions:

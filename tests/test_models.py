@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -197,6 +199,22 @@ def test_predict_refuses_what_it_would_read_wrongly():
         run.predict(["一"], batch=0)
     answers, weights = run.predict(["一億一", ""])  # an empty question is decoded, not a crash
     assert answers[0] == "100000001" and len(answers) == 2 and weights[1].shape[1] == 0
+
+
+def test_predict_names_questions_and_batches_of_the_wrong_type():
+    """predict([1]) failed inside with "'int' object is not iterable", a generator with
+    "has no len()", batch=1.5 inside range()."""
+    from pathlib import Path
+
+    from kanjinum.train import load_run
+    run = load_run(Path(__file__).resolve().parent.parent / "kanjinum" / "default_model")
+    for bad, named in (([1], "not int (1)"), (["一", None], "not NoneType (None)")):
+        with pytest.raises(TypeError, match=re.escape(named)):
+            run.predict(bad)
+    for batch in (1.5, "2", True):
+        with pytest.raises(TypeError, match="batch must be a whole number"):
+            run.predict(["一"], batch=batch)
+    assert run.predict((q for q in ["一億一", "二"]), attention=False)[0] == ["100000001", "2"]
 
 
 def test_the_librarys_mistakes_are_value_errors():
