@@ -779,6 +779,9 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
     reporter = reporter or Reporter()
     if out is None and resume:
         raise RunError("resume needs the run folder to continue (out)")
+    if resume and force:  # which one was meant is not ours to guess; the CLI refuses it too
+        raise OptionError("resume and force contradict each other: continue the run in out, "
+                          "or start it again")
     fresh = out is None
     if not fresh:
         if not str(out).strip():  # Path("") would be the current folder

@@ -692,6 +692,17 @@ def test_fit_refuses_an_empty_folder_name(base, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_fit_refuses_resume_and_force_together(base, tmp_path):
+    """fit(None, out, resume=True, force=True) went on and resumed, as if force were not
+    there; the CLI refuses --resume --force (found in round 12)."""
+    from kanjinum.errors import OptionError
+    folder = copy_run(base, tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    with pytest.raises(OptionError, match="contradict"):
+        fit(TrainConfig(epochs=5), folder, resume=True, force=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
 def test_a_run_of_additions_without_its_data_suggests_no_kanji_file(tmp_path, monkeypatch):
     """The suggestion was --data data/hard.txt, kanji numerals, for any run."""
     from dataclasses import replace
