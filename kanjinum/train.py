@@ -211,6 +211,12 @@ class Run:
         chars = set(self.readable_chars)
         return chars <= NUMERAL_CHARS and not all(ch.isdigit() for ch in chars)
 
+    @property
+    def history(self) -> list[dict]:
+        """Its training's epochs (loss, accuracy, seconds) from the folder's history.json, as
+        `plot.learning_curve` takes them; [] for a run with no folder or no epoch yet."""
+        return [] if self.path is None else read_history(self.path)
+
     def __repr__(self) -> str:  # a notebook cell: a line, not the vocabulary and every setting
         c = self.model.config
         return (f"Run({self.kind}, wordvec={c.wordvec}, hidden={c.hidden}, "
@@ -1027,9 +1033,7 @@ def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:
     except ValueError as exc:
         raise RunError(f"{out / 'state.npz'}: {exc}") from None
     optimizer.load_state_dict(adam)
-    history = read_json(out / "history.json") if (out / "history.json").exists() else []
-    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
-        raise RunError(f"{out / 'history.json'} is not a list of epoch records")
+    history = read_history(out)
     try:
         return TrainState(int(meta["epoch"]), int(meta["iteration"]), float(meta["loss_sum"]),
                           int(meta["loss_count"]), float(meta["epoch_seconds"]),
@@ -1103,6 +1107,15 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         raise RunError(f"{path} is not a readable weights file ({exc})") from None
     except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError: a damaged file
         raise RunError(f"{path} is damaged or not an npz file ({type(exc).__name__})") from None
+
+
+def read_history(folder: Path) -> list[dict]:
+    """A run folder's history.json, its epoch records; [] when it has none yet."""
+    path = Path(folder) / "history.json"
+    history = read_json(path) if path.exists() else []
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise RunError(f"{path} is not a list of epoch records")
+    return history
 
 
 def read_json(path: Path):

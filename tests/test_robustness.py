@@ -692,10 +692,23 @@ def test_fit_refuses_an_empty_folder_name(base, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_gives_its_history_for_the_learning_curve(base, tmp_path):
+    """README imports learning_curve, but a notebook had no way to its input but reading
+    history.json by hand (found by a new user, round 12)."""
+    from kanjinum.plot import learning_curve
+    run_ = load_run(copy_run(base, tmp_path))
+    assert [r["epoch"] for r in run_.history] == [1]
+    assert 0 <= run_.history[0]["accuracy"] <= 1
+    assert learning_curve(run_.history).axes
+    assert len(load_run("default").history) == load_run("default").train.epochs
+    (run_.path / "history.json").write_text('{"epoch": 1}', encoding="utf-8")
+    with pytest.raises(RunError, match="not a list of epoch records"):
+        run_.history
+
+
 def test_fit_refuses_resume_and_force_together(base, tmp_path):
     """fit(None, out, resume=True, force=True) went on and resumed, as if force were not
     there; the CLI refuses --resume --force (found in round 12)."""
-    from kanjinum.errors import OptionError
     folder = copy_run(base, tmp_path)
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     with pytest.raises(OptionError, match="contradict"):
