@@ -626,6 +626,11 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
         count = summary["unreadable"]
         console.print(f"[yellow]{count:,} question{' holds' if count == 1 else 's hold'} "
                       "characters or lengths the model cannot read; counted as wrong[/]")
+    if summary.get("too_long"):
+        count = summary["too_long"]
+        console.print(f"[yellow]{count:,} answer{' is' if count == 1 else 's are'} longer than "
+                      f"the {evaluation.answer_width} characters this model writes; counted as "
+                      "wrong[/]")
     for title, key in (("by answer length", "by_length"), ("by kind of number", "by_kind")):
         if key not in summary:
             continue

@@ -381,6 +381,7 @@ class Evaluation:
     answers: list[str]
     predictions: list[str | None]     # None: the question could not be encoded
     problems: dict[int, str]          # row → why it could not be encoded
+    answer_width: int = 0             # the longest answer the run writes; 0: not known
 
     def __repr__(self) -> str:  # a notebook cell: the figures, not every question
         return (f"Evaluation({len(self.answers):,} questions, accuracy {self.accuracy:.2%}, "
@@ -393,6 +394,15 @@ class Evaluation:
     @property
     def accuracy(self) -> float:
         return float(self.correct.mean()) if self.answers else 0.0
+
+    @property
+    def too_long(self) -> int:
+        """Readable questions whose answers are longer than the run can write: wrong before
+        the model is asked (data of more digits than it was trained on)."""
+        if not self.answer_width:
+            return 0
+        return sum(1 for i, a in enumerate(self.answers)
+                   if len(a) > self.answer_width and i not in self.problems)
 
     def by_group(self, keys) -> dict[str, dict]:
         groups: dict[str, list[bool]] = {}
@@ -418,6 +428,7 @@ class Evaluation:
             "correct": int(self.correct.sum()),
             "total": len(self.answers),
             "unreadable": len(self.problems),
+            "too_long": self.too_long,
             "by_length": self.by_length(),
         }
         kinds = self.by_kind()
@@ -451,7 +462,8 @@ def evaluate(run: Run, dataset: D.Dataset | str | os.PathLike) -> Evaluation:
         answers, _ = run.predict([dataset.questions[i] for i in readable], attention=False)
         for i, answer in zip(readable, answers):
             predictions[i] = answer
-    return Evaluation(list(dataset.questions), list(dataset.answers), predictions, problems)
+    return Evaluation(list(dataset.questions), list(dataset.answers), predictions, problems,
+                      run.answer_width)
 
 
 # --- batches --------------------------------------------------------------------------------

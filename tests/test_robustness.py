@@ -110,6 +110,22 @@ def test_data_the_vocabulary_lacks_is_counted(base, tmp_path):
     assert summary["unreadable"] == 1 and summary["total"] == 2
 
 
+def test_answers_longer_than_the_model_writes_are_counted_apart(tmp_path):
+    """eval of data with more digits than the run was trained on counted those answers as
+    plain wrong, with nothing to say the model could never have written them (found in
+    round 12)."""
+    data = tmp_path / "wide.txt"
+    pairs = [("十兆", "10000000000000"), ("一", "1"), ("三兆九千億", "3900000000000")]
+    data.write_text("".join(f"{q:<5}_{a:<14}\n" for q, a in pairs), encoding="utf-8")
+    result = run("eval", "--run", "default", "--data", data, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["too_long"] == 1 and summary["unreadable"] == 0
+    assert summary["correct"] == 2 and summary["total"] == 3
+    result = run("eval", "--run", "default", "--data", data)
+    assert "1 answer is longer than the 13 characters this model writes" in result.output
+
+
 # --- run folders and checkpoints -------------------------------------------------------------
 
 
