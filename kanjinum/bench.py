@@ -458,6 +458,51 @@ def load_average() -> list[float]:
 
 # --- output ---------------------------------------------------------------------------------
 
+# What each column of the table means, printed under it and in --help: the figures must be
+# readable where docs/performance.md is not (an installed kanjinum has no docs/).
+COLUMNS = (
+    ("ms/iter", "median wall-clock milliseconds of a training iteration (batch, forward, "
+                "backward, clip, Adam)"),
+    ("cpu ms", "the same in the process's CPU time"),
+    ("s/epoch", "seconds of an epoch: iterations per epoch x ms/iter (mode skip: the mean "
+                "iteration, its batches differ)"),
+    ("GFLOP", "the matrix products of an iteration, counted from the layer shapes"),
+    ("GFLOP/s", "GFLOP per second of ms/iter"),
+    ("floor ms", "those products timed one by one with this machine's sgemm: what an "
+                 "iteration would take if it were nothing else"),
+    ("% floor", "floor / measured, each iteration against the floor's products timed right "
+                "after it, the median of those ratios"),
+    ("cpu %", "the same with the process's CPU time"),
+    ("% seed", "the same against the products of the seed's iteration, every padding step "
+               "(modes seed and padded)"),
+    ("x torch", "how many times faster than PyTorch's attention model, from its iterations "
+                "taken in turn with ours (per iteration seed and padded, per epoch skip)"),
+    ("decode/s", "test questions answered per second by the model above after its few timed "
+                 "iterations; in mode skip it stops each row at its end"),
+    ("ans len", "the mean length of those answers, on which decode/s depends; for a trained "
+                "model's speed, see --decode-run"),
+)
+MODE_MEANINGS = (
+    ("seed", "exactly what the seed's code computes: no mask, every batch the full width, "
+             "every padding step"),
+    ("padded", "the same batches, the padding's shared states computed once per batch "
+               "(kanjinum train --no-mask)"),
+    ("skip", "kanjinum train's default (--mask, --bucket): batches of one question length, "
+             "no padding computed"),
+)
+
+
+def help_epilog() -> str:
+    """The modes and the table's columns, for --help."""
+    import textwrap
+
+    def entry(name, meaning):
+        return textwrap.fill(f"  {name}: {meaning}", width=88, subsequent_indent="      ")
+
+    lines = ["modes (--modes):"] + [entry(mode, meaning) for mode, meaning in MODE_MEANINGS]
+    lines += ["", "columns of the table:"] + [entry(column, meaning) for column, meaning in COLUMNS]
+    return "\n".join(lines)
+
 
 def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes) -> None:
     print("\nsgemm, one product at a time (GFLOP/s):")
@@ -478,16 +523,10 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
               f"{'-' if seed is None else f'{seed:.0f}%':>6s} "
               f"{'-' if speedup is None else f'{speedup:.2f}':>7s} "
               f"{r['decode_samples_per_s']:9.0f} {r['decode_answer_length']:7.1f}")
-    print("% floor: floor / measured (wall clock), each iteration against the floor's products "
-          "timed right after it,\nthe median of those ratios; cpu %: the same with the process's "
-          "CPU time;\n% seed: the same against the products of the seed's iteration, every "
-          "padding step (seed and padded modes);\nx torch: how many times faster than PyTorch "
-          "(per iteration seed and padded, per epoch skip),\nfrom PyTorch iterations taken in "
-          "turn with the attention model's;\ndecode/s: the model above after its few timed "
-          "iterations; in mode skip it "
-          "stops each row at its end,\nso its speed depends on the answer lengths (ans len) "
-          "this barely trained model happens to give:\nfor a trained model's speed, see "
-          "--decode-run")
+    import textwrap
+
+    for column, meaning in COLUMNS:
+        print(textwrap.fill(f"{column:>8s}: {meaning}", width=100, subsequent_indent=" " * 10))
     for task, ref in references.items():
         print(f"\nPyTorch {ref['torch_version']} attention on {task}: "
               f"{ref['iteration_s'] * 1e3:.1f} ms/iter (cpu {ref['iteration_cpu_s'] * 1e3:.1f}), "
@@ -515,7 +554,7 @@ class _OneLineErrors(argparse.ArgumentParser):
 
 def parse_args(argv):
     parser = _OneLineErrors(
-        prog="kanjinum bench", description=__doc__.split("\n\n")[0],
+        prog="kanjinum bench", description=__doc__.split("\n\n")[0], epilog=help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--models", default="seq2seq,peeky,attention,bi-attention",
                         help="comma-separated models (default: all)")
@@ -523,9 +562,9 @@ def parse_args(argv):
                         help="comma-separated: kanji, addition (default: both)")
     parser.add_argument("--modes", default="seed,padded,skip",
                         help="comma-separated: seed, padded, skip (default: all three)")
-    parser.add_argument("--kanji", help="kanji data file (default: `kanjinum gen-data`'s, "
+    parser.add_argument("--kanji", metavar="FILE", help="kanji data file (default: `kanjinum gen-data`'s, "
                                         "made in memory)")
-    parser.add_argument("--addition", help="data file timed at the addition sizes (hidden "
+    parser.add_argument("--addition", metavar="FILE", help="data file timed at the addition sizes (hidden "
                                            "128): the book's addition.txt, or any file without "
                                            "kanji numerals, e.g. date.txt (default: `gen-data "
                                            "--task addition`'s, in memory)")
@@ -535,7 +574,10 @@ def parse_args(argv):
     parser.add_argument("--decode-repeats", type=int,
                         help="passes over the test split for the decoding median (default 3; "
                              "1 with --quick)")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    parser.add_argument("--threads", type=int, default=1,  # the words of train's --threads
+                        help="BLAS threads for the matrix products: 1 is safe beside other "
+                             "work; 2 is about 1.5x faster at hidden 256 on an otherwise idle "
+                             "2-core machine (default 1)")
     parser.add_argument("--torch", dest="torch", action="store_true", default=None,
                         help="run the PyTorch reference (default: when torch is installed, "
                              "not with --quick)")
@@ -546,7 +588,7 @@ def parse_args(argv):
     parser.add_argument("--decode-run", action="append", default=[], metavar="RUN",
                         help="also time decoding with this trained run folder, on the kanji "
                              "test split (repeatable)")
-    parser.add_argument("--json", help="write every figure to this file")
+    parser.add_argument("--json", metavar="FILE", help="write every figure to this file")
     args = parser.parse_args(argv)
     # each once, in the order given: a repeated name would time (and print) a row twice
     args.models = list(dict.fromkeys(m.strip() for m in args.models.split(",") if m.strip()))

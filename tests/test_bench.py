@@ -656,3 +656,25 @@ def test_bench_reads_data_with_spaces_inside_its_questions(tmp_path):
                           "--modes", "padded", "--addition", str(small)])
     [result] = figures["results"]
     assert result["decode_samples_per_s"] > 0 and result["decode_answer_length"] > 0
+
+
+def test_bench_help_explains_every_column_of_its_table(capsys):
+    """`kanjinum bench --help` gave one line of description: what ms/iter, GFLOP, floor ms or
+    `% seed` mean was in docs/performance.md, which `pip install .` does not bring, and the
+    legend under the table left half the columns out. Files were shown as KANJI, JSON, where
+    the other commands say FILE."""
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--help"])
+    text = capsys.readouterr().out
+    header = ("data model mode ms/iter cpu ms s/epoch GFLOP GFLOP/s floor ms % floor cpu % "
+              "% seed x torch decode/s ans len")
+    for column in ("ms/iter", "cpu ms", "s/epoch", "GFLOP", "GFLOP/s", "floor ms", "% floor",
+                   "cpu %", "% seed", "x torch", "decode/s", "ans len"):
+        assert column in header and f"\n  {column}:" in text, column
+    for mode in ("seed", "padded", "skip"):
+        assert f"\n  {mode}:" in text, mode
+    for option in ("--kanji", "--addition", "--json"):
+        assert f"{option} FILE" in text
+    bench.print_table([], {}, bench.SgemmTimer(), [])
+    legend = capsys.readouterr().out
+    assert all(f"{column}:" in legend for column in ("ms/iter", "GFLOP", "floor ms", "ans len"))
