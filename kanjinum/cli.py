@@ -312,6 +312,7 @@ def gen_data(
         D.check_seed(seed)
         if task.value != "addition":
             D.check_generation_options(size, max_digits, hard_share)
+    check_data_file(exclude)
     started = time.perf_counter()
     with user_errors():
         _check_folder_of(out, makes_folders=True)  # write_dataset makes missing folders
@@ -501,6 +502,8 @@ def train(
         raise fail("--bucket needs --mask: without a mask every batch keeps its full width")
     out = Path(out) if out else None  # None: a new folder under runs/, named by fit
     data = path_option(data, "--data", "a data file")
+    if not resume:  # a resumed run reads the data file its config.json names
+        check_data_file(data)
     console = _console()
     with user_errors(), blas_threads(threads):
         if resume:
@@ -593,6 +596,7 @@ def eval_(
     if as_json and show:
         raise fail("--json prints one JSON object; --show prints examples beside a table: "
                    "choose one")
+    check_data_file(data)
     with user_errors(), blas_threads(threads):
         loaded = load_run(resolve_run(run))
         loaded.threads = threads
@@ -697,6 +701,24 @@ def path_option(value: str | None, option: str, what: str) -> Path | None:
     if not value:
         raise fail(f"{option} is empty: name {what}")
     return Path(value)
+
+
+# The files gen-data writes by default, and the command that makes each: kanjinum installed
+# with pip, outside a checkout, brings none of them, and the README's commands name them.
+GEN_DATA_MAKES = {
+    Path("data/kanji.txt"): "kanjinum gen-data",
+    Path("data/hard.txt"): "kanjinum gen-data --task hard --exclude data/kanji.txt",
+    Path("data/addition.txt"): "kanjinum gen-data --task addition",
+}
+
+
+def check_data_file(path: Path | None) -> None:
+    """A missing data file that gen-data makes is named with the command that makes it."""
+    if path is None or os.path.lexists(path):
+        return
+    made_by = GEN_DATA_MAKES.get(Path(os.path.normpath(path)))
+    if made_by is not None:
+        raise fail(_escape(f"data file {path} not found; make it with {made_by}"))
 
 
 def _check_folder_of(out: Path, makes_folders: bool = False) -> None:

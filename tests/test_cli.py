@@ -511,3 +511,24 @@ def test_gen_data_shows_that_it_is_working(tmp_path, monkeypatch):
     shown = screen.getvalue()
     assert "drawing 2,000 numbers" in shown and "drawing 5 numbers of each kind" in shown
     assert "drawing 300 sums" in shown
+
+
+def test_a_missing_data_file_that_gen_data_makes_names_the_command(tmp_path, monkeypatch):
+    """After `pip install .` outside a checkout there is no data/: `kanjinum train` said
+    `data file /…/data/kanji.txt not found`, `eval --data data/hard.txt` (the README's) the
+    same, and neither said that gen-data makes them."""
+    monkeypatch.chdir(tmp_path)
+    result = run("train", "--epochs", 1)
+    assert_clean_error(result)
+    assert "data/kanji.txt not found; make it with kanjinum gen-data" in result.output
+    result = run("eval", "--run", "default", "--data", "data/hard.txt")
+    assert_clean_error(result)
+    assert ("data/hard.txt not found; make it with kanjinum gen-data --task hard "
+            "--exclude data/kanji.txt") in result.output
+    result = run("gen-data", "--task", "hard", "--exclude", "data/kanji.txt")
+    assert_clean_error(result)
+    assert "make it with kanjinum gen-data" in result.output
+    result = run("eval", "--run", "default", "--data", "mine.txt")  # not gen-data's: as before
+    assert_clean_error(result)
+    assert "data file mine.txt not found" in result.output and "gen-data" not in result.output
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
