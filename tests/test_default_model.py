@@ -58,3 +58,35 @@ def test_shipped_model_was_trained_on_the_shipped_data():
     kanji = HARD.parent / "kanji.txt"
     assert config["data"]["path"] == "data/kanji.txt"
     assert config["data"]["sha256"] == file_sha256(kanji)
+
+
+def test_the_sdist_holds_what_the_tests_read(tmp_path):
+    """The source distribution shipped tests/test_*.py (setuptools adds them) without
+    tests/gradcheck.py, data/kanji.txt, data/hard.txt and benchmarks/, which they read: its
+    tests could not run."""
+    import shutil
+    import subprocess
+    import sys
+    import tarfile
+
+    import pytest
+
+    pytest.importorskip("setuptools")
+    root = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "src"  # built in a copy: the checkout keeps no build leftovers
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "runs", "*.egg-info", "__pycache__", ".pytest_cache",
+        ".hypothesis"))
+    built = subprocess.run(
+        [sys.executable, "-c", "import sys; from setuptools import build_meta; "
+         "print(build_meta.build_sdist(sys.argv[1]))", str(tmp_path / "dist")],
+        cwd=copy, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    name = built.stdout.split()[-1]
+    with tarfile.open(tmp_path / "dist" / name) as sdist:
+        held = {"/".join(member.split("/")[1:]) for member in sdist.getnames()}
+    needed = ["tests/gradcheck.py", "data/kanji.txt", "data/hard.txt", "README.md",
+              "kanjinum/default_model/model.npz"]
+    needed += [str(p.relative_to(root)) for folder in ("benchmarks", "tests")
+               for p in (root / folder).iterdir() if p.suffix in (".py", ".sh")]
+    assert not [path for path in needed if path not in held]
