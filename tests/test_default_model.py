@@ -69,9 +69,6 @@ def test_the_sdist_holds_what_the_tests_read(tmp_path):
     import sys
     import tarfile
 
-    import pytest
-
-    pytest.importorskip("setuptools")
     root = Path(__file__).resolve().parents[1]
     copy = tmp_path / "src"  # built in a copy: the checkout keeps no build leftovers
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns(
