@@ -57,7 +57,10 @@ from kanjinum.train import (DECODE_BATCH, Run, TrainConfig, batch_arrays, epoch_
 SIZES = {"kanji": (16, 256, 128), "addition": (16, 128, 128)}
 QUICK_SIZES = {"kanji": (8, 16, 16), "addition": (8, 16, 16)}
 MODES = ("seed", "padded", "skip")
-REFERENCE = Path(__file__).resolve().parent.parent / "benchmarks" / "torch_reference.py"
+# The PyTorch reference is a script of the repository, not of the package (kanjinum/ holds no
+# torch code): found beside the package in a checkout or an editable install, or under the
+# current folder when an installed kanjinum (`pip install .`) runs inside a checkout.
+REFERENCE = Path("benchmarks") / "torch_reference.py"
 
 
 # --- counting the work ----------------------------------------------------------------------
@@ -390,16 +393,30 @@ def bench_trained_run(folder: str, run: Run, test: D.Dataset, repeats: int) -> d
 # --- PyTorch, where it is installed ---------------------------------------------------------
 
 
+def find_reference() -> Path | None:
+    """benchmarks/torch_reference.py beside the package (a checkout, an editable install),
+    else under the current folder (a checkout, with kanjinum installed into site-packages)."""
+    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (root / REFERENCE).is_file():
+            return root / REFERENCE
+    return None
+
+
 def load_reference():
-    """benchmarks/torch_reference.py, when this is a checkout and torch can be imported;
-    otherwise the reason it cannot run."""
+    """benchmarks/torch_reference.py as a module (`find_reference`), where torch can be
+    imported; otherwise (None, the reason it cannot run)."""
     if importlib.util.find_spec("torch") is None:
         return None, "torch is not installed (pip install torch==2.13.0)"
-    if not REFERENCE.exists():
-        return None, f"{REFERENCE} not found: the reference lives in the repository's benchmarks/"
-    spec = importlib.util.spec_from_file_location("kanjinum_torch_reference", REFERENCE)
+    path = find_reference()
+    if path is None:
+        return None, (f"{REFERENCE} not found: it is a script of the kanjinum repository; run "
+                      "bench inside a checkout")
+    spec = importlib.util.spec_from_file_location("kanjinum_torch_reference", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:  # a torch that is there but broken: bench goes on without it
+        return None, f"torch cannot be imported: {exc}"
     return module, ""
 
 

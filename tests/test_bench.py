@@ -678,3 +678,40 @@ def test_bench_help_explains_every_column_of_its_table(capsys):
     bench.print_table([], {}, bench.SgemmTimer(), [])
     legend = capsys.readouterr().out
     assert all(f"{column}:" in legend for column in ("ms/iter", "GFLOP", "floor ms", "ans len"))
+
+
+@pytest.mark.parametrize("inside_a_checkout", [True, False])
+def test_an_installed_kanjinum_finds_the_pytorch_reference_of_the_checkout(tmp_path,
+                                                                          inside_a_checkout):
+    """`pip install .` (the README's way, not editable) puts the package in site-packages,
+    away from the repository's benchmarks/: with torch installed, `bench --torch` inside the
+    checkout said '…/site-packages/benchmarks/torch_reference.py not found' (found by a new
+    user, round 13). The reference stays a script of the repository (kanjinum/ holds no torch
+    code); bench run inside a checkout finds it there."""
+    import shutil
+
+    site = tmp_path / "site"  # kanjinum as a wheel installs it, nothing beside it
+    shutil.copytree(Path(bench.__file__).parent, site / "kanjinum",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    fake_torch = site / "torch"  # just enough of torch for the reference's module to load
+    fake_torch.mkdir()
+    (fake_torch / "__init__.py").write_text(
+        "import types\n"
+        "def no_grad():\n    return lambda function: function\n"
+        "nn = types.SimpleNamespace(Module=object)\n", encoding="utf-8")
+    where = tmp_path / "somewhere"
+    if inside_a_checkout:
+        (where / "benchmarks").mkdir(parents=True)
+        shutil.copy(Path(__file__).resolve().parents[1] / "benchmarks" / "torch_reference.py",
+                    where / "benchmarks")
+    else:
+        where.mkdir()
+    found = subprocess.run(
+        [sys.executable, "-c", "from kanjinum import bench; reference, why = "
+         "bench.load_reference(); print(why or reference.Trainer)"],
+        capture_output=True, text=True, cwd=where, env={"PYTHONPATH": str(site)})
+    assert found.returncode == 0, found.stdout + found.stderr
+    if inside_a_checkout:
+        assert "Trainer" in found.stdout and "not found" not in found.stdout
+    else:
+        assert "not found" in found.stdout and "inside a checkout" in found.stdout
