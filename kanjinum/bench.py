@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import OptionError
+from kanjinum.errors import KanjinumError, OptionError
 from kanjinum.fileio import atomic_write_text, why_unwritable
 from kanjinum.layers import shared_step_rows
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
@@ -363,6 +363,15 @@ def bench_model(kind: str, mode: str, dataset, train, test, vocab, sizes, args, 
         "floors": floors,
         "torch_paired": paired_torch,
     }
+
+
+def load_decode_run(folder: str) -> Run:
+    """The run of a --decode-run; its mistakes name that option (the library's say --run)."""
+    try:
+        return load_run(resolve_run(folder))
+    except KanjinumError as exc:
+        message = str(exc).replace("e.g. --run ", "e.g. --decode-run ")
+        raise OptionError(f"--decode-run {folder}: {message}") from None
 
 
 def readable_questions(folder: str, run: Run, test: D.Dataset) -> D.Dataset:
@@ -688,7 +697,7 @@ def main(argv=None) -> dict:
     sizes_for = QUICK_SIZES if args.quick else SIZES
     for task in args.tasks:
         check_enough_lines(task, datasets[task], sizes_for[task][2])
-    trained = [(folder, load_run(resolve_run(folder))) for folder in args.decode_run]
+    trained = [(folder, load_decode_run(folder)) for folder in args.decode_run]
     for _, run in trained:
         run.threads = args.threads
     if trained:

@@ -4,6 +4,7 @@ LSTM.forward's row-by-row path, batched greedy decoding against plain step-by-st
 and against the training forward fed its own outputs."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -191,11 +192,17 @@ def test_bench_times_decoding_with_a_trained_run(capsys):
 
 
 def test_bench_checks_trained_runs_before_timing_anything(tmp_path, monkeypatch):
-    from kanjinum.errors import RunError
+    """... and names the option: `--decode-run nothere` said only 'run folder nothere not
+    found', and a folder of runs was answered 'e.g. --run …', which bench lacks (round 13)."""
+    from kanjinum.train import DEFAULT_RUN
 
     monkeypatch.setattr(bench, "bench_model", lambda *a: pytest.fail("timed before checking"))
-    with pytest.raises(RunError, match="not found"):
+    with pytest.raises(OptionError, match=r"^--decode-run .*nope: run folder .* not found"):
         bench.main(["--quick", "--decode-run", str(tmp_path / "nope")])
+    holder = tmp_path / "runs"
+    shutil.copytree(DEFAULT_RUN, holder / "r1")
+    with pytest.raises(OptionError, match="holds runs.*e.g. --decode-run .*r1"):
+        bench.main(["--quick", "--decode-run", str(holder)])
 
 
 def test_bench_trained_run_that_reads_none_of_the_questions_is_one_error():
