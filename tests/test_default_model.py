@@ -82,7 +82,7 @@ def test_the_sdist_holds_what_the_tests_read(tmp_path):
     name = built.stdout.split()[-1]
     with tarfile.open(tmp_path / "dist" / name) as sdist:
         held = {"/".join(member.split("/")[1:]) for member in sdist.getnames()}
-    needed = ["tests/gradcheck.py", "data/kanji.txt", "data/hard.txt", "README.md",
+    needed = ["tests/gradcheck.py", "data/kanji.txt", "data/hard.txt", "README.md", "LICENSE",
               "kanjinum/default_model/model.npz"]
     needed += [str(p.relative_to(root)) for folder in ("benchmarks", "tests")
                for p in (root / folder).iterdir() if p.suffix in (".py", ".sh")]
