@@ -532,8 +532,10 @@ def help_epilog() -> str:
 
 def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes) -> None:
     print("\nsgemm, one product at a time (GFLOP/s):")
-    for what, (m, k, n) in shapes:
-        print(f"  {what:28s} ({m}x{k})@({k}x{n}) {sgemm.gflops(m, k, n):7.1f}")
+    products = [f"({m}x{k})@({k}x{n})" for _, (m, k, n) in shapes]
+    width = max(map(len, products), default=0)  # the rates in one column, whatever the shapes
+    for (what, (m, k, n)), product in zip(shapes, products):
+        print(f"  {what:28s} {product:{width}s} {sgemm.gflops(m, k, n):7.1f}")
     header = (f"{'data':9s} {'model':12s} {'mode':6s} {'ms/iter':>8s} {'cpu ms':>7s} "
               f"{'s/epoch':>8s} {'GFLOP':>6s} {'GFLOP/s':>7s} {'floor ms':>8s} {'% floor':>7s} "
               f"{'cpu %':>6s} {'% seed':>6s} {'x torch':>7s} {'decode/s':>9s} {'ans len':>7s}")

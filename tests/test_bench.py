@@ -722,3 +722,16 @@ def test_an_installed_kanjinum_finds_the_pytorch_reference_of_the_checkout(tmp_p
         assert "Trainer" in found.stdout and "not found" not in found.stdout
     else:
         assert "not found" in found.stdout and "inside a checkout" in found.stdout
+
+
+def test_the_sgemm_rates_stand_in_one_column(capsys):
+    """bench --quick printed `(400x9)@(9x64)    35.3` beside `(16x16)@(16x64)  14.7`: the
+    rates moved with the width of the shapes (found by a new user, round 13)."""
+    class Rates:
+        def gflops(self, m, k, n):
+            return 12.5
+
+    shapes = [("a", (16, 16, 16)), ("b", (400, 9, 64)), ("c", (16, 384, 1024))]
+    bench.print_table([], {}, Rates(), shapes)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.endswith("12.5")]
+    assert len(lines) == 3 and len({len(line) for line in lines}) == 1, lines
