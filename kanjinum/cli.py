@@ -662,7 +662,8 @@ def attend(
     out: Annotated[Optional[str], typer.Option(metavar="FILE", help="PNG file to write. Default: "
                                                      "attention.png")] = None,
     interactive: Annotated[bool, typer.Option(help="Read numerals line by line until an "
-                                                   "empty line; one PNG each.")] = False,
+                                                   "empty line (piped: to the end, blank lines "
+                                                   "skipped); one PNG each.")] = False,
     threads: ThreadsOption = 1,
 ) -> None:
     """Answer numerals with a trained model and draw where it attends, as a heatmap PNG.
@@ -762,20 +763,31 @@ def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
     console.print(f"heatmap written to [bold]{out}[/]")
 
 
+def _stdin_is_a_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def _attend_interactive(console, loaded, out: Path) -> None:
     from kanjinum.infer import question_word
 
     stem = out.with_suffix("")
-    prompt = f"{question_word(loaded)} (empty line to stop)> "
+    # Typed at a terminal: a prompt, and an empty line ends. Piped (a file of numerals): no
+    # prompt glued to each answer, and blank lines are skipped to the end of the input (one
+    # ended it, and the lines after it were dropped without a word).
+    typed = _stdin_is_a_terminal()
+    prompt = f"{question_word(loaded)} (empty line to stop)> " if typed else ""
     count = 0
     while True:
         try:
             line = input(prompt)
         except EOFError:  # Ctrl-D: the prompt's line is ended, as the shell's next one needs
-            console.print()
+            if typed:
+                console.print()
             break
         if not line.strip():
-            break
+            if typed:
+                break
+            continue
         count += 1
         while Path(f"{stem}-{count}.png").exists():  # never over an earlier session's files
             count += 1

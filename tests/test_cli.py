@@ -532,3 +532,28 @@ def test_a_missing_data_file_that_gen_data_makes_names_the_command(tmp_path, mon
     assert_clean_error(result)
     assert "data file mine.txt not found" in result.output and "gen-data" not in result.output
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
+
+
+def test_attend_interactive_piped_reads_every_line_without_prompts(trained, tmp_path):
+    """`printf '三\\n\\n五\\n' | kanjinum attend --interactive`: the blank line ended the input and
+    五 was dropped without a word, and every answer followed a prompt on its own line
+    (`numeral (empty line to stop)> Q 三`)."""
+    out = tmp_path / "p.png"
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out", out,
+                 input="三\n\n  \n五\n")
+    assert result.exit_code == 0, result.output
+    assert "Q 三" in result.output and "Q 五" in result.output
+    assert "empty line to stop" not in result.output
+    assert (tmp_path / "p-1.png").exists() and (tmp_path / "p-2.png").exists()
+
+
+def test_attend_interactive_at_a_terminal_prompts_and_stops_at_an_empty_line(
+        trained, tmp_path, monkeypatch):
+    monkeypatch.setattr("kanjinum.cli._stdin_is_a_terminal", lambda: True)
+    out = tmp_path / "t.png"
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out", out,
+                 input="三\n\n五\n")
+    assert result.exit_code == 0, result.output
+    assert "numeral (empty line to stop)> " in result.output and "Q 五" not in result.output
+    assert (tmp_path / "t-1.png").exists() and not (tmp_path / "t-2.png").exists()
+
