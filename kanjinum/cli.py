@@ -784,6 +784,10 @@ def _attend_interactive(console, loaded, out: Path) -> None:
             if typed:
                 console.print()
             break
+        except KeyboardInterrupt:  # Ctrl-C: the same, and 130 (typer's own exit left it unended)
+            if typed:
+                console.print()
+            raise typer.Exit(code=130) from None
         if not line.strip():
             if typed:
                 break

@@ -557,3 +557,19 @@ def test_attend_interactive_at_a_terminal_prompts_and_stops_at_an_empty_line(
     assert "numeral (empty line to stop)> " in result.output and "Q 五" not in result.output
     assert (tmp_path / "t-1.png").exists() and not (tmp_path / "t-2.png").exists()
 
+
+
+def test_attend_interactive_ctrl_c_at_the_prompt_ends_its_line(trained, tmp_path, monkeypatch):
+    """Ctrl-C at the prompt exited 130 with the prompt's line unended: the shell's next prompt
+    was drawn after `numeral (empty line to stop)> ^C` (Ctrl-D ended the line)."""
+    def interrupted(prompt=""):
+        print(prompt, end="")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", interrupted)
+    monkeypatch.setattr("kanjinum.cli._stdin_is_a_terminal", lambda: True)
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out",
+                 tmp_path / "c.png")
+    assert result.exit_code == 130, result.output
+    assert result.output.endswith("> \n")
+    assert "Traceback" not in result.output
