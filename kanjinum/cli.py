@@ -678,6 +678,11 @@ def attend(
     if numerals and len(numerals) > MAX_PANELS:
         raise fail(f"{len(numerals)} numerals; one heatmap shows at most {MAX_PANELS} (kanjinum "
                    "eval --data FILE answers any number of them)")
+    if out and (out.endswith(("/", os.sep)) or os.path.isdir(out)):
+        # Path() drops a final slash: `--out figs.png/` wrote a file figs.png
+        example = shell_word(Path(out) / "attention.png")
+        raise fail(_escape(f"--out {out} names a folder; name a PNG file in it, e.g. --out "
+                           f"{example}"))
     out = path_option(out, "--out", "the PNG file to write") or Path("attention.png")
     if out.suffix.lower() != ".png":
         raise fail(f"--out must name a .png file, not {out}")

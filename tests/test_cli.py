@@ -573,3 +573,17 @@ def test_attend_interactive_ctrl_c_at_the_prompt_ends_its_line(trained, tmp_path
     assert result.exit_code == 130, result.output
     assert result.output.endswith("> \n")
     assert "Traceback" not in result.output
+
+
+def test_attend_out_naming_a_folder_says_so(trained, tmp_path):
+    """`--out figs` (a folder) was told `--out must name a .png file, not figs`, and
+    `--out figs.png/` (a folder meant, by its slash) wrote a file figs.png."""
+    folder = tmp_path / "my figs"
+    folder.mkdir()
+    result = run("attend", "三", "--run", trained / "runs" / "tiny", "--out", folder)
+    assert_clean_error(result)
+    assert "names a folder" in result.output and f"'{folder}/attention.png'" in result.output
+    result = run("attend", "三", "--run", trained / "runs" / "tiny", "--out",
+                 f"{tmp_path}/figs.png/")
+    assert_clean_error(result)
+    assert "names a folder" in result.output and not (tmp_path / "figs.png").exists()
