@@ -1,5 +1,6 @@
 import struct
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -162,3 +163,14 @@ def test_the_loss_axis_labels_plain_numbers(losses):
     assert len(shown) >= 2, labels
     for label in shown:
         float(label)  # a plain number: no \times, no 10^{...}
+
+
+def test_the_readmes_heatmap_can_be_made_again_by_its_command():
+    """README's `kanjinum attend … --out docs/attention.png` was refused: the PNG was drawn before
+    attend marked its heatmaps, so attend took it for a file of the user's."""
+    from kanjinum.fileio import png_text
+    from kanjinum.plot import HEATMAP_MARK, MARK_KEY
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    assert "--out docs/attention.png" in (docs.parent / "README.md").read_text(encoding="utf-8")
+    assert png_text(docs / "attention.png").get(MARK_KEY) == HEATMAP_MARK
