@@ -33,10 +33,15 @@ class Answer:
                 f"truth={self.truth!r}, correct={self.correct}, weights={shape}{error})")
 
     def panel(self) -> dict:
-        # ○ and × (maru, batsu) are in the Japanese font; the ballot boxes ☑ ☒ are not.
-        mark = {True: "○", False: "×", None: "?"}[self.correct]
         return {"question": self.question, "answer": self.answer, "weights": self.weights,
-                "title": f"{self.question} → {self.answer or '(nothing)'} {mark}"}
+                "title": f"{self.question} → {self.answer or '(nothing)'}{self._verdict()}"}
+
+    def _verdict(self) -> str:
+        # In words: the ballot boxes ☑ ☒ are not in the Japanese font, and its maru ○ is the
+        # circle people type for 〇, so that "100000001 ○" read as one zero more.
+        if self.correct is None:
+            return " (the parser cannot read it)" if self.truth_error else ""
+        return " (right)" if self.correct else f" (wrong: {self.truth})"
 
 
 def reads_numerals(run: Run) -> bool:

@@ -268,3 +268,23 @@ def test_evaluate_takes_a_path_and_prints_short():
     assert repr(found) == "Evaluation(2,285 questions, accuracy 100.00%, 2,285 right, 0 unreadable)"
     with pytest.raises(TypeError, match="Dataset or a data file"):
         evaluate(run, ["一"])
+
+
+def test_a_heatmaps_title_says_right_or_wrong_in_words_not_with_a_zero():
+    """The title marked a right answer ○, the circle kanjinum reads as 〇 (zero): 一億一 → 100000001 ○
+    reads as one more zero. A wrong one was marked × with nothing of what is right."""
+    from pathlib import Path
+
+    from kanjinum.infer import Answer, answer_numerals
+    from kanjinum.numerals import fold_look_alikes
+    from kanjinum.train import load_run
+    run = load_run(Path(__file__).resolve().parent.parent / "kanjinum" / "default_model")
+    right, wrong = answer_numerals(run, ["一億一", "一千"])
+    assert right.panel()["title"] == "一億一 → 100000001 (right)"
+    assert wrong.panel()["title"] == "一千 → 100 (wrong: 1000)"
+    for answer in (right, wrong):  # nothing in it that could be read as a numeral's character
+        title = answer.panel()["title"]
+        assert fold_look_alikes(title) == title
+    assert Answer("16+75", "91", None, None).panel()["title"] == "16+75 → 91"
+    unreadable = Answer("一一", "11", None, None, "cannot read it")
+    assert unreadable.panel()["title"] == "一一 → 11 (the parser cannot read it)"
