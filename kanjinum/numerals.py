@@ -227,21 +227,37 @@ def _parse_digit_run(text: str) -> int | None:
     return None
 
 
+# Forms that NFKC folds to a plain digit although they mean something else: ² is an exponent
+# (10² is 100, and was read as 102), ₂ an index, ① ㊀ 🈩 mark items of a list (①② was read as
+# 12), and ㆒ ㆓ are kanbun reading marks. Only shapes are look-alikes: full-width, Kangxi
+# radicals, mathematical fonts.
+_FORMS_WITH_A_MEANING = ("<super>", "<sub>", "<circle>", "<square>")
+
+
+def _look_alike(char: str) -> str:
+    """The one character `char` looks like (its NFKC form), or `char` itself where NFKC makes
+    more than one character of it or its form means more than its shape."""
+    if unicodedata.decomposition(char).startswith(_FORMS_WITH_A_MEANING):
+        return char
+    folded = unicodedata.normalize("NFKC", char)
+    return folded if len(folded) == 1 else char
+
+
 def fold_look_alikes(text: str) -> str:
-    """Each character as its NFKC form where that is one character: a Kangxi radical copied from
-    a PDF (⼀ U+2F00, ⼗ U+2F17) becomes the kanji it looks like, a full-width digit (５) an ASCII
-    one. One character for one, so that positions in messages still count from the text given."""
+    """Each character as the one it looks like: a Kangxi radical copied from a PDF (⼀ U+2F00,
+    ⼗ U+2F17) becomes the kanji, a full-width digit (５) an ASCII one; a superscript ² or a
+    circled ① stays as it is. One character for one, so that positions in messages still count
+    from the text given."""
     if text.isascii():
         return text
-    return "".join(folded if len(folded := unicodedata.normalize("NFKC", ch)) == 1 else ch
-                   for ch in text)
+    return "".join(map(_look_alike, text))
 
 
 def _char_value(char: str) -> int | None:
     """The parser's value of a character, or of the numeral character it looks like."""
     value = _CHAR_VALUES.get(char)
     if value is None and not char.isascii():
-        value = _CHAR_VALUES.get(unicodedata.normalize("NFKC", char))
+        value = _CHAR_VALUES.get(_look_alike(char))
     return value
 
 
@@ -329,7 +345,8 @@ def parse_kanji(text: str) -> int:
       - a run of digits with no unit read positionally (二〇二六 = 2026, 12345 = 12345);
       - surrounding whitespace, full-width space included;
       - look-alikes: ○ and ◯ for 〇, and characters whose NFKC form is a numeral character
-        (Kangxi radicals such as ⼀ ⼗, copied from PDFs).
+        (Kangxi radicals such as ⼀ ⼗, copied from PDFs), but not superscripts, subscripts or
+        circled digits (10² is not 102, ①② not 12).
 
     Rejected with ValueError naming the character and its 1-based position:
       - empty or whitespace-only text, any non-numeral character (letters, commas, signs);

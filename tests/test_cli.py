@@ -587,3 +587,11 @@ def test_attend_out_naming_a_folder_says_so(trained, tmp_path):
                  f"{tmp_path}/figs.png/")
     assert_clean_error(result)
     assert "names a folder" in result.output and not (tmp_path / "figs.png").exists()
+
+
+@pytest.mark.parametrize("typed", ["10²", "①②"])
+def test_convert_refuses_superscripts_and_circled_digits(typed):
+    """`convert 10²` printed 百二 (NFKC made 102 of it), `convert ①②` printed 十二."""
+    result = run("convert", typed)
+    assert_clean_error(result)
+    assert typed[-1] in result.output and "U+" in result.output

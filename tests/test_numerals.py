@@ -312,3 +312,14 @@ def test_errors_quote_the_text_as_typed():
     """A full-width space was reported as ' ' in a text that was not the one typed."""
     with pytest.raises(ValueError, match=r"'\\u3000' \(U\+3000\) at position 2 in '一\\u3000億一'"):
         parse_kanji("一\u3000億一")
+
+
+@pytest.mark.parametrize("text, char", [
+    ("10²", "²"), ("千²", "²"), ("10₂", "₂"), ("①②", "①"), ("㊀", "㊀"), ("㆒", "㆒"), ("🈩", "🈩"),
+])
+def test_superscripts_and_circled_digits_are_not_look_alikes(text, char):
+    """NFKC folds ² to 2, so 10² was read as 102 and ①② as 12: forms that mean more than
+    their shape are refused, named as typed."""
+    with pytest.raises(ValueError, match=f"{char!r}.* is not a numeral character"):
+        parse_kanji(text)
+    assert numerals.fold_look_alikes(text) == text
