@@ -562,8 +562,8 @@ def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999)
 def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
                  per_kind: int = DEFAULT_PER_KIND, exclude=()) -> Dataset:
     """A test set of hard numbers: every closed-kind number, plus per_kind numbers of each open
-    kind drawn apart from the `exclude` questions (the training file's questions, or its
-    Dataset)."""
+    kind drawn apart from the numbers the `exclude` questions name, in whatever style (the
+    training file's questions, or its Dataset)."""
     if isinstance(exclude, Dataset):
         exclude = exclude.questions
     elif isinstance(exclude, (str, os.PathLike)):
@@ -572,7 +572,7 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
         # Each kind draws up to 200 × per_kind numbers, and small kinds always use them all.
         raise DataError(f"--per-kind must be between 1 and {MAX_PER_KIND:,}, not {per_kind:,}")
     rng = seeded_rng(seed)
-    excluded = set(exclude)
+    excluded = _numbers_named(exclude)
     chosen: dict[int, None] = dict.fromkeys(closed_numbers(max_digits))
     chosen.update(dict.fromkeys(n for n in SEED_FAILURES if n < 10**max_digits))
     for kind in ("repeated", "short", "sparse", "group", "other"):
@@ -581,13 +581,28 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
             tries += 1
             n = (_draw_uniform_number(rng, max_digits) if kind == "other"
                  else draw_hard_number(kind, rng, max_digits))
-            if categorise(n) != kind or n in chosen or to_kanji(n, style) in excluded:
+            if categorise(n) != kind or n in chosen or n in excluded:
                 continue
             chosen[n] = None
             got += 1
     question_width, answer_width = kanji_widths(max_digits, style)
     return Dataset([to_kanji(n, style) for n in chosen], [str(n) for n in chosen],
                    question_width, answer_width)
+
+
+def _numbers_named(questions) -> set[int]:
+    """The numbers the questions name, in whatever style they are written: a hard set of
+    daiji numerals must avoid a kanji training file's numbers too (compared as text, it
+    avoided none of them)."""
+    from kanjinum.numerals import parse_kanji
+
+    numbers = set()
+    for question in questions:
+        try:
+            numbers.add(parse_kanji(question))
+        except ValueError:
+            pass  # not a numeral: it names no number to avoid
+    return numbers
 
 
 def kind_counts(answers) -> Counter:

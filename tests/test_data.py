@@ -213,6 +213,18 @@ def test_hard_set_holds_all_kinds_and_avoids_the_training_file():
         assert str(n) in hard.answers
 
 
+@pytest.mark.parametrize("train_style, hard_style", [("kanji", "daiji"), ("daiji", "kanji"),
+                                                      ("kanji", "positional")])
+def test_hard_set_avoids_the_training_numbers_written_in_another_style(train_style, hard_style):
+    """`gen-data --task hard --style daiji --exclude data/kanji.txt` compared questions as text,
+    so it avoided none of the training numbers (886 of 3,028 were in data/kanji.txt)."""
+    train = D.generate_kanji(size=600, max_digits=3, style=train_style, seed=0)
+    hard = D.hard_dataset(max_digits=3, style=hard_style, per_kind=50, exclude=train)
+    trained = set(train.answers)
+    open_part = [a for a in hard.answers if D.categorise(int(a)) not in D.CLOSED_KINDS]
+    assert open_part and not trained & set(open_part)
+
+
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/datasets is not beside this checkout")
 def test_reads_the_books_own_files():
     addition = D.read_dataset(SHARED / "addition.txt")
