@@ -360,7 +360,8 @@ def categorise(n: int) -> str:
 
     single: 0-9; round: d×10^k; repeated: one digit written 2+ times (7777); short: < 1000;
     sparse: at most 3 non-zero digits; group: some 万/億/兆 group below the top one is 0 or 1
-    (一億一, 五兆五千五十五); other: everything else. Numerals name no negative numbers.
+    (一億千二百三十四, 五兆五千五十五; 一億一 is sparse, tested first); other: everything else.
+    Numerals name no negative numbers.
     """
     if n < 0:
         raise ValueError(f"categorise: {n} is negative; numerals name 0 and up")
