@@ -346,9 +346,24 @@ def gen_data(
         D.write_dataset(dataset, out, force=force)
     seconds = time.perf_counter() - started
     lines = "1 line" if len(dataset) == 1 else f"{len(dataset):,} lines"
+    note = _closed_numbers_only(size, max_digits) if task is Task.kanji and closed else ""
     _console().print(f"wrote {lines} to [bold]{out}[/] "
                      f"(question width {dataset.question_width}, answer width "
-                     f"{dataset.answer_width}) in {seconds:.2f} s")
+                     f"{dataset.answer_width}) in {seconds:.2f} s{note}")
+
+
+def _closed_numbers_only(size: int, max_digits: int) -> str:
+    """What to add to the 'wrote' line where --closed left room for nothing else: it puts the
+    closed numbers first (117 below 10^13), a surprise in a small file made to try things out.
+    In the same line, so that gen-data's output stays one line."""
+    from kanjinum.data import closed_numbers
+
+    count = len(closed_numbers(max_digits))
+    if size > count:
+        return ""
+    which = f"all {count:,}" if size == count else f"the first {size:,} of the {count:,}"
+    return (f"; [yellow]note: every line is a single digit or a d×10^k, {which} that --closed "
+            "includes; --no-closed draws numbers as the seed did[/]")
 
 
 @contextmanager

@@ -481,7 +481,8 @@ def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji
     """Unique numbers drawn as the seed drew them, a share replaced by hard cases.
 
     With include_closed, every single digit and d×10^k in range is in the file (they count
-    towards the hard share), so a model trained on it has seen all of them. The defaults draw
+    towards the hard share), so a model trained on it has seen all of them; a size smaller than
+    their count is the first `size` of them and nothing else. The defaults draw
     as the seed did; `kanjinum gen-data` (data/kanji.txt) asks for
     hard_share=DEFAULT_HARD_SHARE and include_closed=True.
     """

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from kanjinum import data as D
 from kanjinum.cli import app
 from kanjinum.train import load_npz, load_run
 
@@ -595,3 +596,16 @@ def test_convert_refuses_superscripts_and_circled_digits(typed):
     result = run("convert", typed)
     assert_clean_error(result)
     assert typed[-1] in result.output and "U+" in result.output
+
+
+def test_gen_data_says_when_a_small_size_holds_closed_numbers_only(tmp_path):
+    """`gen-data --size 50` wrote 50 round numbers and single digits (一, 二, …, 五十万) and
+    nothing else, without a word: --closed puts the 117 closed numbers first."""
+    small = run("gen-data", "--size", 50, "--out", tmp_path / "s.txt")
+    assert small.exit_code == 0 and "the first 50 of the 117" in small.output
+    assert "--no-closed" in small.output
+    assert {D.categorise(int(a)) for a in D.read_dataset(tmp_path / "s.txt").answers} <= {
+        "single", "round"}
+    for args in (["--size", 500], ["--size", 50, "--no-closed"]):
+        result = run("gen-data", *args, "--out", tmp_path / "t.txt", "--force")
+        assert result.exit_code == 0 and "note" not in result.output, result.output
