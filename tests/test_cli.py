@@ -559,7 +559,6 @@ def test_attend_interactive_at_a_terminal_prompts_and_stops_at_an_empty_line(
     assert (tmp_path / "t-1.png").exists() and not (tmp_path / "t-2.png").exists()
 
 
-
 def test_attend_interactive_ctrl_c_at_the_prompt_ends_its_line(trained, tmp_path, monkeypatch):
     """Ctrl-C at the prompt exited 130 with the prompt's line unended: the shell's next prompt
     was drawn after `numeral (empty line to stop)> ^C` (Ctrl-D ended the line)."""
