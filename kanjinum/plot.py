@@ -137,9 +137,12 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None)
 
 
 def _visible(ch: str) -> str:
-    """A tick label for one character: a tab or another control character (a model trained on
-    a file with tabs reads them) as its escape, which the font can draw, not a missing glyph."""
-    return ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+    """A tick label for one character: a space (the book's dates have them) as ␣, which a
+    blank tick would hide; a tab or another control character (a model trained on a file with
+    tabs reads them) as its escape, which the font can draw, not a missing glyph."""
+    if ch == " ":
+        return "␣"
+    return ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
 
 
 def _heatmap(ax, item: dict, font: FontProperties):

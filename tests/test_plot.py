@@ -135,6 +135,18 @@ def test_a_control_character_is_drawn_as_its_escape(tmp_path):
     assert labels == ["一", "\\t", "二"]
 
 
+def test_a_space_is_drawn_as_a_visible_mark(tmp_path):
+    """The book's dates ('september 27, 1994') have spaces: their columns had blank ticks, so
+    a reader could not tell which input the model attended to (found by a new user, round 15)."""
+    item = {"question": "may 1, 94", "answer": "1", "weights": np.full((1, 9), 1 / 9),
+            "title": "t"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the font draws ␣: no missing glyph
+        fig = attention_heatmaps([item], tmp_path / "date.png")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == ["m", "a", "y", "␣", "1", ",", "␣", "9", "4"]
+
+
 @pytest.mark.parametrize("epochs", [1, 2, 3, 20])
 def test_the_epoch_axis_shows_whole_epochs(epochs):
     """curve.png of a one-epoch run (`train --epochs 1`, a first try) labelled its epoch axis
