@@ -95,6 +95,22 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -
     return fig
 
 
+PANEL_KEYS = ("question", "answer", "weights")
+
+
+def _check_panels(items) -> None:
+    """Each item a dict with the keys a panel needs (`Answer.panel()` makes them): a notebook's
+    hand-made one lacking "answer" failed deep inside with a bare KeyError."""
+    for k, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise TypeError(f"item {k} is a {type(item).__name__}, not a dict of "
+                            f"{', '.join(PANEL_KEYS)} (see Answer.panel())")
+        lacking = [key for key in PANEL_KEYS if key not in item]
+        if lacking:
+            raise ValueError(f"item {k} has no {', '.join(map(repr, lacking))}: a panel needs "
+                             f"{', '.join(PANEL_KEYS)} (see Answer.panel())")
+
+
 def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None) -> Figure:
     """One panel per numeral: rows are output characters, columns input characters; saved to
     path, if given.
@@ -107,6 +123,7 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None)
         raise ValueError("no numeral to draw")
     if len(items) > MAX_PANELS:
         raise ValueError(f"{len(items)} numerals; one figure shows at most {MAX_PANELS}")
+    _check_panels(items)
     missing = [it["question"] for it in items if it.get("weights") is None]
     if missing:
         raise ValueError(f"{missing[0]!r} has no attention weights (seq2seq and peeky models "

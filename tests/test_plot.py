@@ -135,6 +135,17 @@ def test_a_control_character_is_drawn_as_its_escape(tmp_path):
     assert labels == ["一", "\\t", "二"]
 
 
+def test_a_panel_lacking_a_key_is_named(tmp_path):
+    """A notebook's hand-made panel without "answer" failed with a bare KeyError: 'answer'
+    (found by a new user, round 15)."""
+    item = {"question": "一", "weights": np.ones((1, 1))}
+    with pytest.raises(ValueError, match=r"item 0 has no 'answer'.*Answer.panel"):
+        attention_heatmaps([item], tmp_path / "a.png")
+    with pytest.raises(TypeError, match="item 0 is a str"):
+        attention_heatmaps(["一"], tmp_path / "a.png")
+    assert not (tmp_path / "a.png").exists()
+
+
 def test_a_space_is_drawn_as_a_visible_mark(tmp_path):
     """The book's dates ('september 27, 1994') have spaces: their columns had blank ticks, so
     a reader could not tell which input the model attended to (found by a new user, round 15)."""
