@@ -347,6 +347,8 @@ def gen_data(
     seconds = time.perf_counter() - started
     lines = "1 line" if len(dataset) == 1 else f"{len(dataset):,} lines"
     note = _closed_numbers_only(size, max_digits) if task is Task.kanji and closed else ""
+    if task is Task.hard:
+        note = _kinds_short_of(dataset, per_kind, max_digits, exclude)
     _console().print(f"wrote {lines} to [bold]{out}[/] "
                      f"(question width {dataset.question_width}, answer width "
                      f"{dataset.answer_width}) in {seconds:.2f} s{note}")
@@ -364,6 +366,22 @@ def _closed_numbers_only(size: int, max_digits: int) -> str:
     which = f"all {count:,}" if size == count else f"the first {size:,} of the {count:,}"
     return (f"; [yellow]note: every line is a single digit or a d×10^k, {which} that --closed "
             "includes; --no-closed draws numbers as the seed did[/]")
+
+
+def _kinds_short_of(dataset, per_kind: int, max_digits: int, exclude: Path | None) -> str:
+    """What to add to the 'wrote' line where a hard set holds fewer than --per-kind numbers of
+    some kind: `--per-kind 100 --max-digits 6` wrote 45 repeated and no group numbers, and
+    the plain command 5 repeated and 60 short, without a word. In the same line, as above."""
+    from kanjinum.data import kinds_short_of
+
+    short = kinds_short_of(dataset, per_kind)
+    if not short:
+        return ""
+    counts = ", ".join(f"{count:,} {kind}" for kind, count in short.items())
+    apart = f" outside {_escape(str(exclude))}" if exclude else ""
+    return (f"; [yellow]note: only {counts} (not --per-kind {per_kind:,} of each): no more "
+            f"of {'that kind' if len(short) == 1 else 'those kinds'} were found below "
+            f"10^{max_digits}{apart}[/]")
 
 
 @contextmanager

@@ -33,6 +33,7 @@ TASKS = ("kanji", "addition")
 KINDS = ("single", "round", "repeated", "short", "sparse", "group", "other")
 CLOSED_KINDS = ("single", "round")  # finitely many: a converter must simply know all of them
 HARD_KINDS = KINDS[:-1]
+OPEN_KINDS = KINDS[2:]  # the kinds a hard set draws --per-kind of; the closed ones it holds whole
 DEFAULT_PER_KIND = 700  # gen-data --task hard's numbers per open kind (data/hard.txt)
 DEFAULT_HARD_SHARE = 0.3  # gen-data's default, chosen by the recipe experiments (docs/results.md)
 # What the seed's model got wrong: 一, 一億一, 三兆九千億, 五兆五千五十五.
@@ -577,7 +578,7 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
     excluded = _numbers_named(exclude)
     chosen: dict[int, None] = dict.fromkeys(closed_numbers(max_digits))
     chosen.update(dict.fromkeys(n for n in SEED_FAILURES if n < 10**max_digits))
-    for kind in ("repeated", "short", "sparse", "group", "other"):
+    for kind in OPEN_KINDS:
         got, tries = 0, 0
         while got < per_kind and tries < 200 * per_kind:
             tries += 1
@@ -590,6 +591,14 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
     question_width, answer_width = kanji_widths(max_digits, style)
     return Dataset([to_kanji(n, style) for n in chosen], [str(n) for n in chosen],
                    question_width, answer_width)
+
+
+def kinds_short_of(dataset: Dataset, per_kind: int) -> dict[str, int]:
+    """The open kinds of a hard set (`hard_dataset`) holding fewer than per_kind numbers, with
+    what each holds. A kind runs short where the range has no more of it apart from the excluded
+    numbers: below 10^13 there are 108 repeated-digit numbers, and data/kanji.txt holds 103."""
+    counts = Counter(categorise(int(answer)) for answer in dataset.answers)
+    return {kind: counts[kind] for kind in OPEN_KINDS if counts[kind] < per_kind}
 
 
 def _numbers_named(questions) -> set[int]:

@@ -597,6 +597,21 @@ def test_convert_refuses_superscripts_and_circled_digits(typed):
     assert typed[-1] in result.output and "U+" in result.output
 
 
+def test_gen_data_says_when_a_hard_set_holds_fewer_than_per_kind_of_a_kind(tmp_path):
+    """`gen-data --task hard --max-digits 6 --per-kind 100` wrote 45 repeated-digit numbers and
+    no group-boundary one, without a word (six digits hold no more of them); the file is as
+    before."""
+    result = run("gen-data", "--task", "hard", "--max-digits", 6, "--per-kind", 100,
+                 "--out", tmp_path / "h.txt")
+    assert result.exit_code == 0, result.output
+    assert "note: only 45 repeated, 0 group (not --per-kind 100 of each)" in result.output
+    assert "below 10^6" in result.output and len(result.output.splitlines()) == 1
+    kinds = [D.categorise(int(a)) for a in D.read_dataset(tmp_path / "h.txt").answers]
+    assert kinds.count("repeated") == 45 and "group" not in kinds
+    result = run("gen-data", "--task", "hard", "--per-kind", 20, "--out", tmp_path / "g.txt")
+    assert result.exit_code == 0 and "note" not in result.output, result.output
+
+
 def test_gen_data_says_when_a_small_size_holds_closed_numbers_only(tmp_path):
     """`gen-data --size 50` wrote 50 round numbers and single digits (一, 二, …, 五十万) and
     nothing else, without a word: --closed puts the 117 closed numbers first."""
