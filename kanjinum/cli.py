@@ -682,6 +682,8 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
             if not errors_only or not evaluation.correct[i]]
     for i in rows[:show]:
         print_example(console, evaluation, i)
+    if errors_only and show and not rows:  # else `--errors --show 20` looks as if it did nothing
+        console.print(f"no misses to show: all {len(evaluation.questions):,} answers are right")
 
 
 # --- attend ---------------------------------------------------------------------------------

@@ -597,6 +597,19 @@ def test_convert_refuses_superscripts_and_circled_digits(typed):
     assert typed[-1] in result.output and "U+" in result.output
 
 
+def test_eval_errors_with_no_misses_says_so(tmp_path):
+    """The README's `eval --data data/hard.txt --errors --show 20` printed nothing after its
+    tables with the shipped model (it gets all of them right), as if --errors did nothing."""
+    data = tmp_path / "k.txt"
+    assert run("gen-data", "--size", 300, "--out", data).exit_code == 0
+    result = run("eval", "--run", "default", "--data", data, "--errors", "--show", 20)
+    assert result.exit_code == 0, result.output
+    assert "100.000% exact match" in result.output
+    assert result.output.rstrip().endswith("no misses to show: all 300 answers are right")
+    result = run("eval", "--run", "default", "--data", data, "--show", 2)
+    assert "no misses" not in result.output and result.output.count("☑") == 2
+
+
 def test_gen_data_says_when_a_hard_set_holds_fewer_than_per_kind_of_a_kind(tmp_path):
     """`gen-data --task hard --max-digits 6 --per-kind 100` wrote 45 repeated-digit numbers and
     no group-boundary one, without a word (six digits hold no more of them); the file is as
