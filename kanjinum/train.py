@@ -4,7 +4,7 @@ A run folder holds everything a user keeps from one experiment:
 
     runs/NAME/config.json    what rebuilds the model: kinds, sizes, vocabulary, flags, data hash
     runs/NAME/model.npz      the weights of the best test accuracy so far
-    runs/NAME/history.json   per epoch: loss, accuracy, seconds
+    runs/NAME/history.json   per epoch: loss, accuracy, seconds, lr (of its last step)
     runs/NAME/curve.png      loss and accuracy per epoch
     runs/NAME/state.npz      where training stopped (weights, Adam, generator), for --resume
 
@@ -213,7 +213,7 @@ class Run:
 
     @property
     def history(self) -> list[dict]:
-        """Its training's epochs (loss, accuracy, seconds) from the folder's history.json, as
+        """Its training's epochs (loss, accuracy, seconds, lr) from the folder's history.json, as
         `plot.learning_curve` takes them; [] for a run with no folder or no epoch yet."""
         return [] if self.path is None else read_history(self.path)
 
