@@ -88,7 +88,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
-        if isinstance(exc, OSError) and exc.filename == tmp_name:  # a full disk, say
+        if isinstance(exc, OSError) and exc.filename in (None, tmp_name):
+            # A full disk: write() and fsync() raise ENOSPC with no file name at all, so the
+            # message said only "No space left on device"; name the file the user asked for.
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     _fsync_folder(path.parent)

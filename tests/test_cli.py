@@ -636,3 +636,41 @@ def test_gen_data_says_when_a_small_size_holds_closed_numbers_only(tmp_path):
     for args in (["--size", 500], ["--size", 50, "--no-closed"]):
         result = run("gen-data", *args, "--out", tmp_path / "t.txt", "--force")
         assert result.exit_code == 0 and "note" not in result.output, result.output
+
+
+@pytest.mark.parametrize("where", ["write", "fsync"])
+def test_a_full_disk_names_the_users_file(tmp_path, monkeypatch, where):
+    """A full disk raises ENOSPC from write() or fsync() with no file name at all: `kanjinum
+    train` and `attend` on a full tmpfs said only `error: No space left on device`."""
+    import errno
+
+    import kanjinum.fileio as fileio
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if where == "write":
+        real_fdopen = fileio.os.fdopen
+
+        class FullFile:
+            def __init__(self, fd, mode):
+                self.file = real_fdopen(fd, mode)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc_info):
+                self.file.close()
+
+            write = staticmethod(full)
+
+        monkeypatch.setattr(fileio.os, "fdopen", FullFile)
+    else:
+        monkeypatch.setattr(fileio.os, "fsync", full)
+    (tmp_path / "x.json").write_text("old", encoding="utf-8")
+    with pytest.raises(OSError) as caught:
+        fileio.atomic_write_text(tmp_path / "x.json", "{}")
+    assert caught.value.filename == str(tmp_path / "x.json")
+    assert caught.value.errno == errno.ENOSPC
+    assert (tmp_path / "x.json").read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temporary file left
