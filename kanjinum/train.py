@@ -1184,22 +1184,23 @@ def load_run(folder: str | Path) -> Run:
     try:
         model_config = ModelConfig(**config["model"])
         vocab = D.Vocab(tuple(config["vocab"]))
-        question_width = int(config["question_width"])
-        answer_width = int(config["answer_width"])
-        reverse, mask = bool(config["reverse"]), bool(config["mask"])
+        question_width = _width(config, "question_width")
+        answer_width = _width(config, "answer_width")
+        reverse, mask = _flag(config, "reverse"), _flag(config, "mask")
     except KeyError as exc:
         raise RunError(f"{folder / 'config.json'} lacks the field {exc}") from None
     except (TypeError, ValueError) as exc:
         raise RunError(f"{folder / 'config.json'} has a bad value: {exc}") from None
-    if len(vocab) != model_config.vocab_size or D.PAD not in vocab.index \
-            or D.START not in vocab.index:
+    if not _one_character_each(vocab.chars) or len(vocab) != model_config.vocab_size \
+            or D.PAD not in vocab.index or D.START not in vocab.index:
         raise RunError(f"{folder / 'config.json'}: the vocabulary does not fit the model")
     # Checked before anything is allocated from them: a damaged number would ask for terabytes.
     for name, value, largest in (("question_width", question_width, D.MAX_LINE_LENGTH),
                                  ("answer_width", answer_width, D.MAX_LINE_LENGTH),
                                  ("wordvec", model_config.wordvec, MAX_LAYER_SIZE),
                                  ("hidden", model_config.hidden, MAX_LAYER_SIZE)):
-        if not (isinstance(value, int) and 1 <= value <= largest):
+        # not true or false: a bool is an int to Python, and numpy sizes no array by one
+        if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= largest):
             raise RunError(f"{folder / 'config.json'}: {name} {value!r} is not in 1..{largest}")
     if not (folder / "model.npz").exists() and (folder / "state.npz").exists():
         raise RunError(f"{folder} has no model.npz yet: it stopped before its first epoch ended; "
@@ -1225,6 +1226,30 @@ def load_run(folder: str | Path) -> Run:
         raise RunError(f"{folder / 'config.json'}: question_chars does not fit the vocabulary")
     return Run(model, vocab, question_width, answer_width, reverse, mask, train, folder, sha,
                question_chars)
+
+
+def _width(config: dict, name: str) -> int:
+    """A width of config.json as a whole number: int(true) would be a width of 1."""
+    value = config[name]
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _flag(config: dict, name: str) -> bool:
+    """A yes-or-no field of config.json: bool("false"), a hand-edited string, would be True."""
+    value = config[name]
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _one_character_each(chars) -> bool:
+    """A vocabulary of distinct single characters: an entry edited by hand into "ab", "" or 5
+    cannot be looked up (the encoder's ord() raised a TypeError), and a character listed twice
+    would be read as one id and written as another."""
+    return (all(isinstance(ch, str) and len(ch) == 1 for ch in chars)
+            and len(set(chars)) == len(chars))
 
 
 DEFAULT_RUN = Path(__file__).parent / "default_model"

@@ -186,6 +186,30 @@ def test_bad_config(base, tmp_path, edit, fragment):
     assert_one_line_error(run("eval", "--run", folder), 2, fragment)
 
 
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda c: c["vocab"].__setitem__(5, "ab"), "vocabulary"),
+    (lambda c: c["vocab"].__setitem__(5, ""), "vocabulary"),
+    (lambda c: c["vocab"].__setitem__(5, None), "vocabulary"),
+    (lambda c: c["vocab"].__setitem__(5, [1]), "vocabulary"),
+    (lambda c: c["vocab"].__setitem__(5, c["vocab"][6]), "vocabulary"),
+    (lambda c: c["model"].update(hidden=True), "hidden True"),
+    (lambda c: c["model"].update(wordvec=True), "wordvec True"),
+    (lambda c: c.update(question_width=True), "question_width must be a whole number"),
+    (lambda c: c.update(mask="false"), "mask must be true or false"),
+    (lambda c: c.update(reverse=1), "reverse must be true or false"),
+])
+def test_config_fields_of_the_wrong_type_edited_by_hand(base, tmp_path, edit, fragment):
+    """A vocabulary entry of other than one character was a TypeError from the encoder's ord(),
+    a character listed twice was decoded as another, `"hidden": true` passed the size check (a
+    bool is an int) and numpy raised `an integer is required`, `"mask": "false"` was read as
+    true: tracebacks, or a model read other than it was trained."""
+    folder = run_with_edited_config(base, tmp_path, edit)
+    assert_one_line_error(run("eval", "--run", folder), 2, fragment)
+    assert_one_line_error(run("attend", "一", "--run", folder, "--out", tmp_path / "a.png"), 2,
+                          fragment)
+    assert not (tmp_path / "a.png").exists()
+
+
 def run_with_edited_config(base, tmp_path, edit):
     """A copy of the base run whose config.json `edit` has changed (a dict, in place)."""
     folder = copy_run(base, tmp_path)
