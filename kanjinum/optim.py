@@ -57,18 +57,42 @@ class Adam:
             state[f"m_{k}"], state[f"v_{k}"] = m.copy(), v.copy()
         return state
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+    def load_state_dict(self, state: dict[str, np.ndarray], params=None) -> None:
+        """Restore a state_dict; with params, check it is theirs. Any mismatch is a ValueError
+        here, not an error in the middle of the first update."""
         count = sum(1 for key in state if key.startswith("m_"))
         try:
             m = [np.array(state[f"m_{k}"]) for k in range(count)]
             v = [np.array(state[f"v_{k}"]) for k in range(count)]
+            step = state["step"]
         except KeyError as missing:
             raise ValueError(f"Adam state is missing {missing}") from None
         if any(a.shape != b.shape for a, b in zip(m, v)):
             raise ValueError("Adam state has m and v of different shapes")
-        self.step_count = int(state["step"])
+        if step.shape != () or not np.issubdtype(step.dtype, np.integer) or step < 0:
+            # a negative step count makes the bias correction take the root of a negative
+            raise ValueError(f"Adam state has a step count of {step.tolist()!r}, "
+                             "not a whole number ≥ 0")
+        if params is not None:
+            m, v = _fitted_to(m, params, "m"), _fitted_to(v, params, "v")
+        self.step_count = int(step)
         self.m, self.v = (m, v) if count else (None, None)
         self._scratch = None
+
+
+def _fitted_to(moments: list[np.ndarray], params, name: str) -> list[np.ndarray]:
+    """Adam's moments as arrays of the params' shapes and dtypes, or a ValueError: an update
+    computes in the params' dtype, and moments of text or of another model cannot be used."""
+    if moments and len(moments) != len(params):
+        raise ValueError(f"Adam state holds {len(moments)} moments for {len(params)} params")
+    for k, (moment, param) in enumerate(zip(moments, params)):
+        if moment.shape != param.shape:
+            raise ValueError(f"Adam state {name}_{k} has shape {moment.shape}, "
+                             f"the param has {param.shape}")
+        if not np.issubdtype(moment.dtype, np.floating):
+            raise ValueError(f"Adam state {name}_{k} holds {moment.dtype} values, "
+                             "not floating-point numbers")
+    return [moment.astype(param.dtype, copy=False) for moment, param in zip(moments, params)]
 
 
 def clip_grads(grads, max_norm) -> float:

@@ -1044,14 +1044,29 @@ def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:
         run.model.load_params(params)
     except ValueError as exc:
         raise RunError(f"{out / 'state.npz'}: {exc}") from None
-    optimizer.load_state_dict(adam)
+    try:
+        optimizer.load_state_dict(adam, run.model.params)
+    except ValueError as exc:  # a state.npz of another model, or edited: not the first update's
+        raise RunError(f"{out / 'state.npz'}: {exc}") from None
     history = read_history(out)
     try:
-        return TrainState(int(meta["epoch"]), int(meta["iteration"]), float(meta["loss_sum"]),
-                          int(meta["loss_count"]), float(meta["epoch_seconds"]),
-                          meta["rng_state"], float(meta["best_accuracy"]), history)
-    except (KeyError, TypeError, ValueError):
+        state = TrainState(_count(meta["epoch"]), _count(meta["iteration"]),
+                           float(meta["loss_sum"]), _count(meta["loss_count"]),
+                           float(meta["epoch_seconds"]), meta["rng_state"],
+                           float(meta["best_accuracy"]), history)
+        # The shuffle of the epoch is drawn from it; tried here, before config.json is written
+        np.random.default_rng().bit_generator.state = state.rng_state
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise RunError(f"{out / 'state.npz'} has a damaged progress record") from None
+    return state
+
+
+def _count(value) -> int:
+    """A count of state.npz's progress record: a whole number ≥ 0 (int() would take -3, 1.7
+    and true, and training went on from there)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{value!r} is not a count")
+    return value
 
 
 def resumed_config(out: str | Path, epochs: int | None = None,

@@ -636,6 +636,44 @@ def test_damaged_history_on_resume(base, tmp_path):
                           "history.json")
 
 
+def _edit_state(folder, edit):
+    """Rewrites folder/state.npz after `edit(arrays, meta)` has changed its arrays and its
+    progress record (both dicts, in place)."""
+    arrays = load_npz(folder / "state.npz")
+    meta = json.loads(str(arrays["meta"]))
+    edit(arrays, meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(folder / "state.npz", **arrays)
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda a, m: a.pop("adam/step"), "missing 'step'"),
+    (lambda a, m: a.update({"adam/step": np.array(-5)}), "step count of -5"),
+    (lambda a, m: a.update({"adam/step": np.array("x")}), "step count of 'x'"),
+    (lambda a, m: a.pop("adam/m_0"), "missing 'm_0'"),
+    (lambda a, m: (a.pop("adam/m_9"), a.pop("adam/v_9")), "9 moments for 10 params"),
+    (lambda a, m: a.update({"adam/m_0": np.zeros((3, 3), np.float32),
+                            "adam/v_0": np.zeros((3, 3), np.float32)}), "m_0 has shape (3, 3)"),
+    (lambda a, m: a.update({"adam/m_0": np.full(a["adam/m_0"].shape, "a"),
+                            "adam/v_0": np.full(a["adam/v_0"].shape, "a")}), "not floating"),
+    (lambda a, m: m.update(rng_state={}), "damaged progress record"),
+    (lambda a, m: m.update(rng_state=5), "damaged progress record"),
+    (lambda a, m: m.update(epoch=-3), "damaged progress record"),
+    (lambda a, m: m.update(iteration=1.7), "damaged progress record"),
+])
+def test_a_damaged_optimizer_or_generator_state_is_one_line(base, tmp_path, edit, fragment):
+    """state.npz of another model's optimizer, or edited: the resumed run raised numpy's and
+    Adam's errors in the middle of its first update (`Adam state does not match the params`,
+    `math domain error`, `KeyError: 'step'`, `state must be for a PCG64 RNG`), after it had
+    rewritten config.json; an epoch of -3 trained on from there."""
+    folder = copy_run(base, tmp_path)
+    _edit_state(folder, edit)
+    config = (folder / "config.json").read_bytes()
+    assert_one_line_error(run("train", "--out", folder, "--resume", "--epochs", 2), 2,
+                          "state.npz", fragment)
+    assert (folder / "config.json").read_bytes() == config
+
+
 # --- what output files may replace -------------------------------------------------------------
 
 
