@@ -11,6 +11,7 @@ with spaces, so `_` starts decoding and the first space after the answer marks i
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -156,6 +157,7 @@ class Dataset:
     answer_width: int
     source: str = ""
     duplicates: int = field(default=0, compare=False)
+    sha256: str = field(default="", compare=False)  # of the bytes read; "" when made in memory
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -208,7 +210,10 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
         questions.append(question)
         answers.append(line[sep + 1:].rstrip(PAD))
     duplicates = len(questions) - len(set(questions))
-    return Dataset(questions, answers, sep, width - sep - 1, str(path), duplicates)
+    # The bytes read, hashed: reading the file again to hash it blocked on a FIFO and hashed
+    # nothing for `--data <(…)`; a file changed since would be hashed as it is now.
+    return Dataset(questions, answers, sep, width - sep - 1, str(path), duplicates,
+                   hashlib.sha256(raw).hexdigest())
 
 
 def _check_line_is_plausible(line: str, number: int, path: Path) -> None:

@@ -842,7 +842,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
     model = build_model(ModelConfig(config.model, len(vocab), config.wordvec, config.hidden),
                         seed=config.seed)
     run = Run(model, vocab, dataset.question_width, dataset.answer_width, config.reverse,
-              config.mask, config, out, file_sha256(config.data),
+              config.mask, config, out, dataset.sha256,
               D.in_natural_order("".join(dataset.questions)), threads=threads)
     optimizer = Adam(lr=config.lr)
     state = TrainState()

@@ -1305,6 +1305,32 @@ def test_fit_from_python_records_the_data_path_absolute(base, tmp_path, monkeypa
     assert run("eval", "--run", tmp_path / "r").exit_code == 0
 
 
+def test_data_read_from_a_pipe_is_hashed_as_it_was_read(base, tmp_path):
+    """`train --data <(head -300 d.txt)`: the run hashed its data by opening the file a second
+    time, which a pipe had emptied (config.json held the sha256 of nothing), and a FIFO (`mkfifo`)
+    blocked forever there, after the data had been read, with nothing on the screen."""
+    import hashlib
+    import threading
+
+    data = (base / "d.txt").read_bytes()
+    read_end, write_end = os.pipe()
+
+    def feed():
+        with os.fdopen(write_end, "wb") as f:
+            f.write(data)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        fit(TrainConfig(data=f"/dev/fd/{read_end}", hidden=4, wordvec=4, batch=64, epochs=1),
+            tmp_path / "r")
+    finally:
+        feeder.join(timeout=5)
+        os.close(read_end)
+    saved = json.loads((tmp_path / "r" / "config.json").read_text(encoding="utf-8"))
+    assert saved["data"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
 def test_load_run_default_is_the_shipped_model(base, tmp_path, monkeypatch):
     """"default" is the shipped model in the library as in the CLI, even beside a run folder
     named default (load_run took ./default where --run default took the shipped model)."""
