@@ -1129,11 +1129,25 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     except PermissionError:
         raise RunError(f"cannot read {path}: permission denied") from None
     except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+        if "object arrays" in str(exc).lower() or _is_a_pickle(path):
             raise RunError(f"{path} holds Python objects; refusing to load it") from None
+        if "pickle" in str(exc).lower():
+            # numpy calls any file that is neither npz nor npy "pickled (object) data": a PNG
+            # or a text file copied over model.npz was said to hold Python objects
+            raise RunError(f"{path} is damaged or not an npz file") from None
         raise RunError(f"{path} is not a readable weights file ({exc})") from None
     except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError: a damaged file
         raise RunError(f"{path} is damaged or not an npz file ({type(exc).__name__})") from None
+
+
+def _is_a_pickle(path: Path) -> bool:
+    """Whether a file starts as pickle's protocols 2 to 5 do (read, never unpickled)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def read_history(folder: Path) -> list[dict]:

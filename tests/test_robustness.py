@@ -173,6 +173,24 @@ def test_pickled_object_is_refused(base, tmp_path):
     assert_one_line_error(run("eval", "--run", folder), 2, "refusing")
 
 
+@pytest.mark.parametrize("content", [b"hello", b'{"format_version": 1}\n',
+                                     b"\x89PNG\r\n\x1a\n" + bytes(64)])
+def test_a_file_that_is_no_npz_is_not_said_to_hold_python_objects(base, tmp_path, content):
+    """A text file, JSON or a PNG (curve.png) copied over model.npz: numpy calls any file that is
+    neither npz nor npy 'pickled data', and kanjinum said `holds Python objects`."""
+    folder = copy_run(base, tmp_path)
+    (folder / "model.npz").write_bytes(content)
+    assert_one_line_error(run("eval", "--run", folder), 2, "damaged or not an npz file")
+
+
+def test_a_pickle_as_model_npz_is_refused_unread(base, tmp_path):
+    import pickle
+
+    folder = copy_run(base, tmp_path)
+    (folder / "model.npz").write_bytes(pickle.dumps({"evil": "payload"}))
+    assert_one_line_error(run("eval", "--run", folder), 2, "holds Python objects; refusing")
+
+
 @pytest.mark.parametrize("edit, fragment", [
     (lambda c: c.pop("vocab"), "vocab"),
     (lambda c: c.update(format_version=99), "format version 99"),
