@@ -908,7 +908,7 @@ def _load_saved_weights(run: Run) -> None:
     """The run fit returns is the one its folder holds: model.npz keeps the epoch of best test
     accuracy, which need not be the last, and a notebook's `run.predict` after `fit` answered
     with the last epoch's weights while `kanjinum eval` and `load_run` used the saved ones."""
-    run.model.load_params(load_npz(run.path / "model.npz"))
+    run.model.load_params(load_npz(run.path / "model.npz", weights_budget(run.model)))
 
 
 def recorded_path(path) -> str:
@@ -1033,7 +1033,7 @@ def _write_curve(out: Path, history: list) -> None:
 
 
 def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:
-    arrays = load_npz(out / "state.npz")
+    arrays = load_npz(out / "state.npz", weights_budget(run.model, copies=3))  # params, m, v
     try:
         meta = json.loads(str(arrays.pop("meta")))
     except (KeyError, ValueError):
@@ -1119,15 +1119,20 @@ def _train_config_from(d, where) -> TrainConfig:
     return config
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an npz file, refusing anything that would need pickle to read."""
+def load_npz(path: Path, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """All arrays of an npz file, refusing anything that would need pickle to read, and, with
+    max_bytes, arrays declaring more bytes than that, before any of them is read."""
     try:
         with np.load(path, allow_pickle=False) as npz:
+            if max_bytes is not None:
+                _check_declared_bytes(npz, path, max_bytes)
             return {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise RunError(f"{path} not found") from None
     except PermissionError:
         raise RunError(f"cannot read {path}: permission denied") from None
+    except RunError:  # a ValueError too, and already in words
+        raise
     except ValueError as exc:
         if "object arrays" in str(exc).lower() or _is_a_pickle(path):
             raise RunError(f"{path} holds Python objects; refusing to load it") from None
@@ -1138,6 +1143,31 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         raise RunError(f"{path} is not a readable weights file ({exc})") from None
     except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError: a damaged file
         raise RunError(f"{path} is damaged or not an npz file ({type(exc).__name__})") from None
+
+
+def _check_declared_bytes(npz, path: Path, max_bytes: int) -> None:
+    """Each array's header states its shape and dtype, and numpy allocates that much before it
+    reads the data: a model.npz of 400 KB (zeros, compressed) took 400 MB to be refused."""
+    total = 0
+    for member in npz.zip.namelist():
+        with npz.zip.open(member) as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:  # kanjinum writes these two versions only
+                raise ValueError(f"npy format version {version}")
+        total += math.prod(shape) * dtype.itemsize
+    if total > max_bytes:
+        raise RunError(f"{path} holds arrays of {total:,} bytes, more than a model of this "
+                       f"run's sizes needs ({max_bytes:,} at most); refusing to read it")
+
+
+def weights_budget(model, copies: int = 1) -> int:
+    """The most bytes an npz of `copies` sets of the model's weights may declare: float64
+    (twice float32) allowed, and room for a progress record."""
+    return copies * 2 * sum(p.nbytes for p in model.params) + (1 << 20)
 
 
 def _is_a_pickle(path: Path) -> bool:
@@ -1243,7 +1273,7 @@ def load_run(folder: str | Path) -> Run:
     except ValueError as exc:  # a config.json edited by hand: bi-attention of an odd hidden size
         raise RunError(f"{folder / 'config.json'} has a bad value: {exc}") from None
     try:
-        model.load_params(load_npz(folder / "model.npz"))
+        model.load_params(load_npz(folder / "model.npz", weights_budget(model)))
     except RunError:  # load_npz's own message names the file already
         raise
     except ValueError as exc:

@@ -183,6 +183,22 @@ def test_a_file_that_is_no_npz_is_not_said_to_hold_python_objects(base, tmp_path
     assert_one_line_error(run("eval", "--run", folder), 2, "damaged or not an npz file")
 
 
+@pytest.mark.parametrize("name", ["model.npz", "state.npz"])
+def test_weights_declaring_more_than_the_model_holds_are_refused_unread(base, tmp_path, name):
+    """An npz states each array's shape in its header, and numpy allocated that much before a
+    shape was checked: a compressed model.npz of 400 KB (zeros) took 400 MB, a few MB could
+    take all memory. Now the headers are added up first, and nothing is read."""
+    folder = copy_run(base, tmp_path)
+    arrays = load_npz(folder / name)
+    key = "decoder.affine.W" if name == "model.npz" else "param/decoder.affine.W"
+    arrays[key] = np.zeros((2000, 2000), np.float32)  # 16 MB, 16 KB compressed
+    np.savez_compressed(folder / name, **arrays)
+    assert (folder / name).stat().st_size < 100_000
+    command = (["eval", "--run", folder] if name == "model.npz"
+               else ["train", "--out", folder, "--resume", "--epochs", 2])
+    assert_one_line_error(run(*command), 2, name, "holds arrays of 16,", "refusing to read it")
+
+
 def test_a_pickle_as_model_npz_is_refused_unread(base, tmp_path):
     import pickle
 
