@@ -250,6 +250,10 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _decode_lines(raw: bytes, path: Path) -> list[str]:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Windows Notepad's "Unicode": "line 1: not UTF-8 text" did not say what it is instead
+        raise DataError(f"{path} is not UTF-8 text but UTF-16 (it starts with UTF-16's "
+                        "byte-order mark): convert it, e.g. iconv -f UTF-16 -t UTF-8")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

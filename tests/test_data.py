@@ -417,3 +417,14 @@ def test_split_and_addition_settings_out_of_range_are_refused():
     for operand in (0, -3):
         with pytest.raises(DataError, match="max_operand"):
             D.generate_addition(5, max_operand=operand)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_named_as_such(tmp_path, encoding):
+    """Windows Notepad's "Unicode" is UTF-16 with a byte-order mark: it was `line 1: not UTF-8
+    text`, with no word of what the file is or how to convert it."""
+    path = tmp_path / "d.txt"
+    bom = "" if encoding == "utf-16" else "\ufeff"  # "utf-16" writes its own
+    path.write_bytes((bom + "一_1\n二_2\n").encode(encoding))
+    with pytest.raises(DataError, match=r"d.txt is not UTF-8 text but UTF-16 .*iconv -f UTF-16 -t UTF-8"):
+        D.read_dataset(path)
