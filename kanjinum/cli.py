@@ -201,8 +201,8 @@ RunOption = Annotated[Optional[str], typer.Option(
     "--run", metavar="RUN",
     help="Run folder (or a name under runs/, or 'default' for the shipped model; a "
          "folder named default: ./default). "
-         "Default: the newest run under runs/ that has a model, else the shipped "
-         "model.")]
+         "Default: the run under runs/ of the current folder whose model.npz was "
+         "saved last, else the shipped model; a line says which.")]
 
 
 def _print_version(value: bool) -> None:
@@ -619,7 +619,7 @@ def eval_(
 ) -> None:
     """Exact-match accuracy of a trained model, by answer length and kind of number."""
     from kanjinum import data as D
-    from kanjinum.train import evaluate, load_run, resolve_run, training_data
+    from kanjinum.train import evaluate, load_run, training_data
 
     if show < 0:
         raise fail(f"--show must be 0 or more, not {show}")
@@ -631,7 +631,7 @@ def eval_(
                    "choose one")
     check_data_file(data)
     with user_errors(), blas_threads(threads):
-        loaded = load_run(resolve_run(run))
+        loaded = load_run(chosen_run(run, say_which=not as_json))  # the JSON names it
         loaded.threads = threads
         if data is None:
             dataset, source = training_data(loaded)
@@ -704,7 +704,7 @@ def attend(
     """Answer numerals with a trained model and draw where it attends, as a heatmap PNG.
 
     Models without attention (seq2seq, peeky) answer too, without a heatmap."""
-    from kanjinum.train import load_run, resolve_run
+    from kanjinum.train import load_run
 
     if not numerals and not interactive:
         raise fail("give at least one numeral, e.g. kanjinum attend 一億一, or use --interactive")
@@ -725,13 +725,27 @@ def attend(
         _check_folder_of(out, makes_folders=True)  # attend makes missing folders
         if numerals:  # the heatmap of the numerals given goes to --out itself
             _check_heatmap_target(out)
-        loaded = load_run(resolve_run(run))
+        loaded = load_run(chosen_run(run))
         loaded.threads = threads
         console = _console()
         if numerals:
             _attend_once(console, loaded, numerals, out)
         if interactive:
             _attend_interactive(console, loaded, out)
+
+
+def chosen_run(run: str | None, say_which: bool = True) -> Path:
+    """--run as a folder. Left out, one line (on stderr, apart from the answers) says which
+    run was taken and why: attend named none, and from a subfolder of a project, or inside
+    runs/, the shipped model answered without a word."""
+    from kanjinum.train import default_run, resolve_run
+
+    if run is not None:
+        return resolve_run(run)
+    folder, why = default_run()
+    if say_which:
+        _console(stderr=True).print(_escape(f"no --run: {why}"), style="dim")
+    return folder
 
 
 def path_option(value: str | None, option: str, what: str) -> Path | None:

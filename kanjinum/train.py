@@ -1315,7 +1315,7 @@ DEFAULT_RUN = Path(__file__).parent / "default_model"
 
 
 def resolve_run(name: str | None, runs_root: str | Path = "runs") -> Path:
-    """--run as given; without it the newest run under runs/, then the packaged default model."""
+    """--run as given; without it the run `default_run` takes."""
     if name == "default":
         if (DEFAULT_RUN / "config.json").exists():
             return DEFAULT_RUN
@@ -1327,10 +1327,53 @@ def resolve_run(name: str | None, runs_root: str | Path = "runs") -> Path:
         if not path.exists() and (Path(runs_root) / name).exists():
             path = Path(runs_root) / name
         return path
-    candidates = [p.parent for p in Path(runs_root).glob("*/model.npz")
-                  if (p.parent / "config.json").exists()]
-    if candidates:
-        return max(candidates, key=lambda p: (p / "model.npz").stat().st_mtime)
+    return default_run(runs_root)[0]
+
+
+def default_run(runs_root: str | Path = "runs") -> tuple[Path, str]:
+    """The run taken when none is named, and why, in words for the user: the run under
+    runs_root (relative to the current folder) whose model.npz was written last, else the
+    shipped model. The why matters: from a subfolder, or inside runs/ itself, there is no
+    runs/ and the shipped model answers; a newer run stopped before its first epoch has no
+    model and is passed over; the newest may still be training."""
+    root = Path(runs_root)
+    folders = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    runs = [p for p in folders if (p / "config.json").is_file()]
+    trained = [p for p in runs if (p / "model.npz").is_file()]
+    if trained:
+        chosen = max(trained, key=lambda p: (p / "model.npz").stat().st_mtime)
+        why = f"{chosen}, the run under {root}/ whose model was saved last"
+        saved = (chosen / "model.npz").stat().st_mtime
+        newer = sorted(p for p in runs if p not in trained
+                       and (p / "config.json").stat().st_mtime > saved)
+        if newer:
+            why += (f" ({', '.join(map(str, newer))}, newer, "
+                    f"{'has' if len(newer) == 1 else 'have'} no model yet)")
+        if being_trained(chosen):
+            why += "; it is still training: its model is the best epoch so far"
+        return chosen, why
     if (DEFAULT_RUN / "config.json").exists():
-        return DEFAULT_RUN
-    raise RunError("no trained model found under runs/; make one with `kanjinum train`")
+        where = (f"no run under {root}/ has a model yet" if root.is_dir() else
+                 f"there is no {root}/ in the current folder ({Path.cwd()})")
+        return DEFAULT_RUN, f"the shipped model: {where}"
+    raise RunError(f"no trained model found under {root}/; make one with `kanjinum train`")
+
+
+def being_trained(folder: Path) -> bool:
+    """Whether a training holds the folder now (its lock, `_FolderLocks`): asked without
+    waiting, by a shared lock that the training's exclusive one refuses."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locks to ask
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing frees a lock it got

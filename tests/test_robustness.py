@@ -1670,3 +1670,35 @@ def test_load_run_of_an_empty_name_or_no_path_says_so(base, tmp_path, monkeypatc
     assert "holds runs" not in str(raised.value)
     with pytest.raises(TypeError, match="load_run takes a run folder's path, not NoneType"):
         load_run(None)
+
+
+def test_eval_and_attend_without_run_say_which_run_they_take(base, tmp_path, monkeypatch):
+    """Without --run, attend named no run, a newer run with no model yet was passed over
+    without a word, a run still training was taken as any other, and from a subfolder (or
+    inside runs/) the shipped model answered unannounced."""
+    from kanjinum.train import _FolderLocks
+
+    for name, when in (("older", 1_000_000), ("newer", 2_000_000)):
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        for f in (base / "run").iterdir():
+            (folder / f.name).write_bytes(f.read_bytes())
+            os.utime(folder / f.name, (when, when))
+    stopped = tmp_path / "runs" / "stopped"  # stopped before its first epoch: no model.npz
+    stopped.mkdir()
+    (stopped / "config.json").write_bytes((base / "run" / "config.json").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    for args in (["eval"], ["attend", "一", "--out", tmp_path / "a.png"]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert ("no --run: runs/newer, the run under runs/ whose model was saved last "
+                "(runs/stopped, newer, has no model yet)") in result.output
+    assert json.loads(run("eval", "--json").output)["run"] == "runs/newer"  # JSON alone
+    with _FolderLocks() as locks:  # as a training in another terminal holds it
+        locks.claim(tmp_path / "runs" / "newer")
+        assert "it is still training" in run("eval").output
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    result = run("attend", "一", "--out", tmp_path / "b.png")
+    assert result.exit_code == 0, result.output
+    assert "no --run: the shipped model: there is no runs/ in the current folder" in result.output
