@@ -540,7 +540,8 @@ def train(
     console = _console()
     with user_errors(), blas_threads(threads):
         if resume:
-            config = resumed_config(out, epochs, target_acc)
+            moved_to = data if "data" in _given_options(ctx) else None  # if the file moved
+            config = resumed_config(out, epochs, target_acc, moved_to)
             _refuse_changes_on_resume(config, ctx)
         else:
             config = TrainConfig(

@@ -744,7 +744,8 @@ def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool 
     the run returned decodes with as many.
 
     resume=True continues the run in `out` with its saved settings; of `config` only `epochs`
-    (the new total) and `target_acc` (if not None) are used, and config may be None.
+    (the new total), `target_acc` (if not None) and, where the recorded data file has moved,
+    `data` (holding the same bytes) are used, and config may be None.
 
     SIGINT (Ctrl-C, a notebook's "interrupt") or SIGTERM stops it at the end of the current
     iteration: the state is saved for resume=True, the run returned has `stopped_by` set to
@@ -808,7 +809,8 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         out = Path(out)
     if resume:
         config = resumed_config(out, None if config is None else config.epochs,
-                                None if config is None else config.target_acc)
+                                None if config is None else config.target_acc,
+                                None if config is None else config.data)
     config.check()
     if not resume:  # as the CLI records it: found again from any folder
         config = replace(config, data=recorded_path(config.data))
@@ -1070,21 +1072,41 @@ def _count(value) -> int:
 
 
 def resumed_config(out: str | Path, epochs: int | None = None,
-                   target_acc: float | None = None) -> TrainConfig:
+                   target_acc: float | None = None, data: str | Path | None = None
+                   ) -> TrainConfig:
     """The saved settings of the run in `out`, to continue it: only the number of epochs and
-    the target accuracy may change (None: as saved)."""
+    the target accuracy may change (None: as saved). data: where the run's data file is now,
+    used only where the recorded one is gone (moved), and only if it holds the same bytes."""
     out = Path(out)
     if not (out / "config.json").exists() and not (out / "state.npz").exists():
         raise RunError(f"nothing to resume in {out}: no run there"
                        + ("" if out.exists() else " (no such folder)"))
     saved = read_config(out)
     train = _train_config_from(saved.get("train", {}), out)
-    data = saved.get("data")
-    sha = data.get("sha256") if isinstance(data, dict) else None
+    recorded = saved.get("data")
+    sha = recorded.get("sha256") if isinstance(recorded, dict) else None
+    if sha and not Path(train.data).exists():
+        train = replace(train, data=_moved_data_file(out, train.data, sha, data))
     if sha and Path(train.data).exists() and file_sha256(train.data) != sha:
         raise RunError(f"{train.data} changed since {out} was trained; cannot resume on it")
     return replace(train, epochs=train.epochs if epochs is None else epochs,
                    target_acc=train.target_acc if target_acc is None else target_acc)
+
+
+def _moved_data_file(out: Path, recorded: str, sha: str, data) -> str:
+    """The run's data file where it lies now: the recorded path is gone, and the run could
+    not go on at all (`--data NEW` was refused as a changed setting, whatever NEW held). The
+    new file must hold the very bytes the run was trained on, as its sha256 says."""
+    if data is None or recorded_path(data) == recorded_path(recorded):
+        raise RunError(f"the data file of {out}, {recorded}, is not there any more; if it "
+                       "moved, add --data with its new path (fit: config.data; its sha256 is "
+                       "checked)")
+    if not Path(data).is_file():
+        raise D.DataError(f"data file {data} not found")
+    if file_sha256(data) != sha:
+        raise RunError(f"{data} is not the data {out} was trained on (its sha256 differs "
+                       f"from the one recorded for {recorded}); cannot resume on it")
+    return recorded_path(data)
 
 
 # The types a setting takes where its default's type is not the only one: an int is a fine

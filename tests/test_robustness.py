@@ -1702,3 +1702,27 @@ def test_eval_and_attend_without_run_say_which_run_they_take(base, tmp_path, mon
     result = run("attend", "一", "--out", tmp_path / "b.png")
     assert result.exit_code == 0, result.output
     assert "no --run: the shipped model: there is no runs/ in the current folder" in result.output
+
+
+def test_a_run_whose_data_file_moved_can_be_resumed_with_its_new_path(base, tmp_path):
+    """The data file recorded in config.json moved: --resume said `data file … not found`,
+    and --resume --data NEW was refused as a changed setting, so the run could not go on
+    without editing config.json by hand. NEW is taken if it holds the same bytes."""
+    data = tmp_path / "d.txt"
+    data.write_bytes((base / "d.txt").read_bytes())
+    out = tmp_path / "r"
+    assert run("train", "--data", data, "--hidden", 8, "--wordvec", 4, "--batch", 32,
+               "--epochs", 1, "--out", out).exit_code == 0
+    moved = tmp_path / "moved" / "d.txt"
+    moved.parent.mkdir()
+    data.rename(moved)
+    assert_one_line_error(run("train", "--out", out, "--resume", "--epochs", 2), 2,
+                          "is not there any more; if it moved, add --data")
+    other = tmp_path / "other.txt"
+    other.write_bytes(moved.read_bytes()[:-40])
+    assert_one_line_error(run("train", "--out", out, "--resume", "--epochs", 2, "--data",
+                              other), 2, "is not the data")
+    result = run("train", "--out", out, "--resume", "--epochs", 2, "--data", moved)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["data"]["path"] == str(moved) and len(load_run(out).history) == 2
