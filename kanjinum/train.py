@@ -1283,6 +1283,13 @@ def load_run(folder: str | Path) -> Run:
         # not true or false: a bool is an int to Python, and numpy sizes no array by one
         if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= largest):
             raise RunError(f"{folder / 'config.json'}: {name} {value!r} is not in 1..{largest}")
+    if not (folder / "model.npz").exists() and being_trained(folder):
+        # not stopped: advice to --resume or --force it would be refused while it trains
+        aside = folder / SET_ASIDE
+        waits = (f" (the run it replaces waits in {aside} until then)" if aside.is_dir()
+                 else "")
+        raise RunError(f"{folder} is being trained now and has no model yet: its first epoch "
+                       f"has not ended{waits}; wait for it, or name another run")
     if not (folder / "model.npz").exists() and (folder / "state.npz").exists():
         raise RunError(f"{folder} has no model.npz yet: it stopped before its first epoch ended; "
                        f"continue it with kanjinum train --out {shell_word(folder)} --resume")

@@ -1726,3 +1726,22 @@ def test_a_run_whose_data_file_moved_can_be_resumed_with_its_new_path(base, tmp_
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["data"]["path"] == str(moved) and len(load_run(out).history) == 2
+
+
+def test_a_run_being_trained_before_its_first_epoch_is_not_called_stopped(base, tmp_path):
+    """`eval --run R` while `train --out R --force` (another terminal) is in its first epoch
+    said `R has no model: its training stopped before any checkpoint; start it again with
+    … --force`, advice the running training's lock would refuse."""
+    from kanjinum.train import _FolderLocks
+
+    folder = tmp_path / "r"
+    (folder / ".previous-run").mkdir(parents=True)  # where --force set the earlier run aside
+    (folder / "config.json").write_bytes((base / "run" / "config.json").read_bytes())
+    with _FolderLocks() as locks:
+        locks.claim(folder)
+        assert_one_line_error(run("eval", "--run", folder), 2,
+                              "is being trained now and has no model yet",
+                              f"waits in {folder / '.previous-run'} until then")
+        (folder / "state.npz").write_bytes((base / "run" / "state.npz").read_bytes())
+        assert "is being trained now" in run("attend", "一", "--run", folder).output
+    assert "continue it with" in run("eval", "--run", folder).output  # once it is not
