@@ -60,6 +60,21 @@ def _save(fig: Figure, path: str | os.PathLike, mark: str, dpi: int = 120) -> No
     atomic_write_bytes(path, buffer.getvalue())
 
 
+class ShownFigure(Figure):
+    """A Figure that a notebook shows when it ends a cell. Made without pyplot (to leave the
+    user's backend alone), a Figure has no picture of its own until pyplot's inline backend
+    registers one: `learning_curve(run.history)` ending a cell printed only
+    "<Figure size 900x360 with 2 Axes>". Where that backend's printer is registered, IPython
+    uses it instead, so the picture is never shown twice."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
 class _PlainLogFormatter(LogFormatterSciNotation):
     """The ticks matplotlib labels on a log axis, labelled as plain numbers: 0.6 and 3.285,
     not 6×10⁻¹ and 3.285×10⁰ (a loss that moved little in a short run got a column of them)."""
@@ -75,7 +90,7 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -
     if path is not None:
         _check_png_path(path)
     epochs = [h["epoch"] for h in history]
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    fig = ShownFigure(figsize=(9, 3.6), layout="constrained")
     FigureCanvasAgg(fig)
     loss_ax, acc_ax = fig.subplots(1, 2)
     loss_ax.plot(epochs, [h["loss"] for h in history], marker="o")
@@ -140,7 +155,7 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None)
     heights = [max(len(it["answer"]), 1) for it in items]
     panel_w = 1.2 + 0.38 * max(widths)
     panel_h = 1.3 + 0.33 * max(heights)
-    fig = Figure(figsize=(cols * (panel_w + 1.2), rows * panel_h), layout="constrained")
+    fig = ShownFigure(figsize=(cols * (panel_w + 1.2), rows * panel_h), layout="constrained")
     FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, item in zip(axes, items):

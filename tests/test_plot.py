@@ -114,6 +114,19 @@ def test_without_a_path_the_figures_are_returned_and_nothing_is_written(tmp_path
     assert isinstance(saved, Figure) and png_size(tmp_path / "c.png")[0] == 9 * 120
 
 
+def test_a_notebook_shows_the_figures_without_pyplot():
+    """A Figure ending a notebook cell is shown through its _repr_png_: made without pyplot,
+    a plain Figure has none, and the cell printed "<Figure size 900x360 with 2 Axes>"."""
+    history = [{"epoch": 1, "loss": 1.0, "accuracy": 0.5}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the Japanese labels drawn without missing glyphs
+        pictures = [learning_curve(history)._repr_png_(),
+                    attention_heatmaps([panel("三兆九千億", "3900000000000")])._repr_png_()]
+    for png in pictures:
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", pictures[0][16:24])[0] == 9 * 100  # the figure's own dpi
+
+
 def test_more_panels_than_one_figure_holds_are_refused(tmp_path):
     items = [panel("一", "1")] * (MAX_PANELS + 1)
     with pytest.raises(ValueError, match=f"at most {MAX_PANELS}"):
