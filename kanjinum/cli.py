@@ -404,6 +404,21 @@ def _working(what: str):
 # --- train ----------------------------------------------------------------------------------
 
 
+def _can_draw_bars(console) -> bool:
+    """Whether rich can draw a progress bar on this console. Piped (`kanjinum train | tee
+    log.txt`) it draws none, and its transient display would still leave a blank line before
+    each epoch's line. In a notebook it draws one in an ipywidgets Output; without ipywidgets
+    it drew nothing, warned 'install "ipywidgets" for Jupyter support' and left an empty
+    output before each epoch's line, so there the epoch lines come alone."""
+    if console.is_jupyter:
+        try:
+            import ipywidgets  # noqa: F401
+        except ImportError:
+            return False
+        return True
+    return console.is_terminal
+
+
 class RichReporter:
     """Progress bars and per-epoch lines in the style of the seed's output."""
 
@@ -426,9 +441,7 @@ class RichReporter:
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
 
-        if not (self.console.is_terminal or self.console.is_jupyter):
-            # piped (`kanjinum train | tee log.txt`): rich draws no bar there, and its
-            # transient display would still leave a blank line before each epoch's line
+        if not _can_draw_bars(self.console):
             return
         self.progress = Progress(
             TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),

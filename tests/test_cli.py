@@ -674,3 +674,23 @@ def test_a_full_disk_names_the_users_file(tmp_path, monkeypatch, where):
     assert caught.value.errno == errno.ENOSPC
     assert (tmp_path / "x.json").read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temporary file left
+
+
+def test_a_notebook_without_ipywidgets_gets_the_epoch_lines_without_a_broken_bar(monkeypatch):
+    """rich draws a notebook's bar in an ipywidgets Output; without ipywidgets the bar drew
+    nothing, warned 'install "ipywidgets" for Jupyter support' and left an empty output before
+    each epoch's line."""
+    import io
+    import sys
+
+    from rich.console import Console
+
+    from kanjinum.cli import RichReporter
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # its import fails
+    reporter = RichReporter(Console(file=io.StringIO(), force_jupyter=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reporter.epoch_start(1, 2, 10, 0)
+        reporter.iteration(3.0)
+    assert reporter.progress is None
