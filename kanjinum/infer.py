@@ -8,7 +8,7 @@ import numpy as np
 
 from kanjinum.errors import VocabError, not_utf8, shortened
 from kanjinum.numerals import fold_look_alikes, parse_kanji
-from kanjinum.train import Run
+from kanjinum.train import Run, check_is_run
 
 
 @dataclass
@@ -76,6 +76,7 @@ def question_word(run: Run) -> str:
 
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
     """The model's answers for numerals typed by a user; every one is checked before any runs."""
+    check_is_run(run, "answer_numerals")
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("answer_numerals takes a list of numerals as strings; for one, pass "
                         "[numeral]")

@@ -441,9 +441,23 @@ def _sort_key(key: str):
     return (0, int(key), "") if key.isdigit() else (1, 0, key)
 
 
+def check_is_run(run, caller: str) -> None:
+    """A TypeError naming what the caller takes: a notebook's `evaluate("default", …)` (the
+    run's name, as the CLI's --run takes it) failed inside with "'str' object has no attribute
+    'why_unreadable'"."""
+    if isinstance(run, Run):
+        return
+    hint = ""
+    if isinstance(run, (str, os.PathLike)):
+        hint = f": load it first, load_run({str(run)!r})"
+    raise TypeError(f"{caller} takes a Run (from load_run or fit), not "
+                    f"{type(run).__name__}{hint}")
+
+
 def evaluate(run: Run, dataset: D.Dataset | str | os.PathLike) -> Evaluation:
     """Exact-match accuracy over a Dataset or a data file; questions the run cannot read count
     as wrong and are listed."""
+    check_is_run(run, "evaluate")
     if isinstance(dataset, (str, os.PathLike)):
         dataset = D.read_dataset(dataset)
     if not isinstance(dataset, D.Dataset):

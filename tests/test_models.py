@@ -270,6 +270,23 @@ def test_evaluate_takes_a_path_and_prints_short():
         evaluate(run, ["一"])
 
 
+def test_evaluate_and_answer_numerals_name_the_run_they_take():
+    """evaluate("default", …) and answer_numerals("default", …), the run's name as the CLI's
+    --run takes it, failed inside: "'str' object has no attribute 'why_unreadable'"."""
+    from pathlib import Path
+
+    from kanjinum.infer import answer_numerals
+    from kanjinum.train import evaluate
+    data = Path(__file__).resolve().parent.parent / "data" / "hard.txt"
+    with pytest.raises(TypeError, match=r"evaluate takes a Run .*not str: load it first, "
+                                        r"load_run\('default'\)"):
+        evaluate("default", data)
+    with pytest.raises(TypeError, match=r"answer_numerals takes a Run .*not NoneType$"):
+        answer_numerals(None, ["一"])
+    with pytest.raises(TypeError, match=r"not \w*Path: load it first"):
+        answer_numerals(Path("runs/r"), ["一"])
+
+
 def test_a_heatmaps_title_says_right_or_wrong_in_words_not_with_a_zero():
     """The title marked a right answer ○, the circle kanjinum reads as 〇 (zero): 一億一 → 100000001 ○
     reads as one more zero. A wrong one was marked × with nothing of what is right."""
