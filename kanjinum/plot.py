@@ -83,8 +83,29 @@ class _PlainLogFormatter(LogFormatterSciNotation):
         return f"{x:g}" if super().__call__(x, pos) else ""
 
 
+RECORD_KEYS = ("epoch", "loss", "accuracy")
+
+
+def _check_history(history) -> None:
+    """A list of epoch records, as `run.history` holds them: in a notebook `learning_curve(run)`
+    failed with "'Run' object is not iterable", a history.json's path or one record with
+    "string indices must be integers", a record without its loss with a bare KeyError."""
+    if not isinstance(history, (list, tuple)):
+        what = type(history).__name__
+        hint = " (pass run.history)" if hasattr(history, "history") else ""
+        raise TypeError(f"learning_curve takes a list of epoch records, as run.history holds "
+                        f"them, not {what}{hint}")
+    for k, record in enumerate(history):
+        lacking = ([key for key in RECORD_KEYS if key not in record]
+                   if isinstance(record, dict) else list(RECORD_KEYS))
+        if lacking:
+            raise ValueError(f"epoch record {k} has no {', '.join(map(repr, lacking))}: each "
+                             f"needs {', '.join(RECORD_KEYS)} (see run.history)")
+
+
 def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -> Figure:
     """Training loss and test accuracy per epoch, side by side; saved to path, if given."""
+    _check_history(history)
     if not history:
         raise ValueError("no epoch to plot: the history is empty")
     if path is not None:

@@ -127,6 +127,25 @@ def test_a_notebook_shows_the_figures_without_pyplot():
     assert struct.unpack(">II", pictures[0][16:24])[0] == 9 * 100  # the figure's own dpi
 
 
+def test_a_learning_curve_of_something_else_than_a_history_says_what_it_takes(tmp_path):
+    """learning_curve(run) failed with "'Run' object is not iterable", a history.json's path
+    or a single record with "string indices must be integers", a record without its loss with
+    a bare KeyError."""
+    from kanjinum.train import load_run
+    run = load_run("default")
+    with pytest.raises(TypeError, match=r"list of epoch records.*not Run \(pass run.history\)"):
+        learning_curve(run)
+    with pytest.raises(TypeError, match="list of epoch records.*not str$"):
+        learning_curve(str(tmp_path / "history.json"))
+    with pytest.raises(TypeError, match="not dict$"):
+        learning_curve(run.history[0])
+    with pytest.raises(ValueError, match="epoch record 1 has no 'loss', 'accuracy'"):
+        learning_curve([run.history[0], {"epoch": 2}])
+    with pytest.raises(ValueError, match="epoch record 0 has no 'epoch', 'loss', 'accuracy'"):
+        learning_curve([3.2])
+    assert learning_curve(tuple(run.history)).axes  # a tuple of records is still a history
+
+
 def test_more_panels_than_one_figure_holds_are_refused(tmp_path):
     items = [panel("一", "1")] * (MAX_PANELS + 1)
     with pytest.raises(ValueError, match=f"at most {MAX_PANELS}"):
