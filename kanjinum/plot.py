@@ -145,6 +145,19 @@ def _check_panels(items) -> None:
         if lacking:
             raise ValueError(f"item {k} has no {', '.join(map(repr, lacking))}: a panel needs "
                              f"{', '.join(PANEL_KEYS)} (see Answer.panel())")
+        _check_panel_values(k, item)
+
+
+def _check_panel_values(k: int, item: dict) -> None:
+    """Texts as strings and weights as rows of columns: a hand-made panel with a number for
+    its question failed with "object of type 'int' has no len()", one with a flat list of
+    weights with "tuple index out of range"."""
+    for key in ("question", "answer"):
+        if not isinstance(item[key], str):
+            raise TypeError(f"item {k}'s {key} is a {type(item[key]).__name__}, not a str")
+    if item["weights"] is not None and np.ndim(item["weights"]) != 2:
+        raise ValueError(f"item {k}'s weights have {np.ndim(item['weights'])} dimensions, not "
+                         "2 (a row per answer character, a column per question character)")
 
 
 def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None) -> Figure:

@@ -146,6 +146,19 @@ def test_a_learning_curve_of_something_else_than_a_history_says_what_it_takes(tm
     assert learning_curve(tuple(run.history)).axes  # a tuple of records is still a history
 
 
+def test_a_hand_made_panel_of_the_wrong_types_is_named():
+    """A panel with a number for its question failed with "object of type 'int' has no
+    len()", one with a flat list of weights (or a string) with "tuple index out of range"."""
+    with pytest.raises(TypeError, match="item 0's question is a int, not a str"):
+        attention_heatmaps([{"question": 1, "answer": "1", "weights": [[1.0]]}])
+    with pytest.raises(TypeError, match="item 1's answer is a NoneType"):
+        attention_heatmaps([panel("一", "1"), {"question": "一", "answer": None,
+                                                "weights": [[1.0]]}])
+    for weights in ([1.0, 2.0], "abc"):
+        with pytest.raises(ValueError, match=r"item 0's weights have [01] dimensions, not 2"):
+            attention_heatmaps([{"question": "一", "answer": "1", "weights": weights}])
+
+
 def test_more_panels_than_one_figure_holds_are_refused(tmp_path):
     items = [panel("一", "1")] * (MAX_PANELS + 1)
     with pytest.raises(ValueError, match=f"at most {MAX_PANELS}"):
