@@ -1111,12 +1111,16 @@ def _moved_data_file(out: Path, recorded: str, sha: str, data) -> str:
     """The run's data file where it lies now: the recorded path is gone, and the run could
     not go on at all (`--data NEW` was refused as a changed setting, whatever NEW held). The
     new file must hold the very bytes the run was trained on, as its sha256 says."""
-    if data is None or recorded_path(data) == recorded_path(recorded):
-        raise RunError(f"the data file of {out}, {recorded}, is not there any more; if it "
-                       "moved, add --data with its new path (fit: config.data; its sha256 is "
-                       "checked)")
-    if not Path(data).is_file():
-        raise D.DataError(f"data file {data} not found")
+    if data is None or recorded_path(data) == recorded_path(recorded) \
+            or not Path(data).is_file():
+        # fit(TrainConfig(epochs=5), out, resume=True) passes TrainConfig's default data
+        # path, which the user never named: "data file data/kanji.txt not found" hid that
+        # the run's own file is gone
+        neither = ("" if data is None or recorded_path(data) == recorded_path(recorded)
+                   else f", nor is {data}")
+        raise RunError(f"the data file of {out}, {recorded}, is not there any more{neither}; "
+                       "if it moved, add --data with its new path (fit: config.data; its "
+                       "sha256 is checked)")
     if file_sha256(data) != sha:
         raise RunError(f"{data} is not the data {out} was trained on (its sha256 differs "
                        f"from the one recorded for {recorded}); cannot resume on it")

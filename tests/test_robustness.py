@@ -1745,3 +1745,22 @@ def test_a_run_being_trained_before_its_first_epoch_is_not_called_stopped(base, 
         (folder / "state.npz").write_bytes((base / "run" / "state.npz").read_bytes())
         assert "is being trained now" in run("attend", "一", "--run", folder).output
     assert "continue it with" in run("eval", "--run", folder).output  # once it is not
+
+
+def test_fit_resuming_a_run_whose_data_moved_names_the_runs_file(base, tmp_path,
+                                                                  monkeypatch):
+    """fit(TrainConfig(epochs=N), out, resume=True) carries TrainConfig's default data path,
+    which the user never named: where the run's data file had moved, it said only `data file
+    data/kanji.txt not found`, not that the run's own file is gone."""
+    from kanjinum.errors import KanjinumError
+
+    data = tmp_path / "d.txt"
+    data.write_bytes((base / "d.txt").read_bytes())
+    out = tmp_path / "r"
+    fit(TrainConfig(data=str(data), hidden=8, wordvec=4, batch=32, epochs=1), out)
+    data.rename(tmp_path / "moved.txt")
+    monkeypatch.chdir(tmp_path)  # no data/kanji.txt here
+    with pytest.raises(KanjinumError, match="is not there any more, nor is data/kanji.txt"):
+        fit(TrainConfig(epochs=2), out, resume=True)
+    result = run("train", "--out", out, "--resume", "--epochs", 2, "--data", "gone.txt")
+    assert_one_line_error(result, 2, f"{data}, is not there any more, nor is gone.txt")
