@@ -45,7 +45,8 @@ class Answer:
 
 
 def reads_numerals(run: Run) -> bool:
-    """A model of kanji numerals, not of the book's dates or additions."""
+    """A model of kanji numerals (`Run.reads_numerals`): not of the book's dates or additions,
+    nor of a task of plain digits."""
     return run.reads_numerals
 
 
