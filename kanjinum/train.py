@@ -1283,8 +1283,10 @@ def load_run(folder: str | Path) -> Run:
     if not (folder / "config.json").exists():
         runs = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file())
         if runs:
+            # the example is one that can answer: the last by name may have no model yet
+            with_model = [name for name in runs if (folder / name / "model.npz").is_file()]
             raise RunError(f"{folder} holds runs, but is not one: name one of them, e.g. "
-                           f"--run {shell_word(folder / runs[-1])}")
+                           f"--run {shell_word(folder / (with_model or runs)[-1])}")
         raise RunError(f"{folder} is not a run folder: it has no config.json (the folder "
                        "`kanjinum train` wrote)")
     config = read_config(folder)

@@ -966,6 +966,11 @@ def test_folders_that_are_not_runs_say_so(base, tmp_path):
     assert_one_line_error(run("eval", "--run", holder), 2, "holds runs, but is not one",
                           f"--run {holder / 'tiny'}")
     assert_one_line_error(run("eval", "--run", holder / "tiny" / ".."), 2, "holds runs")
+    # a later run (by name) with no model yet is no example to follow (found in round 21)
+    unfinished = holder / "z-unfinished"
+    unfinished.mkdir()
+    (unfinished / "config.json").write_bytes((base / "run" / "config.json").read_bytes())
+    assert_one_line_error(run("eval", "--run", holder), 2, f"e.g. --run {holder / 'tiny'}")
     (tmp_path / "empty").mkdir()
     assert_one_line_error(run("eval", "--run", tmp_path / "empty"), 2, "is not a run folder")
 
