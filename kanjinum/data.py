@@ -606,7 +606,7 @@ def kinds_short_of(dataset: Dataset, per_kind: int) -> dict[str, int]:
     """The open kinds of a hard set (`hard_dataset`) holding fewer than per_kind numbers, with
     what each holds. A kind runs short where the range has no more of it apart from the excluded
     numbers: below 10^13 there are 108 repeated-digit numbers, and data/kanji.txt holds 103."""
-    counts = Counter(categorise(int(answer)) for answer in dataset.answers)
+    counts = kind_counts(dataset.answers)
     return {kind: counts[kind] for kind in OPEN_KINDS if counts[kind] < per_kind}
 
 
