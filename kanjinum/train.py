@@ -1111,13 +1111,12 @@ def _moved_data_file(out: Path, recorded: str, sha: str, data) -> str:
     """The run's data file where it lies now: the recorded path is gone, and the run could
     not go on at all (`--data NEW` was refused as a changed setting, whatever NEW held). The
     new file must hold the very bytes the run was trained on, as its sha256 says."""
-    if data is None or recorded_path(data) == recorded_path(recorded) \
-            or not Path(data).is_file():
+    another = data is not None and recorded_path(data) != recorded_path(recorded)
+    if not another or not Path(data).is_file():
         # fit(TrainConfig(epochs=5), out, resume=True) passes TrainConfig's default data
         # path, which the user never named: "data file data/kanji.txt not found" hid that
         # the run's own file is gone
-        neither = ("" if data is None or recorded_path(data) == recorded_path(recorded)
-                   else f", nor is {data}")
+        neither = f", nor is {data}" if another else ""
         raise RunError(f"the data file of {out}, {recorded}, is not there any more{neither}; "
                        "if it moved, add --data with its new path (fit: config.data; its "
                        "sha256 is checked)")
@@ -1398,9 +1397,8 @@ def default_run(runs_root: str | Path = "runs") -> tuple[Path, str]:
     runs = [p for p in folders if (p / "config.json").is_file()]
     trained = [p for p in runs if (p / "model.npz").is_file()]
     if trained:
-        chosen = max(trained, key=lambda p: (p / "model.npz").stat().st_mtime)
+        saved, chosen = max(((p / "model.npz").stat().st_mtime, p) for p in trained)
         why = f"{chosen}, the run under {root}/ whose model was saved last"
-        saved = (chosen / "model.npz").stat().st_mtime
         newer = sorted(p for p in runs if p not in trained
                        and (p / "config.json").stat().st_mtime > saved)
         if newer:
