@@ -817,6 +817,8 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                           "or start it again")
     fresh = out is None
     if not fresh:
+        if not isinstance(out, (str, os.PathLike)):  # 5 failed deep in pathlib
+            raise TypeError(f"out must be a run folder's path or None, not {type(out).__name__}")
         if not str(out).strip():  # Path("") would be the current folder
             raise OptionError("out is empty: name the run folder to write, or pass None for a "
                               "new one under runs/ (the CLI: --out)")

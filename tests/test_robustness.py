@@ -1402,6 +1402,16 @@ def test_fit_without_a_config_says_what_it_needs(tmp_path):
         fit({"hidden": 8}, tmp_path / "r")
 
 
+@pytest.mark.parametrize("out", [5, 2.5, ["runs/r"]])
+def test_fit_with_an_out_that_is_no_path_says_so(out, tmp_path, monkeypatch):
+    """fit(config, 5) failed in pathlib: "argument should be a str or an os.PathLike object"."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=f"out must be a run folder's path or None, not "
+                                        f"{type(out).__name__}"):
+        fit(TrainConfig(epochs=1), out)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_pytest_quiet_still_prints_its_summary():
     """`python -m pytest -q` printed nothing at all: the project's settings added a second -q."""
     root = Path(__file__).resolve().parent.parent
