@@ -676,6 +676,26 @@ def test_a_full_disk_names_the_users_file(tmp_path, monkeypatch, where):
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temporary file left
 
 
+def test_gen_data_on_a_full_disk_fails_as_train_does(tmp_path, monkeypatch):
+    """gen-data on a full disk said `cannot write …` with exit 2, a usage mistake; train says
+    `No space left on device: <file>` with 1, a failure while working."""
+    import errno
+
+    import kanjinum.fileio as fileio
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "fsync", full)
+    out = tmp_path / "d.txt"
+    out.write_text("old\n", encoding="utf-8")
+    result = run("gen-data", "--size", "40", "--out", out, "--force")
+    assert_clean_error(result, 1)
+    assert f"No space left on device: {out}" in result.output
+    assert out.read_text(encoding="utf-8") == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["d.txt"]
+
+
 def test_a_notebook_without_ipywidgets_gets_the_epoch_lines_without_a_broken_bar(monkeypatch):
     """rich draws a notebook's bar in an ipywidgets Output; without ipywidgets the bar drew
     nothing, warned 'install "ipywidgets" for Jupyter support' and left an empty output before
