@@ -261,6 +261,19 @@ def _char_value(char: str) -> int | None:
     return value
 
 
+# Numeral characters the parser does not read, each with what it means: named as "not a
+# numeral character", 一垓 (10**20, the unit after 京) looked like a typo, not a number too
+# large, and 廿一 (21, as old dates write it) like a stray character.
+_UNREAD_NUMERALS = {
+    **{unit: f"the unit 10**{power}, beyond 京: only numbers below {_LIMIT_TEXT} are read"
+       for unit, power in (("垓", 20), ("秭", 24), ("𥝱", 24), ("穣", 28), ("溝", 32),
+                           ("澗", 36))},
+    **{tens: f"{value} written as one character, which is not read: write {spelled}"
+       for tens, value, spelled in (("廿", 20, "二十"), ("卄", 20, "二十"), ("卅", 30, "三十"),
+                                    ("丗", 30, "三十"), ("卌", 40, "四十"))},
+}
+
+
 def _named(char: str) -> str:
     """'ニ' (U+30CB): the code point tells look-alikes apart (ニ katakana, 二 the numeral)."""
     return repr(char) if char.isascii() else f"{char!r} (U+{ord(char):04X})"
@@ -285,6 +298,10 @@ def _parse_scan(text: str, start: int, stop: int) -> int:
     for index in range(start, stop):
         value = _char_value(text[index])
         if value is None:
+            meaning = _UNREAD_NUMERALS.get(text[index])
+            if meaning is not None:
+                raise ValueError(f"parse_kanji: {_named(text[index])} at position {index + 1} "
+                                 f"in {text!r} is {meaning}")
             raise ValueError(
                 f"parse_kanji: {_named(text[index])} at position {index + 1} in {text!r} "
                 "is not a numeral character"

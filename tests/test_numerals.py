@@ -323,3 +323,18 @@ def test_superscripts_and_circled_digits_are_not_look_alikes(text, char):
     with pytest.raises(ValueError, match=f"{char!r}.* is not a numeral character"):
         parse_kanji(text)
     assert numerals.fold_look_alikes(text) == text
+
+
+@pytest.mark.parametrize("text, char, meaning", [
+    ("一垓", "垓", "the unit 10**20, beyond 京: only numbers below 10**20 are read"),
+    ("九千九百九十九垓", "垓", "beyond 京"),
+    ("一𥝱", "𥝱", "the unit 10**24"),
+    ("廿一", "廿", "20 written as one character, which is not read: write 二十"),
+    ("二百卅", "卅", "write 三十"),
+])
+def test_numerals_beyond_what_is_read_say_what_they_are(text, char, meaning):
+    """`convert 一垓` (10**20, the unit after 京) and `convert 廿一` (21) said '垓' ... is not a
+    numeral character: a typo, it seemed, rather than a number too large or a form not read."""
+    with pytest.raises(ValueError, match=re.escape(meaning)) as caught:
+        parse_kanji(text)
+    assert f"{char!r}" in str(caught.value) and "not a numeral character" not in str(caught.value)
