@@ -149,7 +149,7 @@ _CHAR_VALUES = {
         ("八捌8８", 8),
         ("九玖9９", 9),
         ("十拾", 10),
-        ("百佰", 100),
+        ("百佰陌", 100),
         ("千阡仟", 1000),
         ("万萬", 10**4),
         ("億", 10**8),
@@ -356,7 +356,7 @@ def parse_kanji(text: str) -> int:
 
     Accepted:
       - the output of `to_kanji` in every style, and 一千 / 一百 / 一十 as well as 千 / 百 / 十;
-      - old and formal characters (壱壹 弐貳弍 参參 伍 拾 佰 阡仟 萬, and 肆陸漆捌玖);
+      - old and formal characters (壱壹 弐貳弍 参參 伍 拾 佰陌 阡仟 萬, and 肆陸漆捌玖);
       - 〇 and 零 as zero, ASCII and full-width Arabic digits mixed with units
         (1億2000万, ２万５千, 3兆9千億, 千〇五 = 1005);
       - a run of digits with no unit read positionally (二〇二六 = 2026, 12345 = 12345);
