@@ -62,6 +62,17 @@ def test_help_names_what_the_arguments_are(command, name):
     assert "list[" not in result.output and name in result.output
 
 
+def test_convert_help_says_which_forms_it_reads_and_refuses():
+    """convert --help said only `一億一 → 100000001`: which forms it reads (一千, 壱, 3億5千万,
+    二〇二六) and refuses (commas, signs) was in docs/numerals.md, which pip install . does not
+    bring."""
+    result = run("convert", "--help")
+    assert result.exit_code == 0
+    for named in ("一千", "零", "壱", "3億5千万", "二〇二六", "commas", "signs", "decimal", "京",
+                  "10**20"):
+        assert named in result.output, named
+
+
 @pytest.mark.parametrize("args, expected", [
     (["一億一"], "100000001"),
     (["100000001", "--style", "daiji"], "壱億壱"),
