@@ -233,10 +233,12 @@ def convert(
     """Convert with the rule-based converter: 一億一 → 100000001, 100000001 → 一億一.
 
     Integers below 10**20 (ASCII or full-width digits) are written in --style.
-    Numerals are read in every style and as people write them: 一千 as well as 千, 〇 or 零,
-    formal characters (壱弐参拾阡萬, 壹貳參佰仟), digits with units (3億5千万, ２万５千) and a
-    run of kanji digits read by place (二〇二六). Refused, each with the reason: commas,
-    signs, decimal points, spaces inside a number, units beyond 京."""
+
+    Numerals are read in every style: 一千 or 千, 〇 or 零, formal 壱弐参拾阡萬, 3億5千万, 二〇二六.
+
+    Refused, with the reason: commas, signs, decimal points, spaces inside a number, units beyond 京."""
+    # One line per paragraph: typer's rich help keeps a docstring's line breaks, and a
+    # paragraph broken at 95 columns came out ragged in an 80-column terminal.
     # --help is all a user of `pip install .` has: docs/numerals.md does not come with it
     from kanjinum.numerals import fold_look_alikes, parse_kanji, to_kanji
 

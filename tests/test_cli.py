@@ -71,6 +71,11 @@ def test_convert_help_says_which_forms_it_reads_and_refuses():
     for named in ("一千", "零", "壱", "3億5千万", "二〇二六", "commas", "signs", "decimal", "京",
                   "10**20"):
         assert named in result.output, named
+    # each paragraph one line in ENV's wide terminal: typer keeps a docstring's line breaks,
+    # and the help came out ragged, broken mid-sentence
+    lines = result.output.splitlines()
+    assert any("Numerals are read" in line and "二〇二六" in line for line in lines), result.output
+    assert any("Refused" in line and "京" in line for line in lines), result.output
 
 
 @pytest.mark.parametrize("args, expected", [
