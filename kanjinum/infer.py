@@ -78,6 +78,10 @@ def question_word(run: Run) -> str:
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
     """The model's answers for numerals typed by a user; every one is checked before any runs."""
     check_is_run(run, "answer_numerals")
+    if not isinstance(texts, str):
+        # read once here, as predict does: the check below used a generator up, and the
+        # answers were an empty list, without a word
+        texts = list(texts)
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("answer_numerals takes a list of numerals as strings; for one, pass "
                         "[numeral]")

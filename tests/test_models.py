@@ -305,3 +305,13 @@ def test_a_heatmaps_title_says_right_or_wrong_in_words_not_with_a_zero():
     assert Answer("16+75", "91", None, None).panel()["title"] == "16+75 → 91"
     unreadable = Answer("一一", "11", None, None, "cannot read it")
     assert unreadable.panel()["title"] == "一一 → 11 (the parser cannot read it)"
+
+
+def test_answer_numerals_reads_a_generator_of_numerals():
+    """answer_numerals(run, (n for n in numerals)) answered [] without a word: its type check
+    used the generator up (predict reads one)."""
+    from kanjinum.infer import answer_numerals
+    from kanjinum.train import load_run
+    run = load_run("default")
+    found = answer_numerals(run, (n for n in ["一億一", "二"]))
+    assert [a.answer for a in found] == ["100000001", "2"]
