@@ -678,12 +678,21 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
         raise RunError(f"--out {out}: {blocking} is a file, not a folder")
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
-    unfinished = (out / "config.json").exists() and not (out / "state.npz").exists()
+    no_state = (out / "config.json").exists() and not (out / "state.npz").exists()
+    unfinished = no_state and not has_model(out)
+    # A trained model without its training state: a run copied or shared as config.json and
+    # model.npz, or the shipped model. It was called a run that "saved no checkpoint", and
+    # --force advised, which replaces the model.
+    trained = no_state and has_model(out)
     if resume:
         if unfinished:  # a NaN, or a stop, before its first iteration's checkpoint
             raise RunError(f"nothing to resume in {out}: its training saved no state.npz "
                            f"(it stopped before any checkpoint); start it again with --force "
                            "(fit: force=True)" + set_aside_note(out))
+        if trained:
+            raise RunError(f"nothing to resume in {out}: it holds a trained model but no "
+                           "state.npz, the training state that --resume continues (fit: "
+                           "resume=True); train a new run in another folder")
         if not (out / "state.npz").exists():
             raise RunError(f"nothing to resume in {out}: no state.npz there")
         return
@@ -691,6 +700,10 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
         if unfinished:
             raise RunError(f"run folder {out} holds a run that saved no checkpoint; pass --force "
                            "(fit: force=True) to start it again" + set_aside_note(out))
+        if trained:
+            raise RunError(f"run folder {out} holds a trained model (model.npz, without the "
+                           "state.npz that --resume needs); choose another folder, or pass "
+                           "--force (fit: force=True) to replace it")
         raise RunError(f"run folder {out} is not empty; pass --resume to continue it "
                        "or --force to start it again (fit: resume=True, force=True)")
     if force and not resume:

@@ -1794,3 +1794,21 @@ def test_a_model_of_the_runs_size_is_loaded_without_reading_its_headers_twice(ba
     monkeypatch.setattr(train, "_check_declared_bytes", not_needed)
     assert load_run(base / "run").model.params
     assert load_run("default").model.params
+
+
+def test_a_trained_run_without_its_state_is_not_called_unfinished(base, tmp_path):
+    """A run folder of config.json and model.npz (a run shared without its state.npz, or the
+    shipped model): --resume said "its training saved no state.npz (it stopped before any
+    checkpoint); start it again with --force", and train without --resume "holds a run that
+    saved no checkpoint; pass --force", advice that replaces the trained model."""
+    folder = copy_run(base, tmp_path)
+    (folder / "state.npz").unlink()
+    result = run("train", "--out", folder, "--resume", "--epochs", 3)
+    assert_one_line_error(result, 2, "holds a trained model but no state.npz")
+    assert "stopped before" not in result.output and "--force" not in result.output
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--out", folder)
+    assert_one_line_error(result, 2, "holds a trained model (model.npz")
+    assert "saved no checkpoint" not in result.output
+    with pytest.raises(RunError, match="holds a trained model but no state.npz"):
+        fit(TrainConfig(epochs=3), folder, resume=True)
+    assert load_run(folder).predict(["一"])[0]  # untouched, still a run
