@@ -678,6 +678,11 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
         raise RunError(f"--out {out}: {blocking} is a file, not a folder")
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
+    if out.resolve() == DEFAULT_RUN.resolve():
+        # run.path of load_run("default"), inside the installed package: --force would replace
+        # the model that eval and attend fall back on, and --resume has no state to go on from
+        raise RunError(f"{out} is the shipped model (--run default), which training never "
+                       "replaces; choose another folder for the run")
     no_state = (out / "config.json").exists() and not (out / "state.npz").exists()
     unfinished = no_state and not has_model(out)
     # A trained model without its training state: a run copied or shared as config.json and

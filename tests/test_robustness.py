@@ -1812,3 +1812,17 @@ def test_a_trained_run_without_its_state_is_not_called_unfinished(base, tmp_path
     with pytest.raises(RunError, match="holds a trained model but no state.npz"):
         fit(TrainConfig(epochs=3), folder, resume=True)
     assert load_run(folder).predict(["一"])[0]  # untouched, still a run
+
+
+def test_the_shipped_models_folder_is_never_trained_into(base):
+    """fit(config, load_run("default").path, force=True) replaced the shipped model inside the
+    installed package (eval's and attend's fallback) with the new run."""
+    shipped = load_run("default").path
+    before = {f.name: f.read_bytes() for f in shipped.iterdir()}
+    for resume, force in ((False, True), (True, False), (False, False)):
+        with pytest.raises(RunError, match="is the shipped model"):
+            fit(TrainConfig(data=str(base / "d.txt"), hidden=4, epochs=1), shipped,
+                resume=resume, force=force)
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--out", shipped, "--force")
+    assert_one_line_error(result, 2, "is the shipped model")
+    assert {f.name: f.read_bytes() for f in shipped.iterdir()} == before
