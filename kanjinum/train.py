@@ -79,6 +79,15 @@ class TrainConfig:
     split_seed: int = D.BOOK_SPLIT_SEED
     target_acc: float | None = None
 
+    def __post_init__(self):
+        # numpy's numbers as Python's: a notebook's sweep over np.arange(8, 65, 8) or
+        # np.float32 rates was refused ("hidden must be of type int, not np.int64(8)", "lr
+        # must be a number, not np.float32(0.01)"), and json cannot write them to config.json
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.generic):
+                object.__setattr__(self, f.name, value.item())
+
     def check(self) -> None:
         """OptionError for the first setting out of its range or of the wrong type."""
         for f in fields(self):
@@ -128,7 +137,7 @@ _threadpools = None
 def check_threads(threads) -> None:
     """An OptionError unless threads is a whole number from 1 to the cores this process may
     use; the message starts with "threads", so the CLI makes it "--threads ..."."""
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 1:
         raise OptionError(f"threads must be a whole number of at least 1, not {threads!r}")
     cores = available_cores()
     if threads > cores:
@@ -159,7 +168,7 @@ def blas_threads(threads: int):
         from threadpoolctl import ThreadpoolController
 
         _threadpools = ThreadpoolController()
-    with _threadpools.limit(limits=threads, user_api="blas"):
+    with _threadpools.limit(limits=int(threads), user_api="blas"):
         yield
 
 
@@ -260,8 +269,8 @@ class Run:
         if odd:  # [1] failed deep inside: 'int' object is not iterable
             raise TypeError(f"predict takes a list of questions as strings, not "
                             f"{type(odd[0]).__name__} ({odd[0]!r})")
-        if not isinstance(batch, int) or isinstance(batch, bool):  # 1.5 failed in range()
-            raise TypeError(f"batch must be a whole number, not {batch!r}")
+        if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool):
+            raise TypeError(f"batch must be a whole number, not {batch!r}")  # 1.5: in range()
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch}")
         for question in questions:

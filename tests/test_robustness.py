@@ -1826,3 +1826,22 @@ def test_the_shipped_models_folder_is_never_trained_into(base):
     result = run("train", "--data", base / "d.txt", "--hidden", 4, "--out", shipped, "--force")
     assert_one_line_error(result, 2, "is the shipped model")
     assert {f.name: f.read_bytes() for f in shipped.iterdir()} == before
+
+
+def test_numpys_numbers_are_taken_as_settings(base, tmp_path):
+    """A notebook's sweep over np.arange(4, 9, 4) was refused: "hidden must be of type int, not
+    np.int64(4)", "lr must be a number, not np.float32(0.01)", "threads must be a whole number
+    of at least 1, not np.int64(1)", predict's "batch must be a whole number, not np.int64(2)"."""
+    data = str(base / "d.txt")
+    plain = fit(TrainConfig(data=data, hidden=4, wordvec=4, epochs=1, seed=3), tmp_path / "a")
+    for hidden in np.arange(4, 9, 4):
+        config = TrainConfig(data=data, hidden=hidden, wordvec=np.int32(4), epochs=np.int64(1),
+                             seed=np.uint32(3), lr=np.float64(0.005), clip=np.float32(5))
+        assert type(config.hidden) is int and type(config.clip) is float
+        found = fit(config, tmp_path / f"h{hidden}", threads=np.int64(1))
+        assert json.loads((found.path / "config.json").read_text())["train"]["hidden"] == hidden
+    assert all(np.array_equal(a, b) for a, b in zip(plain.model.params, load_run(
+        tmp_path / "h4").model.params))
+    assert found.predict(["一", "二"], batch=np.int64(1))[0] == found.predict(["一", "二"])[0]
+    with pytest.raises(OptionError, match="of type int"):  # still whole numbers only
+        TrainConfig(hidden=np.float64(8.0)).check()
