@@ -71,6 +71,19 @@ def answer_steps(tgt_mask):
     return steps
 
 
+def _check_ids(xs, vocab_size: int) -> None:
+    """A ValueError for question ids the embedding has no row for. The decoding encoder
+    (`LSTM.infer`) packs each step's (state, id) into one number, so an id of vocab_size or
+    more read as another state's step: questions encoded with another vocabulary were
+    answered, wrongly, without a word (the training forward raised numpy's IndexError)."""
+    if not np.issubdtype(xs.dtype, np.integer):
+        raise TypeError(f"xs must hold integer ids, not {xs.dtype} values")
+    if xs.size and (xs.min() < 0 or xs.max() >= vocab_size):
+        raise ValueError(f"xs holds ids outside 0..{vocab_size - 1}, the rows of this model's "
+                         f"embedding (found {xs.min()}..{xs.max()}): encode the questions with "
+                         "the vocabulary the model was trained with (run.vocab)")
+
+
 class Seq2seq:
     """Encoder and plain decoder; Peeky and AttentionSeq2seq change only the decoder."""
 
@@ -195,6 +208,7 @@ class Seq2seq:
         once (see each model's `_decoding_steps`).
         """
         xs = np.asarray(xs)
+        _check_ids(xs, self.config.vocab_size)
         N = xs.shape[0]
         enc_hs, h = self._encode_for_decoding(xs, src_mask)
         mask = None if src_mask is None else np.asarray(src_mask, dtype=bool)

@@ -116,6 +116,22 @@ def test_generate_stops_at_the_end_marker():
     assert (ids == 0).all() and weights.shape == (3, 6, 4)
 
 
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_generate_refuses_ids_outside_the_vocabulary(kind):
+    """Questions encoded with another, larger vocabulary were answered without a word: the
+    decoding encoder packs (state, id) into one number, so id V read as a masked step and
+    larger ids as other states' steps (the training forward raised numpy's IndexError)."""
+    model = build_model(ModelConfig(kind, V, D, H), seed=0)
+    xs = np.full((2, 4), 2, np.int32)
+    model.generate(xs, start_id=1, length=3)
+    for bad in (V, V + 3, -1):
+        xs[1, 2] = bad
+        with pytest.raises(ValueError, match=rf"ids outside 0..{V - 1}.*run\.vocab"):
+            model.generate(xs, start_id=1, length=3)
+    with pytest.raises(TypeError, match="integer ids"):
+        model.generate(np.ones((2, 4)), start_id=1, length=3)
+
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_tiny_model_overfits_a_few_examples(kind):
     rng = np.random.default_rng(0)
