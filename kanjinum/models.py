@@ -418,7 +418,10 @@ class BiAttentionSeq2seq(AttentionSeq2seq):
 
     def encode(self, xs, src_mask=None):
         emb = self.layers["encoder.embed"].forward(xs)
-        fwd, back = self.layers["encoder.lstm"], self.layers["encoder.lstm_back"]
+        return self._encode_both_ways(emb, xs, src_mask, self.layers["encoder.lstm"],
+                                      self.layers["encoder.lstm_back"])
+
+    def _encode_both_ways(self, emb, xs, src_mask, fwd: LSTM, back: LSTM):
         hs_f = fwd.forward(emb, mask=src_mask, lead=self.encoder_lead(xs, src_mask))
         back_mask = None if src_mask is None else src_mask[:, ::-1]
         hs_b = back.forward(emb[:, ::-1], mask=back_mask)[:, ::-1]
@@ -426,7 +429,14 @@ class BiAttentionSeq2seq(AttentionSeq2seq):
         return enc_hs, np.concatenate((fwd.h_last, back.h_last), axis=1)
 
     def _encode_for_decoding(self, xs, src_mask):
-        return self.encode(xs, src_mask)  # the backward direction reads the padding last
+        # encode()'s arithmetic (the backward direction reads the padding last), on layers of
+        # their own over the same weights: the encoder's layers keep what backward() needs, and
+        # a generate between a forward and its backward (a sample printed in a training loop)
+        # replaced it with the decoded batch's, so the gradients came out wrong
+        emb = np.take(self.layers["encoder.embed"].params[0], xs, axis=0)
+        return self._encode_both_ways(emb, xs, src_mask,
+                                      LSTM(*self.layers["encoder.lstm"].params),
+                                      LSTM(*self.layers["encoder.lstm_back"].params))
 
     def _encode_backward(self, denc_hs, dh) -> None:
         half = self.config.hidden // 2

@@ -132,6 +132,24 @@ def test_generate_refuses_ids_outside_the_vocabulary(kind):
     with pytest.raises(TypeError, match="integer ids"):
         model.generate(np.ones((2, 4)), start_id=1, length=3)
 
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_generate_between_forward_and_backward_changes_no_gradient(kind):
+    """A training loop that decodes a sample between forward and backward: bi-attention's
+    decoding ran the encoder's own layers, which keep what backward needs, so the gradients
+    were those of a mix of the two batches."""
+    rng = np.random.default_rng(6)
+    model = build_model(ModelConfig(kind, V, D, H), seed=1, dtype=np.float64)
+    xs, ts, src_mask, tgt_mask = _batch(rng)
+    model.forward(xs, ts, src_mask, tgt_mask)
+    model.backward()
+    alone = [g.copy() for g in model.grads]
+    model.forward(xs, ts, src_mask, tgt_mask)
+    model.generate(rng.integers(0, V, size=(5, 6)), start_id=1, length=3)
+    model.backward()
+    for name, before, after in zip(model.named_params(), alone, model.grads):
+        assert np.array_equal(before, after), name
+
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_tiny_model_overfits_a_few_examples(kind):
     rng = np.random.default_rng(0)
