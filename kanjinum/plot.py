@@ -168,6 +168,11 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None)
     Columns are the real characters in reading order; weights with one column more (a model
     without a mask, which attends to the padding too) show it as a last column, "(pad)".
     """
+    if isinstance(items, (dict, str)):
+        # one panel alone was read key by key: "item 0 is a str, not a dict of question, …"
+        raise TypeError(f"attention_heatmaps takes a list of panels, not a "
+                        f"{type(items).__name__}; for one, pass [panel]")
+    items = list(items)  # a generator of panels had "no len()"
     if not items:
         raise ValueError("no numeral to draw")
     if len(items) > MAX_PANELS:

@@ -242,3 +242,15 @@ def test_the_readmes_heatmap_can_be_made_again_by_its_command():
     docs = Path(__file__).resolve().parent.parent / "docs"
     assert "--out docs/attention.png" in (docs.parent / "README.md").read_text(encoding="utf-8")
     assert png_text(docs / "attention.png").get(MARK_KEY) == HEATMAP_MARK
+
+
+def test_one_panel_alone_is_asked_for_in_a_list(tmp_path):
+    """attention_heatmaps(answer.panel()) said "item 0 is a str, not a dict of question, answer,
+    weights", which a panel is; a generator of panels failed with "has no len()"."""
+    item = panel("一", "1")
+    with pytest.raises(TypeError, match=r"takes a list of panels, not a dict; for one, pass "
+                                        r"\[panel\]"):
+        attention_heatmaps(item, tmp_path / "a.png")
+    assert not (tmp_path / "a.png").exists()
+    drawn = attention_heatmaps(p for p in [item, panel("二", "2")])
+    assert drawn.axes[1].get_title().startswith("二 →")
