@@ -155,9 +155,22 @@ def _check_panel_values(k: int, item: dict) -> None:
     for key in ("question", "answer"):
         if not isinstance(item[key], str):
             raise TypeError(f"item {k}'s {key} is a {type(item[key]).__name__}, not a str")
-    if item["weights"] is not None and np.ndim(item["weights"]) != 2:
+    if item["weights"] is None:
+        return
+    if np.ndim(item["weights"]) != 2:
         raise ValueError(f"item {k}'s weights have {np.ndim(item['weights'])} dimensions, not "
                          "2 (a row per answer character, a column per question character)")
+    # Weights of another question (a mix-up of lists in a notebook) were drawn under this
+    # one's characters, the columns labelled wrong or left without a label, silently
+    rows, columns = np.shape(item["weights"])
+    length, answer = len(item["question"]), len(item["answer"])
+    if columns not in (length, length + 1):
+        raise ValueError(f"item {k}'s weights have {columns} columns for a question of "
+                         f"{length} characters: one a character (and one more, the padding's, "
+                         "for a model without a mask)")
+    if rows < max(answer, 1):
+        raise ValueError(f"item {k}'s weights have {rows} rows for an answer of {answer} "
+                         "characters: one a character")
 
 
 def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None) -> Figure:

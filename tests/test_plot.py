@@ -254,3 +254,16 @@ def test_one_panel_alone_is_asked_for_in_a_list(tmp_path):
     assert not (tmp_path / "a.png").exists()
     drawn = attention_heatmaps(p for p in [item, panel("二", "2")])
     assert drawn.axes[1].get_title().startswith("二 →")
+
+
+def test_weights_that_do_not_fit_their_question_are_refused(tmp_path):
+    """Weights of another question (lists mixed up in a notebook) were drawn under this one's
+    characters: 7 columns under 2 labels, 1 column under 3, without a word."""
+    for weights, fragment in ((np.ones((1, 7)), "7 columns for a question of 2 characters"),
+                              (np.ones((3, 1)), "1 columns for a question of 2 characters"),
+                              (np.ones((1, 2)), "1 rows for an answer of 2 characters")):
+        with pytest.raises(ValueError, match=fragment):
+            attention_heatmaps([{"question": "一二", "answer": "12", "weights": weights}],
+                               tmp_path / "a.png")
+    assert not (tmp_path / "a.png").exists()
+    attention_heatmaps([{"question": "一二", "answer": "12", "weights": np.ones((2, 3)) / 3}])
