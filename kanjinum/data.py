@@ -582,6 +582,8 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
     if not 1 <= per_kind <= MAX_PER_KIND:
         # Each kind draws up to 200 × per_kind numbers, and small kinds always use them all.
         raise DataError(f"--per-kind must be between 1 and {MAX_PER_KIND:,}, not {per_kind:,}")
+    if not 1 <= max_digits <= 20:  # as generate_kanji: 0 failed in numpy ("low >= high")
+        raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
     rng = seeded_rng(seed)
     excluded = _numbers_named(exclude)
     chosen: dict[int, None] = dict.fromkeys(closed_numbers(max_digits))

@@ -428,3 +428,11 @@ def test_a_utf16_file_is_named_as_such(tmp_path, encoding):
     path.write_bytes((bom + "一_1\n二_2\n").encode(encoding))
     with pytest.raises(DataError, match=r"d.txt is not UTF-8 text but UTF-16 .*iconv -f UTF-16 -t UTF-8"):
         D.read_dataset(path)
+
+
+def test_hard_dataset_checks_its_digit_count_as_generate_kanji_does():
+    """hard_dataset(max_digits=0) failed in numpy with "low >= high", and 30 in the numeral
+    writer; only the CLI checked --max-digits."""
+    for digits in (0, -3, 21, 30):
+        with pytest.raises(D.DataError, match=f"--max-digits must be between 1 and 20, not {digits}"):
+            D.hard_dataset(max_digits=digits, per_kind=2)
