@@ -797,8 +797,26 @@ def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool 
     if not resume and not isinstance(config, TrainConfig):
         raise TypeError(f"fit needs a TrainConfig (None only with resume=True), not "
                         f"{type(config).__name__}")
+    _check_reporter(reporter)
     with blas_threads(threads), _FolderLocks() as locks:  # threads checked before any work
         return _fit(config, out, resume, force, reporter, threads, locks)
+
+
+def _check_reporter(reporter) -> None:
+    """A TypeError, before the run folder is made, for a reporter that is not one: print, the
+    class RichReporter, a Console failed at its first call, after config.json was written, and
+    the folder then held "a run that saved no checkpoint" that fit refused without force."""
+    if reporter is None:
+        return
+    if isinstance(reporter, type):
+        raise TypeError(f"reporter is the class {reporter.__name__}; pass one of its objects, "
+                        "e.g. RichReporter(Console())")
+    lacking = [name for name in ("start", "epoch_start", "iteration", "epoch_end", "message")
+               if not callable(getattr(reporter, name, None))]
+    if lacking:
+        raise TypeError(f"reporter {type(reporter).__name__} has no {', '.join(lacking)}: fit "
+                        "takes a kanjinum.train.Reporter, e.g. kanjinum.cli.RichReporter("
+                        "Console())")
 
 
 class _FolderLocks:

@@ -1845,3 +1845,20 @@ def test_numpys_numbers_are_taken_as_settings(base, tmp_path):
     assert found.predict(["一", "二"], batch=np.int64(1))[0] == found.predict(["一", "二"])[0]
     with pytest.raises(OptionError, match="of type int"):  # still whole numbers only
         TrainConfig(hidden=np.float64(8.0)).check()
+
+
+def test_a_reporter_that_is_not_one_is_refused_before_the_run_folder_is_made(base, tmp_path):
+    """fit(..., reporter=print), the class RichReporter or a Console failed at the first call,
+    after config.json was written: the folder then held "a run that saved no checkpoint", and
+    the same fit with a right reporter was refused without force=True."""
+    from rich.console import Console
+
+    from kanjinum.cli import RichReporter
+    config = TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, epochs=1)
+    for reporter, fragment in ((print, "has no start, epoch_start"),
+                               (RichReporter, "the class RichReporter"),
+                               (Console(), "Console has no")):
+        with pytest.raises(TypeError, match=fragment):
+            fit(config, tmp_path / "r", reporter=reporter)
+        assert not (tmp_path / "r").exists()
+    fit(config, tmp_path / "r", reporter=RichReporter(Console(quiet=True)))
