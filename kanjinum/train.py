@@ -264,6 +264,10 @@ class Run:
         """
         if isinstance(questions, str):
             raise TypeError("predict takes a list of questions; for one, pass [question]")
+        if isinstance(questions, (D.Dataset, os.PathLike)):  # "… object is not iterable"
+            raise TypeError(f"predict takes a list of questions, not a "
+                            f"{type(questions).__name__}: pass read_dataset(path).questions, "
+                            "or score a data set with evaluate(run, dataset or path)")
         questions = list(questions)  # a generator is read once here (len() refused it)
         odd = [q for q in questions if not isinstance(q, str)]
         if odd:  # [1] failed deep inside: 'int' object is not iterable

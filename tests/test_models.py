@@ -349,3 +349,18 @@ def test_answer_numerals_reads_a_generator_of_numerals():
     run = load_run("default")
     found = answer_numerals(run, (n for n in ["一億一", "二"]))
     assert [a.answer for a in found] == ["100000001", "2"]
+
+
+def test_predict_given_a_dataset_or_its_path_says_what_it_takes():
+    """run.predict(test_set) or run.predict(Path("data/hard.txt")) failed with "'Dataset'
+    object is not iterable"."""
+    from pathlib import Path
+
+    from kanjinum.data import read_dataset
+    from kanjinum.train import load_run
+    run = load_run("default")
+    path = Path(__file__).resolve().parent.parent / "data" / "hard.txt"
+    for given in (read_dataset(path), path):
+        with pytest.raises(TypeError, match=r"not a \w+: pass read_dataset\(path\)\.questions.*"
+                                            r"evaluate\(run"):
+            run.predict(given)
