@@ -468,8 +468,18 @@ def _draw_uniform_batch(rng: np.random.Generator, max_digits: int, size: int) ->
 # --- generation -----------------------------------------------------------------------------
 
 
+def check_whole(name: str, value) -> None:
+    """A TypeError for a count or seed that is not a whole number: size=1e4, a notebook's
+    natural way to write 10,000, failed in numpy ("expected a sequence of integers or a single
+    integer, got '20016.0'"), and hard_dataset(per_kind=2.5) drew 3 of each kind."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        hint = f" (write {int(value):_})" if isinstance(value, float) and value.is_integer() else ""
+        raise TypeError(f"{name} must be a whole number, not {value!r}{hint}")
+
+
 def check_seed(seed: int) -> int:
     """A data seed as given; one outside 0..MAX_SEED is a usage mistake."""
+    check_whole("seed", seed)
     if not 0 <= seed <= MAX_SEED:
         raise DataError(f"--seed must be in 0..{MAX_SEED}, not {seed}")
     return seed
@@ -542,6 +552,8 @@ def _add_hard_numbers(chosen: dict, rng, max_digits: int, target: int) -> None:
 
 def check_generation_options(size: int, max_digits: int, hard_share: float) -> None:
     """The options of `generate_kanji`, checked before any file is looked at."""
+    check_whole("size", size)
+    check_whole("max_digits", max_digits)
     if size < 1:
         raise DataError(f"--size must be at least 1, not {size}")
     if not 1 <= max_digits <= 20:
@@ -552,6 +564,8 @@ def check_generation_options(size: int, max_digits: int, hard_share: float) -> N
 
 def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999) -> Dataset:
     """The book's chapter-7 task: `16+75` → `91`, operands 0..max_operand, unique questions."""
+    check_whole("size", size)
+    check_whole("max_operand", max_operand)
     if max_operand < 1:
         raise DataError(f"max_operand must be at least 1, not {max_operand}")
     largest = min((max_operand + 1) ** 2, MAX_SIZE)  # distinct pairs, and what gen-data writes
@@ -579,6 +593,8 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
         exclude = exclude.questions
     elif isinstance(exclude, (str, os.PathLike)):
         raise TypeError("exclude takes questions, e.g. read_dataset(path).questions, not a path")
+    check_whole("per_kind", per_kind)
+    check_whole("max_digits", max_digits)
     if not 1 <= per_kind <= MAX_PER_KIND:
         # Each kind draws up to 200 × per_kind numbers, and small kinds always use them all.
         raise DataError(f"--per-kind must be between 1 and {MAX_PER_KIND:,}, not {per_kind:,}")

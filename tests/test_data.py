@@ -436,3 +436,22 @@ def test_hard_dataset_checks_its_digit_count_as_generate_kanji_does():
     for digits in (0, -3, 21, 30):
         with pytest.raises(D.DataError, match=f"--max-digits must be between 1 and 20, not {digits}"):
             D.hard_dataset(max_digits=digits, per_kind=2)
+
+
+def test_sizes_and_seeds_that_are_not_whole_numbers_are_named():
+    """generate_kanji(size=1e4) failed in numpy ("expected a sequence of integers or a single
+    integer, got '20016.0'"), generate_addition(size=1e4) with "'float' object cannot be
+    interpreted as an integer", and hard_dataset(per_kind=2.5) drew 3 of each kind."""
+    with pytest.raises(TypeError, match=r"size must be a whole number, not 10000.0 \(write 10_000\)"):
+        D.generate_kanji(size=1e4)
+    with pytest.raises(TypeError, match="size must be a whole number"):
+        D.generate_addition(size=1e4)
+    with pytest.raises(TypeError, match="max_operand must be a whole number, not 2.5$"):
+        D.generate_addition(size=3, max_operand=2.5)
+    with pytest.raises(TypeError, match="per_kind must be a whole number, not 2.5"):
+        D.hard_dataset(max_digits=4, per_kind=2.5)
+    with pytest.raises(TypeError, match="seed must be a whole number, not 1.5"):
+        D.generate_kanji(size=10, seed=1.5)
+    with pytest.raises(TypeError, match="size must be a whole number, not '10'"):
+        D.generate_kanji(size="10")
+    assert len(D.generate_kanji(size=np.int64(10), max_digits=np.int32(5), seed=np.uint32(2))) == 10
