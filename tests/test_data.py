@@ -455,3 +455,12 @@ def test_sizes_and_seeds_that_are_not_whole_numbers_are_named():
     with pytest.raises(TypeError, match="size must be a whole number, not '10'"):
         D.generate_kanji(size="10")
     assert len(D.generate_kanji(size=np.int64(10), max_digits=np.int32(5), seed=np.uint32(2))) == 10
+
+
+def test_vocab_encode_refuses_a_bare_text():
+    """vocab.encode("一億一", 25) encoded each character as a question of its own: three rows,
+    without a word (predict refuses a bare string for the same reason)."""
+    vocab = D.Vocab.from_texts(["一億"])
+    with pytest.raises(TypeError, match=r"for one, pass \[text\]"):
+        vocab.encode("一億一", 5)
+    assert vocab.encode(["一億一"], 5).shape == (1, 5)
