@@ -28,6 +28,8 @@ class Adam:
             self.v = [np.zeros_like(p) for p in params]
         if len(self.m) != len(params) or any(m.shape != p.shape for m, p in zip(self.m, params)):
             raise ValueError("Adam state does not match the params it is asked to update")
+        if len(grads) != len(params):  # zip stopped at the shorter: params left unupdated
+            raise ValueError(f"Adam.update: {len(grads)} grads for {len(params)} params")
         if self._scratch is None or len(self._scratch) != len(params):
             self._scratch = [np.empty_like(p) for p in params]
 
@@ -98,6 +100,7 @@ def _fitted_to(moments: list[np.ndarray], params, name: str) -> list[np.ndarray]
 def clip_grads(grads, max_norm) -> float:
     """Scale all grads in place so their global L2 norm is at most max_norm; returns the norm
     before clipping. A max_norm of None or <= 0 turns clipping off (the norm is still returned)."""
+    grads = list(grads)  # a generator was used up by the norm and left unclipped
     norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
     if max_norm is not None and max_norm > 0 and norm > max_norm:
         rate = max_norm / norm

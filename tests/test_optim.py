@@ -100,3 +100,15 @@ def test_clip_grads_leaves_small_or_unclipped_grads_alone(max_norm):
     grads = [np.array([3.0, 4.0])]
     assert clip_grads(grads, max_norm) == pytest.approx(5.0)
     np.testing.assert_array_equal(grads[0], [3.0, 4.0])
+
+
+def test_a_short_list_of_grads_or_a_generator_is_not_half_used():
+    """Adam.update(params, grads[:-1]) left the last param as it was (zip stopped early), and
+    clip_grads(g for g in grads) used the generator up computing the norm and clipped nothing."""
+    params = [np.ones(3), np.ones(2)]
+    with pytest.raises(ValueError, match="1 grads for 2 params"):
+        Adam().update(params, [np.ones(3)])
+    grads = [np.full(3, 4.0), np.full(2, 4.0)]
+    norm = clip_grads((g for g in grads), 1.0)
+    assert norm == pytest.approx(4 * math.sqrt(5))
+    assert math.sqrt(sum(float(np.vdot(g, g)) for g in grads)) == pytest.approx(1.0)
