@@ -29,6 +29,14 @@ def softmax(x, axis=-1):
     return e
 
 
+def _check_forward_ran(kept, layer) -> None:
+    """backward uses what forward kept: called first, it failed with "cannot unpack
+    non-iterable NoneType object" and the like."""
+    if kept is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward before any forward: call forward "
+                           "first (backward uses what it kept)")
+
+
 class Embedding:
     """Looks up rows of W (V, D): ids (N, T) -> (N, T, D)."""
 
@@ -42,6 +50,7 @@ class Embedding:
         return np.take(self.params[0], ids, axis=0)  # (N, T, D)
 
     def backward(self, dout):
+        _check_forward_ran(self.ids, self)
         dW = self.grads[0]
         V, D = dW.shape
         ids = self.ids.ravel()
@@ -75,6 +84,7 @@ class TimeAffine:
         return out.reshape(N, T, -1)
 
     def backward(self, dout):
+        _check_forward_ran(self.x2d, self)
         W, _ = self.params
         N, T, O = dout.shape
         dout2d = dout.reshape(N * T, O)
@@ -374,6 +384,7 @@ class LSTM:
         zero); `dh0` is then None. After a forward with `lead`, dh0 and dc0 are None: rows that
         shared their start have one gradient between them.
         """
+        _check_forward_ran(self._cache, self)
         Wx, Wh, _ = self.params
         xh, gates, c_all, tanh_c, order, counts, mask_tm, shared = self._cache
         T, _, N, H = gates.shape
@@ -636,6 +647,7 @@ class Attention:
 
     def backward(self, dcontext):
         """dcontext (N, Td, H) -> (denc_hs (N, Te, H), ddec_hs (N, Td, H))."""
+        _check_forward_ran(self._cache, self)
         enc_hs, dec_hs = self._cache
         weights = self.weights
         dweights = np.matmul(dcontext, enc_hs.transpose(0, 2, 1))  # (N, Td, Te)
@@ -680,6 +692,7 @@ class SoftmaxCrossEntropy:
         return loss / count
 
     def backward(self, dout=1.0):
+        _check_forward_ran(self._cache, self)
         probs, targets, weights, count = self._cache
         dscores = probs.copy()  # (N, T, V)
         np.put_along_axis(dscores, targets[..., None],

@@ -417,3 +417,22 @@ def test_layers_keep_float32():
     y = affine.forward(x)
     assert y.dtype == f32 and affine.backward(np.ones_like(y)).dtype == f32
     assert all(g.dtype == f32 for g in affine.grads)
+
+
+def test_backward_before_any_forward_says_so():
+    """A learner's first backward, before forward: "cannot unpack non-iterable NoneType
+    object", "'NoneType' object has no attribute 'T'" and the like, from each layer; a model's
+    backward() failed the same way in its loss layer."""
+    from kanjinum.models import ModelConfig, build_model
+    rng = np.random.default_rng(0)
+    layers = [(Embedding(rng.standard_normal((5, 3))), np.ones((1, 2, 3))),
+              (TimeAffine(rng.standard_normal((3, 4)), np.zeros(4)), np.ones((1, 2, 4))),
+              (LSTM(rng.standard_normal((3, 8)), rng.standard_normal((2, 8)), np.zeros(8)),
+               np.ones((1, 2, 2))),
+              (Attention(), np.ones((1, 2, 3))), (SoftmaxCrossEntropy(), 1.0)]
+    for layer, dout in layers:
+        with pytest.raises(RuntimeError, match=f"{type(layer).__name__}.backward before any "
+                                               "forward: call forward first"):
+            layer.backward(dout)
+    with pytest.raises(RuntimeError, match="before any forward"):
+        build_model(ModelConfig("attention", 5, 3, 4)).backward()
