@@ -46,8 +46,8 @@ class Embedding:
         self.ids = None
 
     def forward(self, ids):
-        self.ids = ids
-        return np.take(self.params[0], ids, axis=0)  # (N, T, D)
+        self.ids = np.asarray(ids)  # backward ravels them: ids as a list failed there
+        return np.take(self.params[0], self.ids, axis=0)  # (N, T, D)
 
     def backward(self, dout):
         _check_forward_ran(self.ids, self)

@@ -436,3 +436,13 @@ def test_backward_before_any_forward_says_so():
             layer.backward(dout)
     with pytest.raises(RuntimeError, match="before any forward"):
         build_model(ModelConfig("attention", 5, 3, 4)).backward()
+
+
+def test_embedding_takes_ids_as_a_list_in_backward_too():
+    """forward took [[1, 2]] (np.take does), backward failed: 'list' object has no attribute
+    'ravel'."""
+    W = np.arange(15.0).reshape(5, 3)
+    layer = Embedding(W)
+    assert layer.forward([[1, 2, 1]]).shape == (1, 3, 3)
+    layer.backward(np.ones((1, 3, 3)))
+    assert layer.grads[0][:, 0].tolist() == [0, 2, 1, 0, 0]
