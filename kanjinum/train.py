@@ -879,7 +879,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
     config.check()
     if not resume:  # as the CLI records it: found again from any folder
         config = replace(config, data=recorded_path(config.data))
-    dataset = D.read_dataset(config.data)
+    dataset = _read_training_data(config.data)
     if config.mask is False and config.bucket:
         config = replace(config, bucket=False)
     if fresh:
@@ -969,6 +969,21 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
     if not run.put_back and has_model(out):
         _load_saved_weights(run)
     return run
+
+
+def _read_training_data(path: str) -> D.Dataset:
+    """The data file, and where TrainConfig's default data/kanji.txt is missing (a notebook
+    outside the checkout: `pip install .` brings no data), the command that makes it; it said
+    only "data file …/data/kanji.txt not found" (the CLI names the command too)."""
+    try:
+        return D.read_dataset(path)
+    except D.DataError:
+        default = recorded_path(TrainConfig.data)
+        if path != default or os.path.lexists(path):
+            raise
+        raise D.DataError(f"data file {path} not found; make it with kanjinum gen-data in "
+                          f"{Path(default).parent.parent}, or name a data file of your own: "
+                          "TrainConfig(data=…)") from None
 
 
 def _load_saved_weights(run: Run) -> None:

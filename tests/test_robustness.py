@@ -1862,3 +1862,17 @@ def test_a_reporter_that_is_not_one_is_refused_before_the_run_folder_is_made(bas
             fit(config, tmp_path / "r", reporter=reporter)
         assert not (tmp_path / "r").exists()
     fit(config, tmp_path / "r", reporter=RichReporter(Console(quiet=True)))
+
+
+def test_fit_without_the_default_data_says_how_to_make_it(tmp_path, monkeypatch):
+    """The README's notebook line fit(TrainConfig(epochs=2), "runs/notebook"), outside the
+    checkout (pip install . brings no data): "data file …/data/kanji.txt not found", with no
+    word of gen-data, which the CLI names."""
+    from kanjinum.errors import DataError
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=r"data/kanji.txt not found; make it with "
+                                                  r"kanjinum gen-data in .*TrainConfig\(data="):
+        fit(TrainConfig(epochs=2), "runs/notebook")
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(ValueError, match=r"other.txt not found$"):  # a file of one's own: as before
+        fit(TrainConfig(data="other.txt"), "runs/notebook")
