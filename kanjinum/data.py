@@ -275,6 +275,8 @@ def write_dataset(dataset: Dataset, path: str | os.PathLike, force: bool = False
         raise DataError(f"{path} exists; pass --force to overwrite it")
     if path.is_dir():
         raise DataError(f"{path} is a folder")
+    if path.exists() and not path.is_file():  # a FIFO, /dev/null: named, not written to
+        raise DataError(f"{path} is not a regular file; refusing to replace it")
     # A write the system refuses (a full disk) stays an OSError naming the file: a failure
     # while working, as train's, not a mistake in what was asked for
     path.parent.mkdir(parents=True, exist_ok=True)
