@@ -1318,7 +1318,15 @@ def read_config(folder: Path) -> dict:
     if not isinstance(config, dict):
         raise RunError(f"{folder / 'config.json'} is not a run configuration")
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    # Every config.json kanjinum has written holds a whole format_version: one without it is
+    # another tool's (a downloaded model's config.json), and "upgrade kanjinum" misled there
+    if "format_version" not in config:
+        raise RunError(f"{folder / 'config.json'} is not a kanjinum run's configuration (it "
+                       "has no format_version): name a folder that kanjinum train wrote")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RunError(f"{folder / 'config.json'} has a bad value: format_version must be a "
+                       f"whole number, not {version!r}")
+    if version > FORMAT_VERSION:
         raise RunError(f"{folder / 'config.json'} has format version {version!r}; this kanjinum "
                        f"reads version {FORMAT_VERSION} or older: upgrade kanjinum")
     return config

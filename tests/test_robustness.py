@@ -1876,3 +1876,22 @@ def test_fit_without_the_default_data_says_how_to_make_it(tmp_path, monkeypatch)
     assert not (tmp_path / "runs").exists()
     with pytest.raises(ValueError, match=r"other.txt not found$"):  # a file of one's own: as before
         fit(TrainConfig(data="other.txt"), "runs/notebook")
+
+
+@pytest.mark.parametrize("config, fragment", [
+    ({"model_type": "bert", "hidden_size": 768}, "is not a kanjinum run's configuration"),
+    ({"format_version": "1", "model": {}}, "format_version must be a whole number, not '1'"),
+])
+def test_a_config_json_of_another_tool_is_not_called_newer(tmp_path, config, fragment):
+    """`eval --run ~/models/bert` (a downloaded model's folder, with its own config.json) said
+    `has format version None; … upgrade kanjinum`: no kanjinum writes a config.json without a
+    whole format_version, so upgrading would not help."""
+    folder = tmp_path / "bert"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    for command in (["eval", "--run", folder], ["attend", "一", "--run", folder, "--out",
+                                                  tmp_path / "a.png"],
+                    ["train", "--out", folder, "--resume"]):
+        result = run(*command)
+        assert_one_line_error(result, 2, fragment)
+        assert "upgrade" not in result.output
