@@ -715,6 +715,12 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
             raise RunError(f"nothing to resume in {out}: no state.npz there")
         return
     if out.exists() and any(out.iterdir()) and not force:
+        # Advice to --resume or --force fits a run only: a folder of the user's own files
+        # was told to pass --resume (nothing to resume) or --force (refused for their
+        # config.json)
+        _check_holds_no_other_files_of_those_names(out)
+        if not any((out / name).exists() for name in RUN_FILES):
+            raise RunError(_why_no_run_goes_in(out))
         if unfinished:
             raise RunError(f"run folder {out} holds a run that saved no checkpoint; pass --force "
                            "(fit: force=True) to start it again" + set_aside_note(out))
@@ -726,6 +732,20 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
                        "or --force to start it again (fit: resume=True, force=True)")
     if force and not resume:
         _check_holds_no_other_files_of_those_names(out)
+
+
+def _why_no_run_goes_in(out: Path) -> str:
+    """Why a run is not started in a non-empty folder that holds no run: a folder of runs
+    (`--out runs`) wants a new folder inside it; other files are the user's, and --force
+    trains beside them, leaving them as they are."""
+    runs = sorted(p for p in out.iterdir() if p.is_dir() and (p / "config.json").is_file())
+    if runs:
+        return (f"{out} holds runs, but is not one: name a new folder for this run, e.g. "
+                f"--out {shell_word(out / 'my-run')}")
+    names = sorted(p.name for p in out.iterdir())
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
+    return (f"{out} is not empty ({shown}) and holds no run; choose another --out, or pass "
+            "--force (fit: force=True) to train in it beside those files, which stay")
 
 
 def _check_holds_no_other_files_of_those_names(out: Path) -> None:

@@ -1895,3 +1895,34 @@ def test_a_config_json_of_another_tool_is_not_called_newer(tmp_path, config, fra
         result = run(*command)
         assert_one_line_error(result, 2, fragment)
         assert "upgrade" not in result.output
+
+
+def test_a_folder_without_a_run_is_not_told_to_resume_or_force_it(base, tmp_path):
+    """`train --out notes` (a folder of the user's files) was told `is not empty; pass --resume
+    to continue it or --force to start it again`, and --resume then found nothing to resume; a
+    folder with the user's own config.json was told `holds a run that saved no checkpoint;
+    pass --force`, which --force then refused. `--out runs` was told the same of its runs."""
+    train = ["train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4, "--epochs", 1,
+             "--show", 0, "--out"]
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("keep me", encoding="utf-8")
+    result = run(*train, notes)
+    assert_one_line_error(result, 2, "notes is not empty (a.txt) and holds no run",
+                          "choose another --out", "--force")
+    assert "--resume" not in result.output and "fit:" not in result.output
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}', encoding="utf-8")
+    result = run(*train, mine)
+    assert_one_line_error(result, 2, "no kanjinum run", "choose another --out")
+    assert "pass --force" not in result.output
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    copy_run(base, runs)  # runs/run
+    result = run(*train, runs)
+    assert_one_line_error(result, 2, "holds runs, but is not one", f"--out {runs / 'my-run'}")
+    assert sorted(p.name for p in runs.iterdir()) == ["run"]
+    assert (notes / "a.txt").read_text(encoding="utf-8") == "keep me"
+    with pytest.raises(RunError, match=r"holds no run.*\(fit: force=True\)"):
+        fit(TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, epochs=1), notes)
