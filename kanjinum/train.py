@@ -710,7 +710,8 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
         if trained:
             raise RunError(f"nothing to resume in {out}: it holds a trained model but no "
                            "state.npz, the training state that --resume continues (fit: "
-                           "resume=True); train a new run in another folder")
+                           "resume=True); its model.npz still answers in eval and attend; train "
+                           "a new run in another folder")
         if not (out / "state.npz").exists():
             raise RunError(f"nothing to resume in {out}: no state.npz there")
         return

@@ -1926,3 +1926,24 @@ def test_a_folder_without_a_run_is_not_told_to_resume_or_force_it(base, tmp_path
     assert (notes / "a.txt").read_text(encoding="utf-8") == "keep me"
     with pytest.raises(RunError, match=r"holds no run.*\(fit: force=True\)"):
         fit(TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, epochs=1), notes)
+
+
+def test_a_trained_run_without_its_state_is_not_called_stopped_before_any_checkpoint(
+        base, tmp_path):
+    """A finished run whose state.npz was deleted (the largest file of a run folder, three
+    times its model) was said to have `stopped before any checkpoint` by `train --resume` and
+    to `hold a run that saved no checkpoint` by `train --out`, beside its model and history."""
+    folder = copy_run(base, tmp_path)
+    (folder / "state.npz").unlink()
+    config = (folder / "config.json").read_bytes()
+    result = run("train", "--out", folder, "--resume", "--epochs", 3)
+    assert_one_line_error(result, 2, "holds a trained model but no state.npz",
+                          "its model.npz still answers in eval and attend")
+    assert "before any checkpoint" not in result.output
+    result = run("train", "--data", base / "d.txt", "--hidden", 16, "--wordvec", 8,
+                 "--batch", 32, "--epochs", 1, "--out", folder)
+    assert_one_line_error(result, 2, "holds a trained model (model.npz, without the state.npz",
+                          "--force")
+    assert "saved no checkpoint" not in result.output
+    assert (folder / "config.json").read_bytes() == config
+    assert run("eval", "--run", folder).exit_code == 0
