@@ -530,6 +530,27 @@ def test_gen_data_shows_that_it_is_working(tmp_path, monkeypatch):
     assert "drawing 300 sums" in shown
 
 
+def test_eval_shows_that_it_is_working(trained, monkeypatch):
+    """`eval --data` a file of 200,000 lines answered for 17 s with nothing on the screen (a
+    million lines: minutes), where gen-data shows a spinner while it draws them."""
+    import io
+
+    from rich.console import Console
+
+    import kanjinum.cli as cli
+    screen = io.StringIO()
+    plain = cli._console
+    monkeypatch.setattr(cli, "_console", lambda stderr=False: Console(
+        file=screen, force_terminal=True, width=100) if stderr else plain())
+    terminal = {**ENV, "TERM": "xterm"}  # a dumb terminal gets no animation
+    for extra in ([], ["--json"], ["--data", trained / "small.txt"]):
+        result = runner.invoke(app, ["eval", "--run", str(trained / "runs" / "tiny"),
+                                     *map(str, extra)], env=terminal)
+        assert result.exit_code == 0, result.output
+    shown = screen.getvalue()
+    assert "answering 38 questions" in shown and "answering 400 questions" in shown
+
+
 def test_a_missing_data_file_that_gen_data_makes_names_the_command(tmp_path, monkeypatch):
     """After `pip install .` outside a checkout there is no data/: `kanjinum train` said
     `data file /…/data/kanji.txt not found`, `eval --data data/hard.txt` (the README's) the
