@@ -1179,6 +1179,9 @@ def resumed_config(out: str | Path, epochs: int | None = None,
     the target accuracy may change (None: as saved). data: where the run's data file is now,
     used only where the recorded one is gone (moved), and only if it holds the same bytes."""
     out = Path(out)
+    if out.is_file():  # `--out runs/a/state.npz`: "no run there" would send them elsewhere
+        raise RunError(f"nothing to resume in {out}: it is a file, not a run folder"
+                       + _its_run_folder(out))
     if not (out / "config.json").exists() and not (out / "state.npz").exists():
         raise RunError(f"nothing to resume in {out}: no run there"
                        + ("" if out.exists() else " (no such folder)"))
@@ -1314,6 +1317,14 @@ def _is_a_pickle(path: Path) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
+def _its_run_folder(path: Path) -> str:
+    """Advice for a file of a run named where its folder is meant (`--run runs/a/model.npz`,
+    the file a user sees as "the model"): the folder that holds it."""
+    if (path.parent / "config.json").is_file():
+        return f"; name its folder, {shell_word(path.parent)}"
+    return ""
+
+
 def read_history(folder: Path) -> list[dict]:
     """A run folder's history.json, its epoch records; [] when it has none yet."""
     path = Path(folder) / "history.json"
@@ -1371,7 +1382,7 @@ def load_run(folder: str | Path) -> Run:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise RunError(f"{folder} is a file, not a run folder (the folder `kanjinum train` "
-                       "wrote, with config.json and model.npz)")
+                       "wrote, with config.json and model.npz)" + _its_run_folder(folder))
     if not folder.is_dir():
         raise RunError(f"run folder {folder} not found")
     if not (folder / "config.json").exists():

@@ -1947,3 +1947,21 @@ def test_a_trained_run_without_its_state_is_not_called_stopped_before_any_checkp
     assert "saved no checkpoint" not in result.output
     assert (folder / "config.json").read_bytes() == config
     assert run("eval", "--run", folder).exit_code == 0
+
+
+def test_a_file_of_a_run_named_as_the_run_names_its_folder(base, tmp_path):
+    """`eval --run runs/a/model.npz` (the file a user sees as the model) said only that it is
+    a file, and `train --out runs/a/state.npz --resume` that there is `no run there`."""
+    folder = copy_run(base, tmp_path)
+    for command in (["eval", "--run", folder / "model.npz"],
+                    ["attend", "一", "--run", folder / "config.json", "--out",
+                     tmp_path / "a.png"],
+                    ["train", "--out", folder / "state.npz", "--resume"]):
+        result = run(*command)
+        assert_one_line_error(result, 2, "is a file, not a run folder",
+                              f"name its folder, {folder}")
+        assert "no run there" not in result.output
+    # a file that is no run's says nothing of folders to name
+    result = run("eval", "--run", base / "d.txt")
+    assert_one_line_error(result, 2, "is a file, not a run folder")
+    assert "name its folder" not in result.output
