@@ -454,12 +454,14 @@ class RichReporter:
             return
         self.progress = Progress(
             TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]} it/s"),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} it/s"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             console=self.console, transient=True)
         self.progress.start()
+        # "-" until the first iteration: "loss nan" there read as a diverged run (the message
+        # kanjinum gives when a loss does turn nan), for as long as that iteration takes
         self.task = self.progress.add_task("train", total=iterations, completed=done,
-                                           loss=float("nan"), rate="-")
+                                           loss="-", rate="-")
         self.started, self.count = time.perf_counter(), 0
 
     def iteration(self, loss):
@@ -467,7 +469,7 @@ class RichReporter:
             return
         self.count += 1
         rate = self.count / max(time.perf_counter() - self.started, 1e-9)
-        self.progress.update(self.task, advance=1, loss=loss, rate=f"{rate:.1f}")
+        self.progress.update(self.task, advance=1, loss=f"{loss:.4f}", rate=f"{rate:.1f}")
 
     def _stop(self):
         if self.progress is not None:

@@ -751,3 +751,24 @@ def test_a_notebook_without_ipywidgets_gets_the_epoch_lines_without_a_broken_bar
         reporter.epoch_start(1, 2, 10, 0)
         reporter.iteration(3.0)
     assert reporter.progress is None
+
+
+def test_the_bar_shows_no_nan_loss_before_the_first_iteration():
+    """Each epoch's bar began at `loss nan` until its first iteration ended (seconds at large
+    sizes): kanjinum's own word for a diverged run (`the loss became nan`)."""
+    import io
+
+    from rich.console import Console
+
+    from kanjinum.cli import RichReporter
+
+    screen = io.StringIO()
+    reporter = RichReporter(Console(file=screen, force_terminal=True, width=120))
+    reporter.epoch_start(1, 2, 10, 0)
+    reporter.progress.refresh()
+    before = screen.getvalue()
+    assert "0/10" in before and "nan" not in before and "loss -" in before
+    reporter.iteration(2.5)
+    reporter.progress.refresh()
+    reporter._stop()
+    assert "loss 2.5000" in screen.getvalue()
