@@ -456,12 +456,12 @@ class RichReporter:
             TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} it/s"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=self.console, transient=True)
+            TextColumn("{task.fields[then]}"), console=self.console, transient=True)
         self.progress.start()
         # "-" until the first iteration: "loss nan" there read as a diverged run (the message
         # kanjinum gives when a loss does turn nan), for as long as that iteration takes
         self.task = self.progress.add_task("train", total=iterations, completed=done,
-                                           loss="-", rate="-")
+                                           loss="-", rate="-", then="")
         self.started, self.count = time.perf_counter(), 0
 
     def iteration(self, loss):
@@ -470,6 +470,11 @@ class RichReporter:
         self.count += 1
         rate = self.count / max(time.perf_counter() - self.started, 1e-9)
         self.progress.update(self.task, advance=1, loss=f"{loss:.4f}", rate=f"{rate:.1f}")
+        task = self.progress.tasks[0]
+        if task.finished and getattr(self, "test", None) is not None:
+            # the test split is answered next: a full bar with its clock stopped looked hung
+            # for as long (seconds on a large data file)
+            self.progress.update(self.task, then=f"testing on {len(self.test):,} lines")
 
     def _stop(self):
         if self.progress is not None:

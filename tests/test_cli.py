@@ -772,3 +772,25 @@ def test_the_bar_shows_no_nan_loss_before_the_first_iteration():
     reporter.progress.refresh()
     reporter._stop()
     assert "loss 2.5000" in screen.getvalue()
+
+
+def test_the_bar_says_when_the_epochs_test_is_answered():
+    """After an epoch's last iteration the test split is answered (seconds on a large data
+    file: 20,000 test lines, 2 s), and the bar sat full, its clock stopped, as if hung."""
+    import io
+
+    from rich.console import Console
+
+    from kanjinum.cli import RichReporter
+
+    screen = io.StringIO()
+    reporter = RichReporter(Console(file=screen, force_terminal=True, width=160))
+    reporter.test = ["一"] * 1234  # what start() keeps of the test split
+    reporter.epoch_start(1, 1, 2, 0)
+    reporter.iteration(2.5)
+    reporter.progress.refresh()
+    assert "testing on" not in screen.getvalue()
+    reporter.iteration(2.4)
+    reporter.progress.refresh()
+    reporter._stop()
+    assert "2/2" in screen.getvalue() and "testing on 1,234 lines" in screen.getvalue()
