@@ -531,12 +531,13 @@ def train(
         help="Group batches by question length and skip padding (needs --mask) "
              "\\[default: on with --mask]", show_default=False)] = None,
     oversample: Annotated[float, typer.Option(help="Extra share of each epoch drawn from rare "
-                                                   "kinds of number, each kind equally (single digits, round...).")] = TrainConfig.oversample,
+                                                   "kinds of number, each kind equally (single digits, round...): "
+                                                   "0.05 adds about 5 %, 0.5 doubles an epoch; at most 0.9.")] = TrainConfig.oversample,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and shuffling.")] = 0,
     split_seed: Annotated[int, typer.Option(help="Seed of the book's 90/10 split.")] = 1984,
     target_acc: Annotated[Optional[float], typer.Option(help="Stop once test accuracy reaches "
                                                              "this (0-1).")] = None,
-    out: Annotated[Optional[str], typer.Option(help="Run folder. Default: runs/<model>-<time>",
+    out: Annotated[Optional[str], typer.Option(help="Run folder. Default: runs/<model>-<date>-<time>",
                                                metavar="FOLDER", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out where it stopped.")] = False,
     force: Annotated[bool, typer.Option(

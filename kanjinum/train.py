@@ -38,6 +38,7 @@ from kanjinum.numerals import NUMERAL_CHARS
 from kanjinum.optim import Adam, clip_grads
 
 FORMAT_VERSION = 1
+MAX_OVERSAMPLE = 0.9  # --oversample's largest share: an epoch of 10 times the training data
 DEFAULT_THREADS = 1  # BLAS threads for training and decoding, as the CLI's --threads default
 SCHEDULES = ("constant", "cosine")
 WARMUP_SHARE = 0.02  # of all iterations, for the cosine schedule
@@ -122,8 +123,12 @@ class TrainConfig:
                               f"not {self.schedule!r}")
         if not 0 < self.lr_decay <= 1:
             raise OptionError(f"--lr-decay must be in (0, 1], not {self.lr_decay}")
-        if not 0 <= self.oversample < 1:
-            raise OptionError(f"--oversample must be in [0, 1), not {self.oversample}")
+        if not 0 <= self.oversample <= MAX_OVERSAMPLE:
+            # a share s makes an epoch 1 / (1 - s) times the data: 0.999999 asked for a million
+            # times, and failed out of memory after the run folder was made
+            raise OptionError(f"--oversample must be in [0, {MAX_OVERSAMPLE}] (0.5 doubles an "
+                              f"epoch, {MAX_OVERSAMPLE} makes it {1 / (1 - MAX_OVERSAMPLE):.0f} "
+                              f"times the data), not {self.oversample}")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
             raise OptionError(f"--target-acc must be in (0, 1], not {self.target_acc}")
 

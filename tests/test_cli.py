@@ -400,6 +400,9 @@ def test_same_seed_same_run(tmp_path):
 @pytest.mark.parametrize("args, code", [
     (["--data", "missing.txt"], 2), (["--hidden", "0"], 2), (["--epochs", "0"], 2),
     (["--model", "transformer"], 2), (["--batch", "-1"], 2), (["--batch", "5000"], 2),
+    # 0.95 trained epochs of 20 times the data; 0.999999 (a million times) ran out of memory
+    # after the run folder was made (TrainConfig.check refuses both now)
+    (["--oversample", "0.95"], 2),
 ])
 def test_train_bad_options(tmp_path, monkeypatch, args, code):
     monkeypatch.chdir(tmp_path)

@@ -1965,3 +1965,13 @@ def test_a_file_of_a_run_named_as_the_run_names_its_folder(base, tmp_path):
     result = run("eval", "--run", base / "d.txt")
     assert_one_line_error(result, 2, "is a file, not a run folder")
     assert "name its folder" not in result.output
+
+
+@pytest.mark.parametrize("share", [0.95, 0.999999, 1.0, -0.1])
+def test_oversample_beyond_ten_times_an_epoch_is_refused(share):
+    """--oversample s makes an epoch 1 / (1 - s) times the data: 0.999999 was taken, and the
+    run ran out of memory after its folder was made; 0.95 trained epochs of 20 times."""
+    from kanjinum.errors import OptionError
+    with pytest.raises(OptionError, match=r"--oversample must be in \[0, 0.9\] \(0.5 doubles"):
+        TrainConfig(oversample=share).check()
+    TrainConfig(oversample=0.9).check()  # ten times: the most, still taken
