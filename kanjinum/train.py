@@ -931,6 +931,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                           f"lines of {config.data}; use --batch {len(train_set)} or less")
     rare = rows_by_kind(train_set.questions, train_set.answers)
     _check_oversample_applies(config, rare)
+    _check_answers_can_end(config, dataset)
     vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
     model = build_model(ModelConfig(config.model, len(vocab), config.wordvec, config.hidden),
                         seed=config.seed)
@@ -1032,6 +1033,20 @@ def _check_oversample_applies(config: TrainConfig, rare: list) -> None:
         raise OptionError(f"--oversample {config.oversample:g} draws extra rare kinds of kanji "
                           f"numeral (single digits, round numbers...), and {config.data} has none; "
                           f"leave --oversample out")
+
+
+def _check_answers_can_end(config: TrainConfig, dataset: D.Dataset) -> None:
+    """With the mask, the padding's character (a space) is where an answer ends: decoding stops
+    at the first one. An answer with a space inside (a task of reversing words: `cat dog` →
+    `dog cat`) was cut there, so a model whose loss went to 0.004 scored 0 %."""
+    if not config.mask:
+        return
+    for number, answer in enumerate(dataset.answers, start=1):  # lines map one to one
+        if D.PAD in answer:
+            raise D.DataError(
+                f"{config.data}, line {number}: the answer {shortened(answer)!r} holds a space; "
+                f"with --mask (the default) a space ends an answer, so the model could never "
+                f"write it whole: train with --no-mask")
 
 
 def _check_there_is_more_to_do(out: Path, config: TrainConfig, state: TrainState) -> None:
