@@ -259,13 +259,19 @@ def _decode_lines(raw: bytes, path: Path) -> list[str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        line = _universal_newlines(raw[: exc.start].decode("utf-8")).count("\n") + 1
         raise DataError(f"{path}, line {line}: not UTF-8 text") from None
-    text = text.removeprefix("\ufeff")
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    lines = _universal_newlines(text.removeprefix("\ufeff")).split("\n")
     while lines and not lines[-1].strip():
         lines.pop()  # the final newline, and blank lines that editors leave at the end
     return lines
+
+
+def _universal_newlines(text: str) -> str:
+    """Line ends as Python's text files read them, which the book's loader uses: \\r\\n
+    (Windows) and a lone \\r (old Mac OS, some spreadsheets' "Macintosh" CSV) end a line too.
+    A file of \\r endings was read as one line: "has 1 line: too few to split"."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def write_dataset(dataset: Dataset, path: str | os.PathLike, force: bool = False) -> None:

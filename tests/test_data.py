@@ -464,3 +464,19 @@ def test_vocab_encode_refuses_a_bare_text():
     with pytest.raises(TypeError, match=r"for one, pass \[text\]"):
         vocab.encode("一億一", 5)
     assert vocab.encode(["一億一"], 5).shape == (1, 5)
+
+
+def test_old_mac_line_endings_are_read_as_python_reads_them(tmp_path):
+    """A lone \\r ends a line, as in the book's loader (Python's text mode): a file saved with
+    old Mac OS line ends was one line, 'too few to split'; its errors name the right line."""
+    rows = [f"{i:<3}_{2 * i:<4}" for i in range(30)]
+    path = tmp_path / "mac.txt"
+    path.write_bytes("\r".join(rows).encode() + b"\r")
+    back = D.read_dataset(path)
+    assert len(back) == 30 and back.questions[7] == "7" and back.answers[7] == "14"
+    path.write_bytes("\r".join(rows[:5] + ["5  x10  "] + rows[6:]).encode() + b"\r")
+    with pytest.raises(DataError, match="line 6: no '_'"):
+        D.read_dataset(path)
+    path.write_bytes(b"a_1\rb_2\r\xff_3\r")
+    with pytest.raises(DataError, match="line 3: not UTF-8"):
+        D.read_dataset(path)
