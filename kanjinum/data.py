@@ -195,7 +195,6 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
     if sep < 0:
         raise DataError(f"{path}, line 1: no '{START}' separates question and answer")
     width = len(first)
-    questions, answers = [], []
     for number, line in enumerate(lines, start=1):
         _check_line_is_plausible(line, number, path)
         if len(line) != width:
@@ -203,19 +202,29 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
                 f"{path}, line {number}: {len(line):,} characters where line 1 has {width}; "
                 "every line must have the same length")
         if line[sep] != START:
-            raise DataError(f"{path}, line {number}: no '{START}' at column {sep + 1}, "
-                            "where line 1 has it")
-        question = line[:sep].rstrip(PAD)
+            sep = _later_separator(lines, number, sep, path)
+    questions = [line[:sep].rstrip(PAD) for line in lines]
+    answers = [line[sep + 1:].rstrip(PAD) for line in lines]
+    for number, question in enumerate(questions, start=1):
         if not question.strip():
             # Nothing to encode: training would end in a numpy error on an empty array.
             raise DataError(f"{path}, line {number}: the question is empty")
-        questions.append(question)
-        answers.append(line[sep + 1:].rstrip(PAD))
     duplicates = len(questions) - len(set(questions))
     # The bytes read, hashed: reading the file again to hash it blocked on a FIFO and hashed
     # nothing for `--data <(…)`; a file changed since would be hashed as it is now.
     return Dataset(questions, answers, sep, width - sep - 1, str(path), duplicates,
                    hashlib.sha256(raw).hexdigest())
+
+
+def _later_separator(lines: list[str], number: int, sep: int, path: Path) -> int:
+    """The column of the `_` between question and answer when line `number` has none at `sep`:
+    a later `_` of line 1 that every line up to this one has. A question may hold a `_` too
+    (a_b): taking line 1's first failed on line 2 where line 1's question held one."""
+    for column in range(sep + 1, len(lines[0])):
+        if all(line[column] == START for line in lines[:number]):
+            return column
+    raise DataError(f"{path}, line {number}: no '{START}' at column {sep + 1}, "
+                    "where line 1 has it")
 
 
 def _check_line_is_plausible(line: str, number: int, path: Path) -> None:

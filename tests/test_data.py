@@ -480,3 +480,18 @@ def test_old_mac_line_endings_are_read_as_python_reads_them(tmp_path):
     path.write_bytes(b"a_1\rb_2\r\xff_3\r")
     with pytest.raises(DataError, match="line 3: not UTF-8"):
         D.read_dataset(path)
+
+
+def test_an_underscore_in_the_first_question_is_not_taken_for_the_separator(tmp_path):
+    """The separator is the `_` that every line has at its column: a question of line 1 that
+    holds one (a_b) made every other line fail with "line 2: no '_' at column 2"."""
+    path = tmp_path / "u.txt"
+    path.write_text("a_b_x \ncd _y \nef _zz\n", encoding="utf-8")
+    back = D.read_dataset(path)
+    assert back.questions == ["a_b", "cd", "ef"] and back.answers == ["x", "y", "zz"]
+    assert (back.question_width, back.answer_width) == (3, 2)
+    path.write_text("cd _y \na_b_x \n", encoding="utf-8")  # as before: later lines may hold one
+    assert D.read_dataset(path).questions == ["cd", "a_b"]
+    path.write_text("a_b_x \ncd _y \nefgh_z\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 3: no '_' at column 4, where line 1 has it"):
+        D.read_dataset(path)
