@@ -653,6 +653,10 @@ def parse_args(argv):
     for option in ("kanji", "addition", "json"):  # '' would be the current folder, or nothing
         if getattr(args, option) == "":
             parser.error(f"--{option} is empty: name a file")
+    if args.json and args.json.endswith(("/", os.sep)):
+        # Path() drops a final slash: `--json results/` wrote a file named results
+        parser.error(f"--json {args.json} names a folder; name the file to write in it, e.g. "
+                     f"--json {Path(args.json) / 'bench.json'}")
     if any(not folder.strip() for folder in args.decode_run):
         parser.error("--decode-run is empty: name a trained run folder")
     for option in ("kanji", "addition"):  # before the header and minutes of timing

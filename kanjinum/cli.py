@@ -316,6 +316,11 @@ def gen_data(
         raise fail(f"{names} do{'es' if len(unused) == 1 else ''} not apply to --task "
                    f"{task.value}")
     exclude = path_option(exclude, "--exclude", "a data file")
+    if out and out.endswith(("/", os.sep)):
+        # Path() drops a final slash: `--out mydata/` wrote a file named mydata
+        example = shell_word(Path(out) / f"{task.value}.txt")
+        raise fail(_escape(f"--out {out} names a folder; name the file to write in it, e.g. "
+                           f"--out {example}"))
     out = path_option(out, "--out", "the file to write") or Path("data") / f"{task.value}.txt"
     with user_errors():  # a bad value is the mistake to name, before any file is looked at
         D.check_seed(seed)

@@ -735,3 +735,11 @@ def test_the_sgemm_rates_stand_in_one_column(capsys):
     bench.print_table([], {}, Rates(), shapes)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.endswith("12.5")]
     assert len(lines) == 3 and len({len(line) for line in lines}) == 1, lines
+
+
+def test_bench_json_ending_in_a_slash_names_a_folder(tmp_path):
+    """`bench --json results/` timed everything and then wrote a file named results."""
+    with pytest.raises(OptionError, match="names a folder; .* e.g. --json .*/results/bench.json"):
+        bench.main(["--quick", "--data", "addition", "--models", "seq2seq", "--modes", "padded",
+                    "--json", f"{tmp_path}/results/"])
+    assert not (tmp_path / "results").exists()

@@ -797,3 +797,16 @@ def test_the_bar_says_when_the_epochs_test_is_answered():
     reporter.progress.refresh()
     reporter._stop()
     assert "2/2" in screen.getvalue() and "testing on 1,234 lines" in screen.getvalue()
+
+
+def test_gen_data_out_ending_in_a_slash_names_a_folder(tmp_path):
+    """`gen-data --out mydata/` (a folder meant, by its slash) wrote a file named mydata, and
+    `--out mine.txt/ --force` replaced the file mine.txt."""
+    result = run("gen-data", "--size", 5, "--out", f"{tmp_path}/mydata/")
+    assert_clean_error(result)
+    assert "names a folder" in result.output and f"{tmp_path}/mydata/kanji.txt" in result.output
+    assert not (tmp_path / "mydata").exists()
+    mine = tmp_path / "mine.txt"
+    mine.write_text("keep\n", encoding="utf-8")
+    assert_clean_error(run("gen-data", "--size", 5, "--force", "--out", f"{mine}/"))
+    assert mine.read_text(encoding="utf-8") == "keep\n"
