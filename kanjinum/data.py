@@ -206,7 +206,7 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
     questions = [line[:sep].rstrip(PAD) for line in lines]
     answers = [line[sep + 1:].rstrip(PAD) for line in lines]
     for number, question in enumerate(questions, start=1):
-        if not question.strip():
+        if not question:
             # Nothing to encode: training would end in a numpy error on an empty array.
             raise DataError(f"{path}, line {number}: the question is empty")
     duplicates = len(questions) - len(set(questions))

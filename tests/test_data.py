@@ -495,3 +495,16 @@ def test_an_underscore_in_the_first_question_is_not_taken_for_the_separator(tmp_
     path.write_text("a_b_x \ncd _y \nefgh_z\n", encoding="utf-8")
     with pytest.raises(DataError, match="line 3: no '_' at column 4, where line 1 has it"):
         D.read_dataset(path)
+
+
+def test_a_question_of_a_non_breaking_space_or_a_tab_is_not_empty(tmp_path):
+    """Only the padding (a space) is stripped from a question: one that is a no-break space,
+    a tab or an ideographic space (a task of the user's own characters) was refused as
+    "the question is empty"; a question of padding alone still is."""
+    path = tmp_path / "odd.txt"
+    questions = ["\u00a0", "\t", "\u3000", "a\u00a0"]
+    path.write_text("".join(f"{q:<2}_{i}\n" for i, q in enumerate(questions)), encoding="utf-8")
+    assert D.read_dataset(path).questions == questions
+    path.write_text("a _1\n  _2\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 2: the question is empty"):
+        D.read_dataset(path)
