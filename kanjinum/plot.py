@@ -222,11 +222,31 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None)
 
 def _visible(ch: str) -> str:
     """A tick label for one character: a space (the book's dates have them) as ␣, which a
-    blank tick would hide; a tab or another control character (a model trained on a file with
-    tabs reads them) as its escape, which the font can draw, not a missing glyph."""
-    if ch == " ":
-        return "␣"
-    return ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+    blank tick would hide; else as `_drawable` draws it."""
+    return "␣" if ch == " " else _drawable(ch)
+
+
+def _drawable(text: str) -> str:
+    """Text as the font can draw it. A tab or another control character (a model trained on
+    a file with tabs reads them) as its escape; a character the font has no glyph for (an
+    emoji, 𠮷 beyond the BMP: a task of the user's own) as its code point, U+1F600. Both were
+    drawn as empty boxes, and matplotlib warned 'Glyph 128512 (...) missing from font(s)' on
+    stderr for each."""
+    return "".join(ch if ch == " " or (ch.isprintable() and _has_glyph(ch))
+                   else ch.encode("unicode_escape").decode("ascii") if not ch.isprintable()
+                   else f"U+{ord(ch):04X}" for ch in text)
+
+
+@lru_cache(maxsize=4096)
+def _has_glyph(ch: str) -> bool:
+    return _font_file().get_char_index(ord(ch)) != 0
+
+
+@lru_cache(maxsize=1)
+def _font_file():
+    from matplotlib.ft2font import FT2Font
+
+    return FT2Font(japanese_font().get_file())
 
 
 def _heatmap(ax, item: dict, font: FontProperties):
@@ -239,10 +259,14 @@ def _heatmap(ax, item: dict, font: FontProperties):
     if weights.shape[1] == len(column_labels) + 1:
         column_labels.append(PADDING_LABEL)
     ax.set_xticks(range(len(column_labels)))
-    ax.set_xticklabels(column_labels, fontproperties=font, fontsize=12)
+    # a code point's label (U+1F600) is as wide as five characters: horizontal, they overlapped
+    long_labels = any(len(label) > 2 for label in column_labels[:len(item["question"])])
+    ax.set_xticklabels(column_labels, fontproperties=font, fontsize=12,
+                       rotation=90 if long_labels else 0)
     ax.set_yticks(range(len(row_labels)))
     ax.set_yticklabels(row_labels, fontproperties=font, fontsize=11)
     ax.set_xlabel("input (reading order)")
     ax.set_ylabel("output")
-    ax.set_title(item.get("title", item["question"]), fontproperties=font, fontsize=11)
+    ax.set_title(_drawable(item.get("title", item["question"])), fontproperties=font,
+                 fontsize=11)
     return image

@@ -267,3 +267,21 @@ def test_weights_that_do_not_fit_their_question_are_refused(tmp_path):
                                tmp_path / "a.png")
     assert not (tmp_path / "a.png").exists()
     attention_heatmaps([{"question": "一二", "answer": "12", "weights": np.ones((2, 3)) / 3}])
+
+
+def test_a_character_the_font_lacks_is_drawn_as_its_code_point(tmp_path):
+    """A model of the user's own characters (emoji, 𠮷 beyond the BMP): each was drawn as an
+    empty box, and matplotlib warned 'Glyph 128512 (...) missing from font(s) IPAexGothic' on
+    stderr, twice per character (tick and title)."""
+    import warnings
+
+    from kanjinum.plot import attention_heatmaps
+    item = {"question": "😀𠮷é", "answer": "🐱a", "weights": np.full((2, 3), 1 / 3),
+            "title": "😀𠮷é → 🐱a"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = attention_heatmaps([item], tmp_path / "emoji.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["U+1F600", "U+20BB7", "é"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["U+1F431", "a"]
+    assert ax.get_title() == "U+1F600U+20BB7é → U+1F431a"
