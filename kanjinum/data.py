@@ -200,7 +200,7 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
         if len(line) != width:
             raise DataError(
                 f"{path}, line {number}: {len(line):,} characters where line 1 has {width}; "
-                "every line must have the same length")
+                f"every line must have the same length{_stripped_hint(first, line)}")
         if line[sep] != START:
             sep = _later_separator(lines, number, sep, path)
     questions = [line[:sep].rstrip(PAD) for line in lines]
@@ -214,6 +214,16 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
     # nothing for `--data <(…)`; a file changed since would be hashed as it is now.
     return Dataset(questions, answers, sep, width - sep - 1, str(path), duplicates,
                    hashlib.sha256(raw).hexdigest())
+
+
+def _stripped_hint(first: str, line: str) -> str:
+    """Where the shorter of two lines ends without padding, it may have lost it: an editor set
+    to remove trailing spaces leaves every answer as short as it is, and the error named the
+    first line longer than line 1 as if it alone were wrong."""
+    shorter = min(first, line, key=len)
+    if shorter.endswith(PAD):
+        return ""
+    return "; were trailing spaces removed (an editor's setting)? they pad answers to one width"
 
 
 def _later_separator(lines: list[str], number: int, sep: int, path: Path) -> int:

@@ -508,3 +508,17 @@ def test_a_question_of_a_non_breaking_space_or_a_tab_is_not_empty(tmp_path):
     path.write_text("a _1\n  _2\n", encoding="utf-8")
     with pytest.raises(DataError, match="line 2: the question is empty"):
         D.read_dataset(path)
+
+
+def test_lines_that_lost_their_padding_are_said_to_have(tmp_path):
+    """A file saved by an editor that removes trailing spaces: every answer lost its padding,
+    and the error named line 6 as if it alone were too long."""
+    rows = [f"{i:<3}_{2 * i:<4}".rstrip() for i in range(20)]
+    path = tmp_path / "stripped.txt"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 6: 6 characters where line 1 has 5; .*"
+                                        r"were trailing spaces removed"):
+        D.read_dataset(path)
+    path.write_text("ab _1 \nabc _12\n", encoding="utf-8")  # padded, just not alike: no guess
+    with pytest.raises(DataError, match="the same length$"):
+        D.read_dataset(path)
