@@ -203,6 +203,10 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
                 f"every line must have the same length{_stripped_hint(first, line)}")
         if line[sep] != START:
             sep = _later_separator(lines, number, sep, path)
+    if sep == width - 1:
+        # An answer column of no width: training ended in numpy's reshape error, a traceback.
+        raise DataError(f"{path}: no line has an answer (nothing follows '{START}' in column "
+                        f"{sep + 1}); the answers are what a model learns to write")
     questions = [line[:sep].rstrip(PAD) for line in lines]
     answers = [line[sep + 1:].rstrip(PAD) for line in lines]
     for number, question in enumerate(questions, start=1):

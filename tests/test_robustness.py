@@ -1992,3 +1992,15 @@ def test_answers_with_a_space_inside_are_refused_with_the_mask(tmp_path):
     assert not out.exists()
     result = run(*args, "--no-mask")  # the book's way: every answer is decoded to full width
     assert result.exit_code == 0, result.output
+
+
+def test_a_file_whose_answer_column_has_no_width_is_one_line(tmp_path):
+    """Lines ending in `_` (`12 _`: no answers at all) trained into numpy's "cannot reshape
+    array of size 0" traceback, leaving a run folder with config.json alone."""
+    data = tmp_path / "noanswers.txt"
+    data.write_text("".join(f"{i:<3}_\n" for i in range(30)), encoding="utf-8")
+    out = tmp_path / "run"
+    result = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 4,
+                 "--epochs", 1, "--out", out)
+    assert_one_line_error(result, 2, "noanswers.txt: no line has an answer")
+    assert not out.exists()
