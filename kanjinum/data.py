@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -200,7 +201,7 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
         if len(line) != width:
             raise DataError(
                 f"{path}, line {number}: {len(line):,} characters where line 1 has {width}; "
-                f"every line must have the same length{_stripped_hint(first, line)}")
+                f"every line must have the same length{_length_hint(first, line)}")
         if line[sep] != START:
             sep = _later_separator(lines, number, sep, path)
     if sep == width - 1:
@@ -220,14 +221,24 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
                    hashlib.sha256(raw).hexdigest())
 
 
-def _stripped_hint(first: str, line: str) -> str:
-    """Where the shorter of two lines ends without padding, it may have lost it: an editor set
-    to remove trailing spaces leaves every answer as short as it is, and the error named the
-    first line longer than line 1 as if it alone were wrong."""
-    shorter = min(first, line, key=len)
-    if shorter.endswith(PAD):
-        return ""
-    return "; were trailing spaces removed (an editor's setting)? they pad answers to one width"
+def _length_hint(first: str, line: str) -> str:
+    """What may have made two lines of a file differ in length, where the error alone named
+    the first line longer than line 1 as if it alone were wrong.
+
+    Lines as wide on the screen were padded by hand to look aligned, where a kanji takes two
+    columns and a combining accent none. Where the shorter ends without padding, it may have
+    lost it: an editor set to remove trailing spaces leaves every answer as short as it is."""
+    if _screen_columns(first) == _screen_columns(line):
+        return ("; lengths count characters, not columns on the screen (a kanji takes two "
+                "there, a combining accent none)")
+    if not min(first, line, key=len).endswith(PAD):
+        return "; were trailing spaces removed (an editor's setting)? they pad answers to one width"
+    return ""
+
+
+def _screen_columns(text: str) -> int:
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _later_separator(lines: list[str], number: int, sep: int, path: Path) -> int:

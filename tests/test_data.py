@@ -522,3 +522,13 @@ def test_lines_that_lost_their_padding_are_said_to_have(tmp_path):
     path.write_text("ab _1 \nabc _12\n", encoding="utf-8")  # padded, just not alike: no guess
     with pytest.raises(DataError, match="the same length$"):
         D.read_dataset(path)
+
+
+def test_kanji_lines_aligned_on_the_screen_are_said_to_count_characters(tmp_path):
+    """A hand-made file of numerals, padded to look aligned in an editor where a kanji takes
+    two columns: the error named line 2 as too long, and the lines looked alike."""
+    path = tmp_path / "visual.txt"
+    path.write_text("三百五  _305\n十二    _12 \n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 2: 10 characters where line 1 has 9; .*count "
+                                        "characters, not columns on the screen"):
+        D.read_dataset(path)
