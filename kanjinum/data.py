@@ -225,9 +225,16 @@ def _length_hint(first: str, line: str) -> str:
     """What may have made two lines of a file differ in length, where the error alone named
     the first line longer than line 1 as if it alone were wrong.
 
-    Lines as wide on the screen were padded by hand to look aligned, where a kanji takes two
-    columns and a combining accent none. Where the shorter ends without padding, it may have
-    lost it: an editor set to remove trailing spaces leaves every answer as short as it is."""
+    An invisible character (a byte-order mark where `cat` joined two files) lengthens a line
+    that looks right. Lines as wide on the screen were padded by hand to look aligned, where a
+    kanji takes two columns and a combining accent none. Where the shorter ends without
+    padding, it may have lost it: an editor set to remove trailing spaces leaves every answer
+    as short as it is."""
+    invisible = sorted({ch for ch in line if unicodedata.category(ch) == "Cf"})
+    if invisible and len(line) > len(first):
+        bom = " (a byte-order mark: files joined?)" if "\ufeff" in invisible else ""
+        names = ", ".join(f"U+{ord(ch):04X}" for ch in invisible)
+        return f"; it holds {names}, which shows as nothing{bom}"
     if _screen_columns(first) == _screen_columns(line):
         return ("; lengths count characters, not columns on the screen (a kanji takes two "
                 "there, a combining accent none)")

@@ -532,3 +532,14 @@ def test_kanji_lines_aligned_on_the_screen_are_said_to_count_characters(tmp_path
     with pytest.raises(DataError, match="line 2: 10 characters where line 1 has 9; .*count "
                                         "characters, not columns on the screen"):
         D.read_dataset(path)
+
+
+def test_an_invisible_character_that_lengthens_a_line_is_named(tmp_path):
+    """Two files with byte-order marks joined by `cat`: the second mark, inside the file, made
+    its line one character longer than the others, and nothing on the screen showed why."""
+    part = "\ufeff" + "".join(f"{i:<3}_{2 * i:<3}\n" for i in range(5))
+    path = tmp_path / "joined.txt"
+    path.write_text(part + part, encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 6: 8 characters where line 1 has 7; .*it holds "
+                                        r"U\+FEFF, which shows as nothing \(a byte-order mark"):
+        D.read_dataset(path)
