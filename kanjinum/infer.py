@@ -59,7 +59,11 @@ def check_numeral(run: Run, text: str) -> str:
     if not typed:
         example = "一億一" if reads_numerals(run) else "one like those it was trained on"
         raise VocabError(f"empty {question_word(run)}: type {example}")
-    numeral = fold_look_alikes(typed)  # ⼀億⼀ (Kangxi radicals) is 一億一
+    # ⼀億⼀ (Kangxi radicals) is 一億一; a character the model reads is taken as typed: a
+    # model of the user's own characters may read a full-width Ａ or a no-break space, which
+    # folded to A and a space it does not read (a traceback, from the message's making)
+    readable = run.readable_chars
+    numeral = "".join(ch if ch in readable else fold_look_alikes(ch) for ch in typed)
     why = run.why_unreadable(numeral)
     if why is None:
         return numeral

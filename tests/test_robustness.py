@@ -2004,3 +2004,28 @@ def test_a_file_whose_answer_column_has_no_width_is_one_line(tmp_path):
                  "--epochs", 1, "--out", out)
     assert_one_line_error(result, 2, "noanswers.txt: no line has an answer")
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def odd_characters_run(tmp_path_factory):
+    """A run of the user's own characters: full-width letters, a no-break space, a tab."""
+    folder = tmp_path_factory.mktemp("odd")
+    questions = ["Ａ", "Ｂ", "ＡＢ", "Ａ\u00a0", "\u00a0Ｂ", "\t", "Ｂ\t", "ＢＡ", "Ａ\u00a0Ｂ", "ＢＢ"] * 3
+    data = folder / "odd.txt"
+    data.write_text("".join(f"{q:<3}_{len(q)}\n" for q in questions), encoding="utf-8")
+    result = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 4,
+                 "--epochs", 1, "--show", 0, "--out", folder / "r")
+    assert result.exit_code == 0, result.output
+    return folder / "r"
+
+
+def test_a_character_the_model_reads_is_not_folded_to_a_look_alike(odd_characters_run, tmp_path):
+    """attend folds look-alikes (⼀ to 一, ５ to 5) for models of numerals; a model that reads
+    the full-width Ａ itself had it folded to A, which it does not read, and the message about
+    it ended in a traceback (TypeError: unsupported operand type(s) for +: 'NoneType')."""
+    for typed in ["Ａ", "Ａ\u00a0Ｂ"]:
+        result = run("attend", typed, "--run", odd_characters_run, "--out", tmp_path / "a.png")
+        assert result.exit_code == 0, result.output
+        assert f"Q {typed}\n" in result.output
+    result = run("attend", "Ａx", "--run", odd_characters_run, "--out", tmp_path / "a.png")
+    assert_one_line_error(result, 2, "'x' (U+0078) is not a character this model reads")
