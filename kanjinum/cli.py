@@ -888,7 +888,7 @@ def _attend_interactive(console, loaded, out: Path) -> None:
         while Path(f"{stem}-{count}.png").exists():  # never over an earlier session's files
             count += 1
         try:
-            _attend_once(console, loaded, [line.strip()], Path(f"{stem}-{count}.png"))
+            _attend_once(console, loaded, [line], Path(f"{stem}-{count}.png"))
         except (VocabError, KanjinumError) as exc:
             console.print(f"[bold red]error:[/] {_escape(str(exc))}")
             count -= 1

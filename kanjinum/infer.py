@@ -52,7 +52,7 @@ def reads_numerals(run: Run) -> bool:
 
 def check_numeral(run: Run, text: str) -> str:
     """The numeral without surrounding spaces, or a VocabError saying why the model can't read it."""
-    typed = text.strip()
+    typed = _strip_unread_space(run, text)
     why = not_utf8(typed)
     if why is not None:
         raise VocabError(why)
@@ -72,6 +72,23 @@ def check_numeral(run: Run, text: str) -> str:
     if unknown:
         why = run.why_unreadable(unknown) + f"; allowed characters: {run.readable_chars}"
     raise VocabError(f"{shortened(typed)!r}: {why}")
+
+
+def _strip_unread_space(run: Run, text: str) -> str:
+    """The text without the spaces around it, and without other white space there that the
+    model does not read. A model of the user's own characters may read a tab or a no-break
+    space: `attend 'é\u00a0'` asked it 'é' instead, and a question that is a tab was empty."""
+    readable = run.readable_chars
+
+    def unread(ch: str) -> bool:
+        return ch.isspace() and (ch == " " or ch not in readable)
+
+    start, end = 0, len(text)
+    while start < end and unread(text[start]):
+        start += 1
+    while end > start and unread(text[end - 1]):
+        end -= 1
+    return text[start:end]
 
 
 def question_word(run: Run) -> str:

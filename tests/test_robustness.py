@@ -2029,3 +2029,21 @@ def test_a_character_the_model_reads_is_not_folded_to_a_look_alike(odd_character
         assert f"Q {typed}\n" in result.output
     result = run("attend", "Ａx", "--run", odd_characters_run, "--out", tmp_path / "a.png")
     assert_one_line_error(result, 2, "'x' (U+0078) is not a character this model reads")
+
+
+def test_white_space_the_model_reads_is_kept_around_a_question(odd_characters_run, tmp_path):
+    """attend stripped all white space around what was typed: a model that reads a no-break
+    space or a tab was asked 'Ａ' for 'Ａ\\u00a0' (its own training question) without a word,
+    and a question that is a tab was refused as empty. Spaces, the padding, still go."""
+    result = run("attend", "Ａ\u00a0", "\t", " Ｂ\t ", "--run", odd_characters_run, "--out",
+                 tmp_path / "a.png")
+    assert result.exit_code == 0, result.output
+    assert "Q Ａ\u00a0\n" in result.output  # rich prints a tab as spaces: asked, below
+    from kanjinum.infer import answer_numerals
+    asked = [a.question for a in answer_numerals(load_run(odd_characters_run), ["\t", " Ｂ\t "])]
+    assert asked == ["\t", "Ｂ\t"]
+    result = run("attend", "--interactive", "--run", odd_characters_run, "--out",
+                 tmp_path / "i.png", input="Ａ\u00a0\n")
+    assert result.exit_code == 0 and "Q Ａ\u00a0\n" in result.output, result.output
+    result = run("attend", "一\u3000", "--run", "default", "--out", tmp_path / "d.png")
+    assert result.exit_code == 0 and "Q 一\n" in result.output  # unread white space still goes
