@@ -509,7 +509,8 @@ def print_example(console, evaluation, i: int) -> None:
         shown = f"({evaluation.problems.get(i, '?')})"
     else:  # an empty answer, as attend and the heatmaps say it: `☒ ` alone looks cut off
         shown = prediction or "(nothing)"
-    console.print(f"Q {escape(evaluation.questions[i])}\nT {escape(evaluation.answers[i])}\n"
+    truth = evaluation.answers[i] or "(nothing)"  # a data file's empty answer, said alike
+    console.print(f"Q {escape(evaluation.questions[i])}\nT {escape(truth)}\n"
                   f"{mark} {escape(shown)}\n---")
 
 

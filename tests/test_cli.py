@@ -810,3 +810,18 @@ def test_gen_data_out_ending_in_a_slash_names_a_folder(tmp_path):
     mine.write_text("keep\n", encoding="utf-8")
     assert_clean_error(run("gen-data", "--size", 5, "--force", "--out", f"{mine}/"))
     assert mine.read_text(encoding="utf-8") == "keep\n"
+
+
+def test_an_empty_answer_of_the_data_is_shown_as_nothing_in_examples():
+    """A data file's line with an empty answer (`7  _   `) was shown as `T ` and then nothing
+    above `☑ (nothing)`: the same answer said two ways."""
+    import io
+
+    from rich.console import Console
+
+    from kanjinum.cli import print_example
+    from kanjinum.train import Evaluation
+
+    screen = io.StringIO()
+    print_example(Console(file=screen, width=100), Evaluation(["7"], [""], [""], {}), 0)
+    assert screen.getvalue().splitlines()[:3] == ["Q 7", "T (nothing)", "☑ (nothing)"]
