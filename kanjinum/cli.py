@@ -332,7 +332,7 @@ def gen_data(
         _check_folder_of(out, makes_folders=True)  # write_dataset makes missing folders
         if out.is_dir():
             raise DataError(f"{out} is a folder; --out names the file to write")
-        if out.exists() and not force:
+        if os.path.lexists(out) and not force:  # a link to a file not there is the user's too
             raise DataError(f"{out} exists; pass --force to overwrite it")
         if task is Task.addition:
             # the last of a million distinct sums take long to draw (33 s in all)

@@ -318,7 +318,7 @@ def _universal_newlines(text: str) -> str:
 def write_dataset(dataset: Dataset, path: str | os.PathLike, force: bool = False) -> None:
     """Write the book's format, atomically; an existing file only with force=True."""
     path = Path(path)
-    if path.exists() and not force:
+    if os.path.lexists(path) and not force:  # a link to a file not there is the user's too
         raise DataError(f"{path} exists; pass --force to overwrite it")
     if path.is_dir():
         raise DataError(f"{path} is a folder")

@@ -825,3 +825,13 @@ def test_an_empty_answer_of_the_data_is_shown_as_nothing_in_examples():
     screen = io.StringIO()
     print_example(Console(file=screen, width=100), Evaluation(["7"], [""], [""], {}), 0)
     assert screen.getvalue().splitlines()[:3] == ["Q 7", "T (nothing)", "☑ (nothing)"]
+
+
+def test_gen_data_never_replaces_a_link_without_force(tmp_path):
+    """A symbolic link whose file is not there (yet) was replaced by a plain file without
+    --force: Path.exists() follows the link and said there was nothing."""
+    link = tmp_path / "kanji.txt"
+    link.symlink_to(tmp_path / "elsewhere" / "kanji.txt")
+    result = run("gen-data", "--size", 5, "--out", link)
+    assert_clean_error(result)
+    assert "exists; pass --force" in result.output and link.is_symlink()
