@@ -870,6 +870,7 @@ def _attend_interactive(console, loaded, out: Path) -> None:
     typed = _stdin_is_a_terminal()
     prompt = f"{question_word(loaded)} (empty line to stop)> " if typed else ""
     count = 0
+    asked = refused = 0
     while True:
         try:
             line = input(prompt)
@@ -886,13 +887,21 @@ def _attend_interactive(console, loaded, out: Path) -> None:
                 break
             continue
         count += 1
+        asked += 1
         while Path(f"{stem}-{count}.png").exists():  # never over an earlier session's files
             count += 1
         try:
             _attend_once(console, loaded, [line], Path(f"{stem}-{count}.png"))
         except (VocabError, KanjinumError) as exc:
-            console.print(f"[bold red]error:[/] {_escape(str(exc))}")
+            # on stderr: piped, the answers on stdout stay answers only
+            _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
+            refused += 1
             count -= 1
+    if refused and not typed:
+        # A file of numerals piped in is a script's input: a line it could not answer is a
+        # failure to report in the exit status (it was 0 even when every line was refused).
+        raise fail(f"{refused:,} of the {asked:,} {question_word(loaded)}s read were refused "
+                   "(above)")
 
 
 def print_answer(console, result) -> None:

@@ -432,13 +432,29 @@ def test_eval_without_any_run_says_how_to_make_one(tmp_path, monkeypatch):
     assert "kanjinum train" in result.output
 
 
-def test_attend_interactive_survives_bad_lines(trained, tmp_path):
+def test_attend_interactive_survives_bad_lines(trained, tmp_path, monkeypatch):
+    monkeypatch.setattr("kanjinum.cli._stdin_is_a_terminal", lambda: True)
     out = tmp_path / "i.png"
     result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out", out,
                  input="三百五\n一x\n\n")
-    assert result.exit_code == 0, result.output
-    assert "allowed characters" in result.output
+    assert result.exit_code == 0, result.output  # typed: each refusal was seen as it came
+    assert "allowed characters" in result.stderr and "allowed characters" not in result.stdout
     assert (tmp_path / "i-1.png").exists() and not (tmp_path / "i-2.png").exists()
+
+
+def test_attend_interactive_piped_reports_refused_lines_in_its_exit_status(trained, tmp_path):
+    """`kanjinum attend --interactive < nums.txt` printed its refusals among the answers on
+    stdout and exited 0 even when every line was refused: a script could not tell."""
+    out = tmp_path / "i.png"
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out", out,
+                 input="三百五\n一x\n五\n")
+    assert result.exit_code == 2, result.output
+    assert "Q 三百五" in result.stdout and "Q 五" in result.stdout
+    assert "error" not in result.stdout
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and "allowed characters" in errors[0], result.stderr
+    assert errors[1] == "error: 1 of the 3 numerals read were refused (above)"
+    assert (tmp_path / "i-1.png").exists() and (tmp_path / "i-2.png").exists()
 
 
 def test_attend_uses_the_newest_run(trained, monkeypatch, tmp_path):
