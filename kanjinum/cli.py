@@ -592,7 +592,10 @@ def train(
     if trained.put_back:  # the message said so: out holds the run it had before
         pass
     elif (out / "model.npz").exists():
-        console.print(f"run saved in [bold]{out}[/]")
+        # stopped, the run is not finished: "run saved in" alone read as if it were
+        console.print(f"run saved in [bold]{out}[/]"
+                      + (" (stopped; its model is the best epoch so far)"
+                         if trained.stopped_by else ""))
     elif trained.stopped_by:  # the resume advice is printed already
         console.print(f"no epoch has finished yet, so {out} has no model to use")
     else:

@@ -2047,3 +2047,22 @@ def test_white_space_the_model_reads_is_kept_around_a_question(odd_characters_ru
     assert result.exit_code == 0 and "Q Ａ\u00a0\n" in result.output, result.output
     result = run("attend", "一\u3000", "--run", "default", "--out", tmp_path / "d.png")
     assert result.exit_code == 0 and "Q 一\n" in result.output  # unread white space still goes
+
+
+def test_training_stopped_after_an_epoch_says_the_run_is_not_finished(base, tmp_path,
+                                                                       monkeypatch):
+    """Stopped once it had a model, train ended in `run saved in R`, as a finished run does,
+    right under the line that says how to resume it."""
+    from kanjinum.cli import RichReporter
+    out = tmp_path / "r"
+
+    def stop_once_there_is_a_model(self, loss):
+        if (out / "model.npz").exists():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(RichReporter, "iteration", stop_once_there_is_a_model)
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                 "--epochs", 3, "--out", out)
+    assert result.exit_code == 130, result.output
+    assert "--resume" in result.output
+    assert f"run saved in {out} (stopped; its model is the best epoch so far)" in result.output
