@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import fields
 from enum import Enum
 from pathlib import Path
@@ -439,8 +439,27 @@ class RichReporter:
     def __init__(self, console, show: int = 3):
         self.console, self.show = console, show
         self.progress = None
+        self._spinner = None
+
+    @contextmanager
+    def preparing(self, what: str):
+        """A spinner while the data is read and checked, until `start` prints the run's first
+        line: on 200,000 lines that took 4 s with nothing on the screen."""
+        with ExitStack() as stack:
+            stack.enter_context(_working(what))
+            self._spinner = stack.pop_all()
+        try:
+            yield
+        finally:
+            self._end_spinner()
+
+    def _end_spinner(self):
+        if self._spinner is not None:
+            self._spinner.close()
+            self._spinner = None
 
     def start(self, run, train, test, overlap):
+        self._end_spinner()
         cfg = run.train
         self.run = run
         self.test = test
@@ -586,8 +605,10 @@ def train(
                 lr_decay=lr_decay, schedule=schedule.value, clip=clip, reverse=reverse,
                 mask=mask, bucket=mask if bucket is None else bucket, oversample=oversample,
                 seed=seed, split_seed=split_seed, target_acc=target_acc)
-        trained = fit(config, out, resume=resume, force=force,
-                      reporter=RichReporter(console, show), threads=threads)
+        reporter = RichReporter(console, show)
+        with reporter.preparing(f"reading {config.data}"):
+            trained = fit(config, out, resume=resume, force=force, reporter=reporter,
+                          threads=threads)
     out = trained.path
     if trained.put_back:  # the message said so: out holds the run it had before
         pass

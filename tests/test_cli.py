@@ -527,8 +527,12 @@ def test_counts_of_one_are_singular(tmp_path):
     assert "at most 1 digit;" in result.output
 
 
-def test_gen_data_shows_that_it_is_working(tmp_path, monkeypatch):
-    """gen-data --size 1000000 ran 19 s with nothing on the screen."""
+TERMINAL = {**ENV, "TERM": "xterm"}  # a dumb terminal gets no animation
+
+
+@pytest.fixture
+def spinner_screen(monkeypatch):
+    """What the spinners (`cli._working`, on stderr) draw on a terminal, as text."""
     import io
 
     from rich.console import Console
@@ -538,36 +542,48 @@ def test_gen_data_shows_that_it_is_working(tmp_path, monkeypatch):
     plain = cli._console
     monkeypatch.setattr(cli, "_console", lambda stderr=False: Console(
         file=screen, force_terminal=True, width=100) if stderr else plain())
-    terminal = {**ENV, "TERM": "xterm"}  # a dumb terminal gets no animation
+    return screen
+
+
+def test_gen_data_shows_that_it_is_working(tmp_path, spinner_screen):
+    """gen-data --size 1000000 ran 19 s with nothing on the screen."""
     for args in (["--size", "2000", "--out", tmp_path / "k.txt"],
                  ["--task", "hard", "--per-kind", "5", "--out", tmp_path / "h.txt"],
                  # --task addition --size 1000000 ran 33 s with nothing shown (round 12)
                  ["--task", "addition", "--size", "300", "--out", tmp_path / "a.txt"]):
-        assert runner.invoke(app, ["gen-data", *map(str, args)], env=terminal).exit_code == 0
-    shown = screen.getvalue()
+        assert runner.invoke(app, ["gen-data", *map(str, args)], env=TERMINAL).exit_code == 0
+    shown = spinner_screen.getvalue()
     assert "drawing 2,000 numbers" in shown and "drawing 5 numbers of each kind" in shown
     assert "drawing 300 sums" in shown
 
 
-def test_eval_shows_that_it_is_working(trained, monkeypatch):
+def test_eval_shows_that_it_is_working(trained, spinner_screen):
     """`eval --data` a file of 200,000 lines answered for 17 s with nothing on the screen (a
     million lines: minutes), where gen-data shows a spinner while it draws them."""
-    import io
-
-    from rich.console import Console
-
-    import kanjinum.cli as cli
-    screen = io.StringIO()
-    plain = cli._console
-    monkeypatch.setattr(cli, "_console", lambda stderr=False: Console(
-        file=screen, force_terminal=True, width=100) if stderr else plain())
-    terminal = {**ENV, "TERM": "xterm"}  # a dumb terminal gets no animation
     for extra in ([], ["--json"], ["--data", trained / "small.txt"]):
         result = runner.invoke(app, ["eval", "--run", str(trained / "runs" / "tiny"),
-                                     *map(str, extra)], env=terminal)
+                                     *map(str, extra)], env=TERMINAL)
         assert result.exit_code == 0, result.output
-    shown = screen.getvalue()
+    shown = spinner_screen.getvalue()
     assert "answering 38 questions" in shown and "answering 400 questions" in shown
+
+
+def test_train_shows_that_it_is_reading_its_data(trained, tmp_path, spinner_screen):
+    """`train --data` a file of 200,000 lines printed nothing for 4 s before its first line,
+    while the data was read, split and checked."""
+    data = trained / "small.txt"
+    result = runner.invoke(app, ["train", "--data", str(data), "--hidden", "8", "--wordvec",
+                                 "4", "--epochs", "1", "--out", str(tmp_path / "r")],
+                           env=TERMINAL)
+    assert result.exit_code == 0, result.output
+    assert f"reading {data}" in spinner_screen.getvalue()
+    # a refusal found while reading (the folder is taken) ends it before its error line
+    spinner_screen.truncate(0)
+    result = runner.invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "r")],
+                           env=TERMINAL)
+    assert result.exit_code == 2
+    last = spinner_screen.getvalue().rstrip().splitlines()[-1]
+    assert "error:" in last and "reading" not in last, last
 
 
 def test_a_missing_data_file_that_gen_data_makes_names_the_command(tmp_path, monkeypatch):
