@@ -312,7 +312,8 @@ def gen_data(
 
     unused = sorted(_given_options(ctx) & GEN_DATA_UNUSED[task])
     if unused:
-        names = ", ".join("--" + name.replace("_", "-") for name in unused)
+        # as typed: --no-closed was named --closed
+        names = ", ".join(_option_as_given(ctx, name) for name in unused)
         raise fail(f"{names} do{'es' if len(unused) == 1 else ''} not apply to --task "
                    f"{task.value}")
     exclude = path_option(exclude, "--exclude", "a data file")
@@ -653,6 +654,14 @@ def _refuse_changes_on_resume(saved: TrainConfig, ctx) -> None:
     if changed:
         raise RunError("--resume continues the run as it was set up, so only --epochs and "
                        "--target-acc can change: " + "; ".join(changed))
+
+
+def _option_as_given(ctx, name: str) -> str:
+    """The option of parameter `name` as the command line gave it: --no-closed for a flag
+    turned off."""
+    option = f"--{name.replace('_', '-')}"
+    value = ctx.params[name]
+    return _flag(option, value) if isinstance(value, bool) else option
 
 
 def _given_options(ctx) -> set[str]:

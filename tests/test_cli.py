@@ -511,6 +511,8 @@ def test_eval_errors_shows_only_the_misses(trained, tmp_path):
     (["--task", "addition", "--style", "daiji", "--max-digits", "3"],
      "--max-digits, --style do not apply to --task addition"),
     (["--task", "kanji", "--per-kind", "3"], "--per-kind does not apply"),
+    # a flag as typed: it was named --closed
+    (["--task", "addition", "--no-closed"], "--no-closed does not apply to --task addition"),
 ])
 def test_gen_data_options_a_task_ignores_are_refused(tmp_path, args, fragment):
     result = run("gen-data", *args, "--out", tmp_path / "d.txt")
