@@ -158,7 +158,9 @@ class Dataset:
     answers: list[str]
     question_width: int
     answer_width: int
-    source: str = ""
+    # where the lines came from is not part of them: a data set written and read back
+    # compared unequal to itself (source "" before, the file's path after)
+    source: str = field(default="", compare=False)
     duplicates: int = field(default=0, compare=False)
     sha256: str = field(default="", compare=False)  # of the bytes read; "" when made in memory
 

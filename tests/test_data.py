@@ -93,6 +93,9 @@ def test_write_then_read_round_trip(tmp_path):
     back = D.read_dataset(path)
     assert back.questions == ds.questions and back.answers == ds.answers
     assert (back.question_width, back.answer_width) == (25, 13)
+    # equal as data sets: where each came from is not compared (it made them unequal)
+    assert back == ds and back.source == str(path) and ds.source != back.source
+    assert back != D.generate_kanji(size=100, seed=1)
 
 
 def test_existing_file_is_not_overwritten(tmp_path):
