@@ -958,6 +958,9 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
             if state.rng_state is not None:
                 rng.bit_generator.state = state.rng_state
             reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
+            note = _other_threads_note(state.history, threads)
+            if note:
+                reporter.message(note)
             enc = D.encode_dataset(train_set, vocab)
             # A diverging run overflows in the products before its loss turns non-finite, which
             # `_train_epochs` reports in one line; numpy's warnings would only repeat it.
@@ -1077,6 +1080,17 @@ def learning_rate(config: TrainConfig, epochs_done: float) -> float:
     return lr
 
 
+def _other_threads_note(history: list, threads: int) -> str:
+    """A run resumed with another BLAS thread count goes on with other roundings: its weights
+    differ in their last bits from a run that kept the first count, where README promises the
+    same bits for the same seed and --threads. Each epoch's record keeps its count."""
+    before = history[-1].get("threads") if history else None
+    if before is None or before == threads:
+        return ""
+    return (f"note: its epochs so far ran with --threads {before}; with {threads}, its weights "
+            f"will differ in their last bits from a run that kept --threads {before}")
+
+
 def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop) -> bool:
     """The epochs left to train; True when a signal stopped them before their end."""
     config, model = run.train, run.model
@@ -1114,7 +1128,7 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
         evaluation = evaluate(run, test_set)
         record = {"epoch": state.epoch + 1, "loss": state.loss_sum / max(state.loss_count, 1),
                   "accuracy": evaluation.accuracy, "seconds": round(state.epoch_seconds, 3),
-                  "lr": optimizer.lr}
+                  "lr": optimizer.lr, "threads": run.threads}
         state.history.append(record)
         state.epoch, state.iteration = state.epoch + 1, 0
         state.loss_sum, state.loss_count, state.epoch_seconds = 0.0, 0, 0.0

@@ -2066,3 +2066,23 @@ def test_training_stopped_after_an_epoch_says_the_run_is_not_finished(base, tmp_
     assert result.exit_code == 130, result.output
     assert "--resume" in result.output
     assert f"run saved in {out} (stopped; its model is the best epoch so far)" in result.output
+
+
+def test_a_run_resumed_with_another_thread_count_says_its_bits_will_differ(base, tmp_path,
+                                                                           monkeypatch):
+    """README promises the same bits for the same seed and --threads, but a run did not record
+    its --threads, and --resume with another count went on without a word."""
+    monkeypatch.setattr("kanjinum.train.available_cores", lambda: 2)  # on a one-core machine
+    out = tmp_path / "r"
+    settings = ("--data", base / "d.txt", "--hidden", 4, "--wordvec", 4, "--out", out)
+    assert run("train", *settings, "--epochs", 1).exit_code == 0
+    history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    assert [h["threads"] for h in history] == [1]
+    result = run("train", "--out", out, "--resume", "--epochs", 2, "--threads", 2)
+    assert result.exit_code == 0, result.output
+    assert ("note: its epochs so far ran with --threads 1; with 2, its weights will differ in "
+            "their last bits") in result.output
+    history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    assert [h["threads"] for h in history] == [1, 2]
+    result = run("train", "--out", out, "--resume", "--epochs", 3, "--threads", 2)
+    assert result.exit_code == 0 and "note:" not in result.output, result.output
