@@ -696,27 +696,19 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
         raise RunError(f"--out {out}: {blocking} is a file, not a folder")
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
-    if out.resolve() == DEFAULT_RUN.resolve():
-        # run.path of load_run("default"), inside the installed package: --force would replace
-        # the model that eval and attend fall back on, and --resume has no state to go on from
-        raise RunError(f"{out} is the shipped model (--run default), which training never "
-                       "replaces; choose another folder for the run")
+    _refuse_the_shipped_model(out)
     no_state = (out / "config.json").exists() and not (out / "state.npz").exists()
     unfinished = no_state and not has_model(out)
     # A trained model without its training state: a run copied or shared as config.json and
-    # model.npz, or the shipped model. It was called a run that "saved no checkpoint", and
-    # --force advised, which replaces the model.
+    # model.npz. It was called a run that "saved no checkpoint", and --force advised, which
+    # replaces the model.
     trained = no_state and has_model(out)
     if resume:
         if unfinished:  # a NaN, or a stop, before its first iteration's checkpoint
             raise RunError(f"nothing to resume in {out}: its training saved no state.npz "
                            f"(it stopped before any checkpoint); start it again with --force "
                            "(fit: force=True)" + set_aside_note(out))
-        if trained:
-            raise RunError(f"nothing to resume in {out}: it holds a trained model but no "
-                           "state.npz, the training state that --resume continues (fit: "
-                           "resume=True); its model.npz still answers in eval and attend; train "
-                           "a new run in another folder")
+        _refuse_to_resume_a_model_without_state(out)
         if not (out / "state.npz").exists():
             raise RunError(f"nothing to resume in {out}: no state.npz there")
         return
@@ -738,6 +730,22 @@ def check_run_folder(out: Path, resume: bool, force: bool) -> None:
                        "or --force to start it again (fit: resume=True, force=True)")
     if force and not resume:
         _check_holds_no_other_files_of_those_names(out)
+
+
+def _refuse_the_shipped_model(out: Path) -> None:
+    """run.path of load_run("default"), inside the installed package: --force would replace
+    the model that eval and attend fall back on, and --resume has no state to go on from."""
+    if out.resolve() == DEFAULT_RUN.resolve():
+        raise RunError(f"{out} is the shipped model (--run default), which training never "
+                       "replaces; choose another folder for the run")
+
+
+def _refuse_to_resume_a_model_without_state(out: Path) -> None:
+    if (out / "config.json").exists() and has_model(out) and not (out / "state.npz").exists():
+        raise RunError(f"nothing to resume in {out}: it holds a trained model but no "
+                       "state.npz, the training state that --resume continues (fit: "
+                       "resume=True); its model.npz still answers in eval and attend; train "
+                       "a new run in another folder")
 
 
 def _why_no_run_goes_in(out: Path) -> str:
@@ -1220,6 +1228,11 @@ def resumed_config(out: str | Path, epochs: int | None = None,
         raise RunError(f"nothing to resume in {out}: no run there"
                        + ("" if out.exists() else " (no such folder)"))
     saved = read_config(out)
+    # Before the data file is looked for: a run shared without its state.npz, or the shipped
+    # model, was told its data file "is not there any more; … add --data", and with it found
+    # that there was nothing to resume
+    _refuse_the_shipped_model(out)
+    _refuse_to_resume_a_model_without_state(out)
     train = _train_config_from(saved.get("train", {}), out)
     recorded = saved.get("data")
     sha = recorded.get("sha256") if isinstance(recorded, dict) else None

@@ -1814,6 +1814,26 @@ def test_a_trained_run_without_its_state_is_not_called_unfinished(base, tmp_path
     assert load_run(folder).predict(["一"])[0]  # untouched, still a run
 
 
+def test_a_trained_model_without_state_is_named_before_its_data_is_looked_for(
+        base, tmp_path, monkeypatch):
+    """A run shared without its state.npz, trained on a file of another machine, and the
+    shipped model outside the checkout: `train --out R --resume` said that R's data file "is
+    not there any more; if it moved, add --data", and with --data found nothing to resume."""
+    folder = copy_run(base, tmp_path)
+    (folder / "state.npz").unlink()
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["train"]["data"] = str(tmp_path / "elsewhere" / "d.txt")  # not on this machine
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    result = run("train", "--out", folder, "--resume", "--epochs", 3)
+    assert_one_line_error(result, 2, "holds a trained model but no state.npz")
+    assert "not there any more" not in result.output
+    with pytest.raises(RunError, match="holds a trained model but no state.npz"):
+        fit(TrainConfig(epochs=3), folder, resume=True)
+    monkeypatch.chdir(tmp_path)  # no data/kanji.txt here, which the shipped model names
+    result = run("train", "--out", load_run("default").path, "--resume", "--epochs", 50)
+    assert_one_line_error(result, 2, "is the shipped model")
+
+
 def test_the_shipped_models_folder_is_never_trained_into(base):
     """fit(config, load_run("default").path, force=True) replaced the shipped model inside the
     installed package (eval's and attend's fallback) with the new run."""
