@@ -325,7 +325,9 @@ def gen_data(
     out = path_option(out, "--out", "the file to write") or Path("data") / f"{task.value}.txt"
     with user_errors():  # a bad value is the mistake to name, before any file is looked at
         D.check_seed(seed)
-        if task.value != "addition":
+        if task is Task.hard:
+            D.check_hard_options(per_kind, max_digits)
+        elif task is Task.kanji:
             D.check_generation_options(size, max_digits, hard_share)
     check_data_file(exclude)
     started = time.perf_counter()
@@ -346,10 +348,6 @@ def gen_data(
                     excluded, excluded_set.answers)):
                 raise DataError(f"--exclude {exclude} holds no kanji numerals (the book's "
                                 "additions or dates?), so it would exclude nothing")
-            if per_kind < 1:
-                raise DataError(f"--per-kind must be at least 1, not {per_kind}")
-            if not 1 <= max_digits <= 20:
-                raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
             # drawn from the next seed, so that it differs from the kanji set of the same seed
             next_seed = (D.check_seed(seed) + 1) % (D.MAX_SEED + 1)
             with _working(f"drawing {per_kind:,} numbers of each kind"):

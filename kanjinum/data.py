@@ -606,13 +606,27 @@ def _add_hard_numbers(chosen: dict, rng, max_digits: int, target: int) -> None:
 def check_generation_options(size: int, max_digits: int, hard_share: float) -> None:
     """The options of `generate_kanji`, checked before any file is looked at."""
     check_whole("size", size)
-    check_whole("max_digits", max_digits)
     if size < 1:
         raise DataError(f"--size must be at least 1, not {size}")
-    if not 1 <= max_digits <= 20:
-        raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
+    _check_max_digits(max_digits)
     if not 0.0 <= hard_share <= 1.0:
         raise DataError(f"--hard-share must be between 0 and 1, not {hard_share}")
+
+
+def check_hard_options(per_kind: int, max_digits: int) -> None:
+    """The options of `hard_dataset`, checked before any file is looked at (gen-data's
+    --exclude, which may be large)."""
+    check_whole("per_kind", per_kind)
+    if not 1 <= per_kind <= MAX_PER_KIND:
+        # Each kind draws up to 200 × per_kind numbers, and small kinds always use them all.
+        raise DataError(f"--per-kind must be between 1 and {MAX_PER_KIND:,}, not {per_kind:,}")
+    _check_max_digits(max_digits)
+
+
+def _check_max_digits(max_digits: int) -> None:
+    check_whole("max_digits", max_digits)
+    if not 1 <= max_digits <= 20:  # 0 failed in numpy ("low >= high"), 30 in to_kanji
+        raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
 
 
 def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999) -> Dataset:
@@ -646,13 +660,7 @@ def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,
         exclude = exclude.questions
     elif isinstance(exclude, (str, os.PathLike)):
         raise TypeError("exclude takes questions, e.g. read_dataset(path).questions, not a path")
-    check_whole("per_kind", per_kind)
-    check_whole("max_digits", max_digits)
-    if not 1 <= per_kind <= MAX_PER_KIND:
-        # Each kind draws up to 200 × per_kind numbers, and small kinds always use them all.
-        raise DataError(f"--per-kind must be between 1 and {MAX_PER_KIND:,}, not {per_kind:,}")
-    if not 1 <= max_digits <= 20:  # as generate_kanji: 0 failed in numpy ("low >= high")
-        raise DataError(f"--max-digits must be between 1 and 20, not {max_digits}")
+    check_hard_options(per_kind, max_digits)
     rng = seeded_rng(seed)
     excluded = _numbers_named(exclude)
     chosen: dict[int, None] = dict.fromkeys(closed_numbers(max_digits))

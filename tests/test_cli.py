@@ -142,6 +142,25 @@ def test_gen_data_bad_options(tmp_path, args):
     assert not (tmp_path / "x.txt").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--per-kind", "0"], "--per-kind must be between 1 and 10,000, not 0"),
+    (["--per-kind", "20000"], "--per-kind must be between 1 and 10,000, not 20,000"),
+    (["--max-digits", "0"], "--max-digits must be between 1 and 20, not 0"),
+])
+def test_gen_data_hard_names_a_bad_value_before_any_file(tmp_path, monkeypatch, args, message):
+    """--task hard checked --per-kind and --max-digits after --exclude was read and the output
+    found free: `--per-kind 0` was answered 'data/hard.txt exists; pass --force' or 'data file
+    missing.txt not found', and its own message ('at least 1') was not hard_dataset's."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "hard.txt").write_text("mine", encoding="utf-8")
+    for exclude in ([], ["--exclude", "missing.txt"]):
+        result = run("gen-data", "--task", "hard", *args, *exclude)
+        assert_clean_error(result)
+        assert result.output.strip() == f"error: {message}"
+    assert (tmp_path / "data" / "hard.txt").read_text(encoding="utf-8") == "mine"
+
+
 def test_gen_data_addition_and_hard(tmp_path):
     add = tmp_path / "add.txt"
     assert run("gen-data", "--task", "addition", "--size", 300, "--out", add).exit_code == 0
