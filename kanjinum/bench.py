@@ -46,7 +46,7 @@ import numpy as np
 
 from kanjinum import data as D
 from kanjinum.errors import KanjinumError, OptionError
-from kanjinum.fileio import atomic_write_text, why_unwritable
+from kanjinum.fileio import atomic_write_text, folder_named, why_unwritable
 from kanjinum.layers import shared_step_rows
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
@@ -653,10 +653,9 @@ def parse_args(argv):
     for option in ("kanji", "addition", "json"):  # '' would be the current folder, or nothing
         if getattr(args, option) == "":
             parser.error(f"--{option} is empty: name a file")
-    if args.json and args.json.endswith(("/", os.sep)):
-        # Path() drops a final slash: `--json results/` wrote a file named results
-        parser.error(f"--json {args.json} names a folder; name the file to write in it, e.g. "
-                     f"--json {Path(args.json) / 'bench.json'}")
+    folder = args.json and folder_named("--json", args.json, "bench.json")
+    if folder:
+        parser.error(folder)
     if any(not folder.strip() for folder in args.decode_run):
         parser.error("--decode-run is empty: name a trained run folder")
     for option in ("kanji", "addition"):  # before the header and minutes of timing

@@ -317,11 +317,11 @@ def gen_data(
         raise fail(f"{names} do{'es' if len(unused) == 1 else ''} not apply to --task "
                    f"{task.value}")
     exclude = path_option(exclude, "--exclude", "a data file")
-    if out and out.endswith(("/", os.sep)):
-        # Path() drops a final slash: `--out mydata/` wrote a file named mydata
-        example = shell_word(Path(out) / f"{task.value}.txt")
-        raise fail(_escape(f"--out {out} names a folder; name the file to write in it, e.g. "
-                           f"--out {example}"))
+    from kanjinum.fileio import folder_named
+
+    folder = out and folder_named("--out", out, f"{task.value}.txt")
+    if folder:
+        raise fail(_escape(folder))
     out = path_option(out, "--out", "the file to write") or Path("data") / f"{task.value}.txt"
     with user_errors():  # a bad value is the mistake to name, before any file is looked at
         D.check_seed(seed)
@@ -333,7 +333,7 @@ def gen_data(
     started = time.perf_counter()
     with user_errors():
         _check_folder_of(out, makes_folders=True)  # write_dataset makes missing folders
-        if out.is_dir():
+        if out.is_dir():  # the default data/<task>.txt; an --out is named above
             raise DataError(f"{out} is a folder; --out names the file to write")
         if os.path.lexists(out) and not force:  # a link to a file not there is the user's too
             raise DataError(f"{out} exists; pass --force to overwrite it")
@@ -783,11 +783,11 @@ def attend(
     if numerals and len(numerals) > MAX_PANELS:
         raise fail(f"{len(numerals)} numerals; one heatmap shows at most {MAX_PANELS} (kanjinum "
                    "eval --data FILE answers any number of them)")
-    if out and (out.endswith(("/", os.sep)) or os.path.isdir(out)):
-        # Path() drops a final slash: `--out figs.png/` wrote a file figs.png
-        example = shell_word(Path(out) / "attention.png")
-        raise fail(_escape(f"--out {out} names a folder; name a PNG file in it, e.g. --out "
-                           f"{example}"))
+    from kanjinum.fileio import folder_named
+
+    folder = out and folder_named("--out", out, "attention.png", "a PNG file")
+    if folder:
+        raise fail(_escape(folder))
     out = path_option(out, "--out", "the PNG file to write") or Path("attention.png")
     if out.suffix.lower() != ".png":
         raise fail(f"--out must name a .png file, not {out}")

@@ -36,6 +36,19 @@ def broken_link_on_the_way(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def folder_named(option: str, given: str, example: str, what: str = "the file to write"
+                 ) -> str | None:
+    """Why an output option that names a folder cannot be written, or None: a folder that is
+    there, or one meant by a final slash, which Path() drops (`--out mydata/` wrote a file named
+    mydata). The same words for both, in each command that writes a file."""
+    if not (given.endswith(("/", os.sep)) or os.path.isdir(given)):
+        return None
+    from kanjinum.errors import shell_word
+
+    return (f"{option} {given} names a folder; name {what} in it, e.g. {option} "
+            f"{shell_word(Path(given) / example)}")
+
+
 def why_unwritable(path: str | os.PathLike, makes_folders: bool = False) -> str | None:
     """Why a file could not be written at path, found before any work is spent on its content
     (a benchmark, a data set, a heatmap): a file where a folder should be, a missing folder

@@ -865,6 +865,27 @@ def test_gen_data_out_ending_in_a_slash_names_a_folder(tmp_path):
     assert mine.read_text(encoding="utf-8") == "keep\n"
 
 
+def test_an_existing_folder_as_out_is_named_as_its_slash_is(tmp_path):
+    """`gen-data --out mydata` (a folder there) said `mydata is a folder; --out names the file
+    to write`, and `bench --json results` `exists and is not an earlier kanjinum bench file`,
+    where `mydata/` and `results/` get the words attend gives both: `names a folder; name the
+    file to write in it, e.g. …`."""
+    from kanjinum import bench
+    from kanjinum.errors import OptionError
+
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    result = run("gen-data", "--size", 5, "--out", folder)
+    assert_clean_error(result)
+    assert f"--out {folder} names a folder; name the file to write in it, e.g. --out " \
+           f"{folder / 'kanji.txt'}" in result.output
+    with pytest.raises(OptionError, match=f"--json {folder} names a folder; name the file to "
+                                          f"write in it, e.g. --json {folder}/bench.json"):
+        bench.main(["--quick", "--data", "addition", "--models", "seq2seq", "--modes",
+                    "padded", "--json", str(folder)])
+    assert list(folder.iterdir()) == []
+
+
 def test_an_empty_answer_of_the_data_is_shown_as_nothing_in_examples():
     """A data file's line with an empty answer (`7  _   `) was shown as `T ` and then nothing
     above `☑ (nothing)`: the same answer said two ways."""

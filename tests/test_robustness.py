@@ -1060,7 +1060,9 @@ def test_convert_mistakes(args, fragment):
 
 
 def test_gen_data_out_on_a_folder(tmp_path):
-    assert_one_line_error(run("gen-data", "--size", 10, "--out", tmp_path), 2, "is a folder")
+    # as for --out DIR/ and attend --out DIR (it was "is a folder; --out names the file")
+    assert_one_line_error(run("gen-data", "--size", 10, "--out", tmp_path), 2,
+                          "names a folder; name the file to write in it")
 
 
 def test_attend_on_a_model_of_additions_prints_no_parser_truth(tmp_path):
