@@ -279,6 +279,7 @@ def test_permission_denied_while_writing(base, tmp_path, monkeypatch):
     monkeypatch.setattr("kanjinum.fileio.tempfile.mkstemp", refuse)
     result = run("gen-data", "--size", 10, "--out", tmp_path / "k.txt")
     assert result.exit_code in (1, 2) and "permission denied" in result.output.lower()
+    assert f"permission denied: {tmp_path / 'k.txt'}" in result.output  # the user's file
     assert not (tmp_path / "k.txt").exists()
 
 
@@ -1799,21 +1800,28 @@ def test_a_model_of_the_runs_size_is_loaded_without_reading_its_headers_twice(ba
 
 
 def test_a_trained_run_without_its_state_is_not_called_unfinished(base, tmp_path):
-    """A run folder of config.json and model.npz (a run shared without its state.npz, or the
-    shipped model): --resume said "its training saved no state.npz (it stopped before any
-    checkpoint); start it again with --force", and train without --resume "holds a run that
-    saved no checkpoint; pass --force", advice that replaces the trained model."""
+    """A run folder of config.json and model.npz (a run shared without its state.npz, or a
+    finished run whose state.npz, the largest file of a run folder, was deleted): --resume said
+    "its training saved no state.npz (it stopped before any checkpoint); start it again with
+    --force", and train without --resume "holds a run that saved no checkpoint; pass --force",
+    advice that replaces the trained model."""
     folder = copy_run(base, tmp_path)
     (folder / "state.npz").unlink()
+    config = (folder / "config.json").read_bytes()
     result = run("train", "--out", folder, "--resume", "--epochs", 3)
-    assert_one_line_error(result, 2, "holds a trained model but no state.npz")
+    assert_one_line_error(result, 2, "holds a trained model but no state.npz",
+                          "its model.npz still answers in eval and attend")
     assert "stopped before" not in result.output and "--force" not in result.output
+    assert "before any checkpoint" not in result.output
     result = run("train", "--data", base / "d.txt", "--hidden", 4, "--out", folder)
-    assert_one_line_error(result, 2, "holds a trained model (model.npz")
+    assert_one_line_error(result, 2, "holds a trained model (model.npz, without the state.npz",
+                          "--force")
     assert "saved no checkpoint" not in result.output
+    assert (folder / "config.json").read_bytes() == config
     with pytest.raises(RunError, match="holds a trained model but no state.npz"):
         fit(TrainConfig(epochs=3), folder, resume=True)
     assert load_run(folder).predict(["一"])[0]  # untouched, still a run
+    assert run("eval", "--run", folder).exit_code == 0
 
 
 def test_a_trained_model_without_state_is_named_before_its_data_is_looked_for(
@@ -1836,10 +1844,18 @@ def test_a_trained_model_without_state_is_named_before_its_data_is_looked_for(
     assert_one_line_error(result, 2, "is the shipped model")
 
 
-def test_the_shipped_models_folder_is_never_trained_into(base):
+def test_the_shipped_models_folder_is_never_trained_into(base, tmp_path, monkeypatch):
     """fit(config, load_run("default").path, force=True) replaced the shipped model inside the
-    installed package (eval's and attend's fallback) with the new run."""
-    shipped = load_run("default").path
+    installed package (eval's and attend's fallback) with the new run. A copy stands in for
+    it: were the check lost, the test would replace the checkout's model before failing."""
+    from kanjinum import train
+
+    shipped = tmp_path / "default_model"
+    shipped.mkdir()
+    for f in train.DEFAULT_RUN.iterdir():
+        (shipped / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setattr(train, "DEFAULT_RUN", shipped)
+    assert load_run("default").path == shipped
     before = {f.name: f.read_bytes() for f in shipped.iterdir()}
     for resume, force in ((False, True), (True, False), (False, False)):
         with pytest.raises(RunError, match="is the shipped model"):
@@ -1948,27 +1964,6 @@ def test_a_folder_without_a_run_is_not_told_to_resume_or_force_it(base, tmp_path
     assert (notes / "a.txt").read_text(encoding="utf-8") == "keep me"
     with pytest.raises(RunError, match=r"holds no run.*\(fit: force=True\)"):
         fit(TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, epochs=1), notes)
-
-
-def test_a_trained_run_without_its_state_is_not_called_stopped_before_any_checkpoint(
-        base, tmp_path):
-    """A finished run whose state.npz was deleted (the largest file of a run folder, three
-    times its model) was said to have `stopped before any checkpoint` by `train --resume` and
-    to `hold a run that saved no checkpoint` by `train --out`, beside its model and history."""
-    folder = copy_run(base, tmp_path)
-    (folder / "state.npz").unlink()
-    config = (folder / "config.json").read_bytes()
-    result = run("train", "--out", folder, "--resume", "--epochs", 3)
-    assert_one_line_error(result, 2, "holds a trained model but no state.npz",
-                          "its model.npz still answers in eval and attend")
-    assert "before any checkpoint" not in result.output
-    result = run("train", "--data", base / "d.txt", "--hidden", 16, "--wordvec", 8,
-                 "--batch", 32, "--epochs", 1, "--out", folder)
-    assert_one_line_error(result, 2, "holds a trained model (model.npz, without the state.npz",
-                          "--force")
-    assert "saved no checkpoint" not in result.output
-    assert (folder / "config.json").read_bytes() == config
-    assert run("eval", "--run", folder).exit_code == 0
 
 
 def test_a_file_of_a_run_named_as_the_run_names_its_folder(base, tmp_path):
