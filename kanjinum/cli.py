@@ -439,6 +439,7 @@ class RichReporter:
         self.console, self.show = console, show
         self.progress = None
         self._spinner = None
+        self.test = None
 
     @contextmanager
     def preparing(self, what: str):
@@ -486,6 +487,7 @@ class RichReporter:
         self.task = self.progress.add_task("train", total=iterations, completed=done,
                                            loss="-", rate="-", then="")
         self.started, self.count = time.perf_counter(), 0
+        self.left = iterations - done
 
     def iteration(self, loss):
         if self.progress is None:
@@ -493,8 +495,8 @@ class RichReporter:
         self.count += 1
         rate = self.count / max(time.perf_counter() - self.started, 1e-9)
         self.progress.update(self.task, advance=1, loss=f"{loss:.4f}", rate=f"{rate:.1f}")
-        task = self.progress.tasks[0]
-        if task.finished and getattr(self, "test", None) is not None:
+        self.left -= 1
+        if self.left == 0 and self.test is not None:
             # the test split is answered next: a full bar with its clock stopped looked hung
             # for as long (seconds on a large data file)
             self.progress.update(self.task, then=f"testing on {len(self.test):,} lines")
