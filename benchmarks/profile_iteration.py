@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from kanjinum import data as D
 from kanjinum import layers as L
 from kanjinum import optim
+from kanjinum.errors import KanjinumError
 from kanjinum.models import ModelConfig, build_model
 from kanjinum.optim import Adam
 from kanjinum.train import Run, TrainConfig, batch_arrays, epoch_batches
@@ -41,15 +42,24 @@ def timed(function, label, seconds):
     return wrapper
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/kanji.txt", help="kanji data file")
     parser.add_argument("--mode", choices=("padded", "skip"), default="padded")
     parser.add_argument("--iters", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    # one line and status 2, as kanjinum bench says it: --iters 0 ended in a traceback (no
+    # median), --warmup -1 printed one iteration's figures divided by --iters
+    for name, least in (("iters", 1), ("warmup", 0)):
+        if getattr(args, name) < least:
+            parser.exit(2, f"error: --{name} must be at least {least}, not "
+                           f"{getattr(args, name)}\n")
+    try:
+        dataset = D.read_dataset(args.data)
+    except KanjinumError as exc:  # a missing file; data/kanji.txt outside a checkout
+        parser.exit(2, f"error: {exc}\n")
 
-    dataset = D.read_dataset(args.data)
     train = D.split_for_training(dataset)[0]
     vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
     mask = args.mode == "skip"

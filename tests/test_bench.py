@@ -164,6 +164,21 @@ def test_profile_script_accounts_for_the_iteration(tmp_path):
         assert parts["LSTM.backward"] > 0 and parts["LSTM.forward"] > 0
 
 
+@pytest.mark.parametrize("args, said", [
+    (["--iters", "0"], "error: --iters must be at least 1, not 0"),
+    (["--warmup", "-1"], "error: --warmup must be at least 0, not -1"),
+    (["--data", "nosuch.txt"], "error: data file nosuch.txt not found"),
+    ([], "error: data file data/kanji.txt not found"),  # its default, outside a checkout
+])
+def test_profile_script_mistakes_are_one_line(tmp_path, args, said):
+    """--iters 0 and a missing --data ended in tracebacks (no median; DataError), and
+    --warmup -1 printed one iteration's figures divided by --iters."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "profile_iteration.py"
+    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr == said + "\n" and done.stdout == ""
+
+
 def test_bench_script_passes_its_arguments(tmp_path):
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
     from kanjinum.train import available_cores
