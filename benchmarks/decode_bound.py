@@ -1,8 +1,9 @@
 """How fast batched decoding could go on this machine with numpy (docs/performance.md).
 
-Counts the LSTM rows that a trained run's decoding of the kanji test split computes (encoder:
-each distinct state once, `LSTM.infer`; decoder: each live row at each step), prices each row at
-this machine's sgemm rate for its product, (n x (D + 1 + H)) @ ((D + 1 + H) x 4H), and at numpy's
+Counts the LSTM rows that a trained seq2seq, peeky or attention run's decoding of the kanji
+test split computes (encoder: each distinct state once, `LSTM.infer`; decoder: each live row at
+each step; a bi-attention run's encoder does not run `LSTM.infer`: it is refused), prices each
+row at this machine's sgemm rate for its product, (n x (D + 1 + H)) @ ((D + 1 + H) x 4H), and at numpy's
 float32 `exp` for its 5H activations, both timed beside the decoding, and prints the rate those
 two alone would allow against the rate measured. One BLAS thread.
 
@@ -71,15 +72,20 @@ def main(argv=None):
     try:
         run = load_run(resolve_run(args.run))
         test = D.split_for_training(D.read_dataset(args.data), run.train.split_seed)[1]
-    except KanjinumError as exc:
-        parser.exit(2, f"error: {exc}\n")
+    except KanjinumError as exc:  # the run is this script's argument, not an option --run
+        parser.exit(2, f"error: {exc}\n".replace("e.g. --run ", "e.g. "))
+    if run.kind == "bi-attention":
+        # its encoder runs LSTM.forward both ways, H/2 wide, not LSTM.infer: no row of it would
+        # be counted, and the bound came out hundreds of times the measured rate
+        parser.exit(2, f"error: {run.path} is a bi-attention run: its encoder is not counted "
+                       "here; the bound is for seq2seq, peeky and attention runs\n")
     questions = [q for q in test.questions if run.why_unreadable(q) is None][:args.limit]
     if not questions:
         parser.exit(2, f"error: {run.path} reads none of the test questions of {args.data}\n")
-    lstm = run.model.layers["decoder.lstm"]
-    Wx, Wh, _ = lstm.params
-    H = Wh.shape[0]
-    K = Wx.shape[0] + 1 + H
+    # Both LSTMs step [x_t, 1, h] @ [Wx; b; Wh], x_t an embedded id: peeky's decoder input
+    # also holds the encoder state, but its product is made once per question (LSTMStepper)
+    H = run.model.config.hidden
+    K = run.model.config.wordvec + 1 + H
     with threadpool_limits(1):
         rows = count_rows(run, questions)
         prices = [row_prices(K, H)]

@@ -133,6 +133,62 @@ def test_decode_bound_counts_the_rows_decoding_computes(monkeypatch):
     assert figures["bound"] < figures["bound_products"] and figures["measured"] > 0
 
 
+def decode_bound_script():
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "decode_bound.py"
+    spec = importlib.util.spec_from_file_location("decode_bound", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ["peeky", "bi-attention"])
+def test_decode_bound_prices_the_rows_each_model_steps(kind, tmp_path, monkeypatch, capsys):
+    """A peeky run's rows were priced with its decoder's encoder-state columns in the product
+    ((256x49) at hidden 16, where LSTMStepper multiplies those once per question and steps
+    (256x33)); a bi-attention run's encoder, which does not run LSTM.infer, counted 0 rows and
+    its bound came out hundreds of times the measured rate: it is refused in one line."""
+    from kanjinum import data as D
+    from kanjinum.train import Run
+
+    module = decode_bound_script()
+    data = tmp_path / "k.txt"
+    dataset = D.generate_kanji(size=60, max_digits=4)
+    D.write_dataset(dataset, data)
+    vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
+    model = build_model(ModelConfig(kind, len(vocab), 8, 16), seed=0)
+    run = Run(model, vocab, dataset.question_width, dataset.answer_width, True, True,
+              path=tmp_path / kind)
+    monkeypatch.setattr(module, "load_run", lambda folder: run)
+    monkeypatch.setattr(module, "resolve_run", lambda folder: folder)
+    priced = []
+    real_prices = module.row_prices
+    monkeypatch.setattr(module, "row_prices", lambda K, H: priced.append((K, H))
+                        or real_prices(K, H))
+    if kind == "bi-attention":
+        with pytest.raises(SystemExit) as stopped:
+            module.main([kind, "--data", str(data), "--repeats", "1"])
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err.startswith(f"error: {run.path} is a bi-attention run")
+        return
+    figures = module.main([kind, "--data", str(data), "--repeats", "1"])
+    assert set(priced) == {(8 + 1 + 16, 16)} and figures["rows_per_question"]["encoder"] > 0
+    assert "(256x25)@(25x64)" in capsys.readouterr().out
+
+
+def test_decode_bound_advises_its_own_argument_for_a_folder_of_runs(tmp_path, capsys):
+    """A folder of runs was answered 'e.g. --run runs/…': the script takes the run as its
+    first argument and has no --run."""
+    from kanjinum.train import DEFAULT_RUN
+
+    shutil.copytree(DEFAULT_RUN, tmp_path / "runs" / "r1")
+    with pytest.raises(SystemExit):
+        decode_bound_script().main([str(tmp_path / "runs")])
+    said = capsys.readouterr().err
+    assert said.startswith("error: ") and "e.g. " in said and "--run" not in said
+
+
 def test_compare_infer_checks_both_versions_agree(monkeypatch):
     """benchmarks/compare_infer.py against this very checkout: the same states, two timings."""
     import importlib.util
