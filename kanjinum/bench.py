@@ -665,6 +665,8 @@ def parse_args(argv):
             also = " (nor --decode-run, which decodes kanji)" if option == "kanji" else ""
             parser.error(f"--{option} {path} is not used: --data {args.data} does not time "
                          f"{option}{also}")
+        if path is not None and Path(path).is_dir():  # "no such data file" said it was not there
+            parser.error(f"--{option} {path} is a folder, not a data file")
         if path is not None and not Path(path).is_file():
             parser.error(f"--{option} {path}: no such data file")
     return args

@@ -814,3 +814,17 @@ def test_bench_json_ending_in_a_slash_names_a_folder(tmp_path):
         bench.main(["--quick", "--data", "addition", "--models", "seq2seq", "--modes", "padded",
                     "--json", f"{tmp_path}/results/"])
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("option", ["--json", "--kanji", "--addition"])
+def test_bench_names_a_folder_given_for_a_file(tmp_path, option, capsys):
+    """`--json .` (an existing folder, no final slash) was refused as "exists and is not an
+    earlier kanjinum bench file", and `--kanji somefolder` as "no such data file"."""
+    said = {"--json": f"--json {tmp_path} names a folder; name the file to write in it, e.g. "
+                      f"--json {tmp_path / 'bench.json'}",
+            "--kanji": f"--kanji {tmp_path} is a folder, not a data file",
+            "--addition": f"--addition {tmp_path} is a folder, not a data file"}[option]
+    with pytest.raises(OptionError) as refused:
+        bench.main(["--quick", option, str(tmp_path)])
+    assert str(refused.value).startswith(said)
+    assert capsys.readouterr().out == ""
