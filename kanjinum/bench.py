@@ -485,28 +485,39 @@ def load_average() -> list[float]:
 # --- output ---------------------------------------------------------------------------------
 
 # What each column of the table means, printed under it and in --help: the figures must be
-# readable where docs/performance.md is not (an installed kanjinum has no docs/).
+# readable where docs/performance.md is not (an installed kanjinum has no docs/). Each column's
+# field in the --json file's results (seconds where the table says ms), for --help.
 COLUMNS = (
-    ("ms/iter", "median wall-clock milliseconds of a training iteration (batch, forward, "
-                "backward, clip, Adam)"),
-    ("cpu ms", "the same in the process's CPU time"),
-    ("s/epoch", "seconds of an epoch: iterations per epoch x ms/iter (mode skip: the mean "
-                "iteration, its batches differ)"),
-    ("GFLOP", "the matrix products of an iteration, counted from the layer shapes"),
-    ("GFLOP/s", "GFLOP per second of ms/iter"),
-    ("floor ms", "those products timed one by one with this machine's sgemm: what an "
-                 "iteration would take if it were nothing else"),
-    ("% floor", "floor / measured, each iteration against the floor's products timed right "
-                "after it, the median of those ratios"),
-    ("cpu %", "the same with the process's CPU time"),
-    ("% seed", "the same against the products of the seed's iteration, every padding step "
-               "(modes seed and padded)"),
-    ("x torch", "how many times faster than PyTorch's attention model, from its iterations "
-                "taken in turn with ours (per iteration seed and padded, per epoch skip)"),
-    ("decode/s", "test questions answered per second by the model above after its few timed "
-                 "iterations; in mode skip it stops each row at its end"),
-    ("ans len", "the mean length of those answers, on which decode/s depends; for a trained "
-                "model's speed, see --decode-run"),
+    ("ms/iter", "iteration_s", "median wall-clock milliseconds of a training iteration (batch, "
+                               "forward, backward, clip, Adam)"),
+    ("cpu ms", "iteration_cpu_s", "the same in the process's CPU time"),
+    ("s/epoch", "epoch_s; iterations_per_epoch, iteration_mean_s",
+     "seconds of an epoch of the data timed: iterations per epoch x ms/iter (mode skip: the "
+     "mean iteration, its batches differ)"),
+    ("GFLOP", "gflop_per_iteration", "the matrix products of an iteration, counted from the "
+                                     "layer shapes (the mean over the timed batches)"),
+    ("GFLOP/s", "gflop_per_s", "GFLOP per second of ms/iter (mode skip: of the mean "
+                               "iteration)"),
+    ("floor ms", "floor_s", "those products at this machine's sgemm speed: what an iteration "
+                            "would take if it were nothing else (the seed's full-width "
+                            "products, timed one by one after each iteration, scaled to "
+                            "GFLOP)"),
+    ("% floor", "floor_percent", "floor / measured, each iteration against the floor's "
+                                 "products timed right after it, the median of those ratios"),
+    ("cpu %", "floor_percent_cpu", "the same with the process's CPU time"),
+    ("% seed", "seed_floor_percent", "the same against the products of the seed's iteration, "
+                                     "every padding step (modes seed and padded)"),
+    ("x torch", "torch_paired.times_faster", "how many times faster than PyTorch's attention "
+                                             "model, from its iterations taken in turn with "
+                                             "ours (per iteration seed and padded, per epoch "
+                                             "skip)"),
+    ("decode/s", "decode_samples_per_s; decode_samples", "test questions answered per second "
+                                                         "by the model above after its few "
+                                                         "timed iterations; in mode skip it "
+                                                         "stops each row at its end"),
+    ("ans len", "decode_answer_length", "the mean length of those answers, on which decode/s "
+                                        "depends; for a trained model's speed, see "
+                                        "--decode-run"),
 )
 MODE_MEANINGS = (
     ("seed", "exactly what the seed's code computes: no mask, every batch the full width, "
@@ -523,10 +534,12 @@ def help_epilog() -> str:
     import textwrap
 
     def entry(name, meaning):
-        return textwrap.fill(f"  {name}: {meaning}", width=88, subsequent_indent="      ")
+        return textwrap.fill(f"  {name}: {meaning}", width=88, subsequent_indent="      ",
+                             break_on_hyphens=False)
 
     lines = ["modes (--modes):"] + [entry(mode, meaning) for mode, meaning in MODE_MEANINGS]
-    lines += ["", "columns of the table:"] + [entry(column, meaning) for column, meaning in COLUMNS]
+    lines += ["", "columns of the table (and their fields in the --json file's results):"]
+    lines += [entry(column, f"{meaning} [{field}]") for column, field, meaning in COLUMNS]
     return "\n".join(lines)
 
 
@@ -553,8 +566,9 @@ def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes
               f"{r['decode_samples_per_s']:9.0f} {r['decode_answer_length']:7.1f}")
     import textwrap
 
-    for column, meaning in COLUMNS:
-        print(textwrap.fill(f"{column:>8s}: {meaning}", width=100, subsequent_indent=" " * 10))
+    for column, _, meaning in COLUMNS:
+        print(textwrap.fill(f"{column:>8s}: {meaning}", width=100, subsequent_indent=" " * 10,
+                            break_on_hyphens=False))
     for task, ref in references.items():
         print(f"\nPyTorch {ref['torch_version']} attention on {task}: "
               f"{ref['iteration_s'] * 1e3:.1f} ms/iter (cpu {ref['iteration_cpu_s'] * 1e3:.1f}), "
@@ -573,6 +587,16 @@ def vs_torch(result: dict):
     return paired["times_faster"] if paired else None
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Option help wrapped at spaces only: `bi-attention` and `--decode-run` were cut at their
+    hyphen, `bi-` at the end of one line and `attention` on the next."""
+
+    def _split_lines(self, text, width):
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class _OneLineErrors(argparse.ArgumentParser):
     """A bad option is an OptionError (one line from the CLI), not argparse's usage block."""
 
@@ -583,9 +607,9 @@ class _OneLineErrors(argparse.ArgumentParser):
 def parse_args(argv):
     parser = _OneLineErrors(
         prog="kanjinum bench", description=__doc__.split("\n\n")[0], epilog=help_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    parser.add_argument("--models", default="seq2seq,peeky,attention,bi-attention",
-                        help="comma-separated models (default: all)")
+        formatter_class=_HelpFormatter, allow_abbrev=False)
+    parser.add_argument("--models", default=",".join(MODEL_KINDS),
+                        help=f"comma-separated: {', '.join(MODEL_KINDS)} (default: all)")
     parser.add_argument("--data", default="kanji,addition",
                         help="comma-separated: kanji, addition (default: both)")
     parser.add_argument("--modes", default="seed,padded,skip",

@@ -828,3 +828,35 @@ def test_bench_names_a_folder_given_for_a_file(tmp_path, option, capsys):
         bench.main(["--quick", option, str(tmp_path)])
     assert str(refused.value).startswith(said)
     assert capsys.readouterr().out == ""
+
+
+def test_bench_help_names_the_models_and_each_columns_json_field(tmp_path, capsys):
+    """--models said only "comma-separated models"; a user with the --json file could not tell
+    which field a column is, and the help said GFLOP/s was "GFLOP per second of ms/iter", which
+    mode skip's is not (it is of the mean iteration, as s/epoch is). The table, the JSON and the
+    help agree."""
+    fields = {"ms/iter": "iteration_s", "cpu ms": "iteration_cpu_s", "s/epoch": "epoch_s",
+              "GFLOP": "gflop_per_iteration", "GFLOP/s": "gflop_per_s", "floor ms": "floor_s",
+              "% floor": "floor_percent", "cpu %": "floor_percent_cpu",
+              "% seed": "seed_floor_percent", "decode/s": "decode_samples_per_s",
+              "ans len": "decode_answer_length"}
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "comma-separated: seq2seq, peeky, attention, bi-attention (default: all)" in text
+    for column, field in fields.items():
+        assert f" {column}: " in text and f"[{field}" in text, column
+    assert "[torch_paired.times_faster]" in text
+    assert "GFLOP/s: GFLOP per second of ms/iter (mode skip: of the mean iteration)" in text
+    out = tmp_path / "b.json"
+    bench.main(["--quick", "--models", "attention", "--data", "addition", "--json", str(out)])
+    table = capsys.readouterr().out
+    for r in json.loads(out.read_text(encoding="utf-8"))["results"]:
+        measured = r["iteration_mean_s"] if r["mode"] == "skip" else r["iteration_s"]
+        assert r["gflop_per_s"] == pytest.approx(r["gflop_per_iteration"] / measured)
+        assert r["epoch_s"] == pytest.approx(r["iterations_per_epoch"] * measured)
+        row = next(line.split() for line in table.splitlines()
+                   if line.startswith(f"addition  attention    {r['mode']} "))
+        assert float(row[3]) == pytest.approx(1e3 * r["iteration_s"], abs=0.051)
+        assert float(row[6]) == pytest.approx(r["gflop_per_iteration"], abs=0.0051)
+        assert float(row[-2]) == pytest.approx(r["decode_samples_per_s"], abs=0.51)
