@@ -13,10 +13,11 @@ See `--help` and docs/performance.md.
 import sys
 
 from kanjinum.bench import main
-from kanjinum.errors import KanjinumError
+from kanjinum.errors import DataError, KanjinumError, OptionError, RunError, VocabError
 
 if __name__ == "__main__":
     try:
         main(sys.argv[1:])
-    except KanjinumError as error:  # a bad option or run folder: one line, as from the CLI
-        sys.exit(f"error: {error}")
+    except KanjinumError as error:  # a bad option or run folder: one line, as from the CLI,
+        print(f"error: {error}", file=sys.stderr)  # and its status: 2 for a usage mistake
+        sys.exit(2 if isinstance(error, (DataError, OptionError, RunError, VocabError)) else 1)

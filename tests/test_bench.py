@@ -860,3 +860,15 @@ def test_bench_help_names_the_models_and_each_columns_json_field(tmp_path, capsy
         assert float(row[3]) == pytest.approx(1e3 * r["iteration_s"], abs=0.051)
         assert float(row[6]) == pytest.approx(r["gflop_per_iteration"], abs=0.0051)
         assert float(row[-2]) == pytest.approx(r["decode_samples_per_s"], abs=0.51)
+
+
+def test_the_bench_script_exits_as_kanjinum_bench_does(tmp_path):
+    """benchmarks/bench_train.py said a usage mistake in one line but exited 1 (sys.exit of a
+    message), where `kanjinum bench` exits 2."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
+    for args in (["--models", "foo"], ["--kanji", str(tmp_path / "none.txt")],
+                 ["--decode-run", str(tmp_path / "none")]):
+        done = subprocess.run([sys.executable, str(script), "--quick", *args],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, args
+        assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
