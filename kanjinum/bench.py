@@ -221,6 +221,22 @@ def check_enough_lines(task: str, dataset: D.Dataset, batch: int) -> None:
                           "training lines and some test lines")
 
 
+def describe_data(path: str | None, dataset: D.Dataset, train, test, sizes) -> dict:
+    """What a data set's figures are for: s/epoch counts its iterations per epoch, and
+    --quick or a --kanji file of its own make it another size than the docs' tables."""
+    wordvec, hidden, batch = sizes
+    return {"file": path, "lines": len(dataset), "train_lines": len(train),
+            "test_lines": len(test), "wordvec": wordvec, "hidden": hidden, "batch": batch,
+            "iterations_per_epoch": -(-len(train) // batch)}
+
+
+def data_line(task: str, info: dict) -> str:
+    where = info["file"] or "gen-data's, made in memory"
+    return (f"{task}: {info['lines']:,} lines ({where}), {info['train_lines']:,} training and "
+            f"{info['test_lines']:,} test; wordvec {info['wordvec']}, hidden {info['hidden']}, "
+            f"batch {info['batch']}: {info['iterations_per_epoch']:,} iterations per epoch")
+
+
 def split(dataset: D.Dataset):
     """The split `train.fit` makes: the book's, with the closed kinds kept for training."""
     return D.split_for_training(dataset)
@@ -543,12 +559,17 @@ def help_epilog() -> str:
     return "\n".join(lines)
 
 
-def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes) -> None:
+def print_table(results: list[dict], references: dict, sgemm: SgemmTimer, shapes,
+                datasets=None) -> None:
     print("\nsgemm, one product at a time (GFLOP/s):")
     products = [f"({m}x{k})@({k}x{n})" for _, (m, k, n) in shapes]
     width = max(map(len, products), default=0)  # the rates in one column, whatever the shapes
     for (what, (m, k, n)), product in zip(shapes, products):
         print(f"  {what:28s} {product:{width}s} {sgemm.gflops(m, k, n):7.1f}")
+    if datasets:
+        print()
+    for task, info in (datasets or {}).items():
+        print(data_line(task, info))
     header = (f"{'data':9s} {'model':12s} {'mode':6s} {'ms/iter':>8s} {'cpu ms':>7s} "
               f"{'s/epoch':>8s} {'GFLOP':>6s} {'GFLOP/s':>7s} {'floor ms':>8s} {'% floor':>7s} "
               f"{'cpu %':>6s} {'% seed':>6s} {'x torch':>7s} {'decode/s':>9s} {'ans len':>7s}")
@@ -740,7 +761,7 @@ def main(argv=None) -> dict:
         raise OptionError(f"--torch: the PyTorch reference cannot run: {why_not}")
     figures = {"machine": machine_info(), "threads": args.threads, "iters": args.iters,
                "warmup": args.warmup, "quick": args.quick,
-               "load_before": load_average(), "results": [], "torch": {},
+               "load_before": load_average(), "datasets": {}, "results": [], "torch": {},
                "torch_missing": why_not or None}
     print(f"kanjinum bench: {figures['machine']['cpu']}, {figures['machine']['cpus']} cpus, "
           f"numpy {np.__version__}, BLAS {figures['machine']['blas']}, "
@@ -757,6 +778,9 @@ def main(argv=None) -> dict:
             vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
             sizes = sizes_for[task]
             wordvec, hidden, batch = sizes
+            figures["datasets"][task] = describe_data(getattr(args, task), dataset, train,
+                                                      test, sizes)
+            print(data_line(task, figures["datasets"][task]), flush=True)
             T = dataset.question_width
             if not headline:
                 headline = [("h@Wh (a forward step)", (batch, hidden, 4 * hidden)),
@@ -785,7 +809,7 @@ def main(argv=None) -> dict:
         figures["sgemm"] = [{"what": what, "m": m, "k": k, "n": n,
                              "gflop_per_s": sgemm.gflops(m, k, n)} for what, (m, k, n) in headline]
     figures["load_after"] = load_average()
-    print_table(figures["results"], figures["torch"], sgemm, headline)
+    print_table(figures["results"], figures["torch"], sgemm, headline, figures["datasets"])
     for r in figures.get("trained_runs", []):
         print(f"\ntrained run {r['run']} ({r['model']}, hidden {r['hidden']}, "
               f"{'masked' if r['mask'] else 'unmasked'}): decode {r['decode_samples_per_s']:.0f}/s "

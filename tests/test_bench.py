@@ -872,3 +872,22 @@ def test_the_bench_script_exits_as_kanjinum_bench_does(tmp_path):
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, args
         assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+
+
+def test_bench_says_which_data_its_epochs_are_of(tmp_path, capsys):
+    """s/epoch is iterations per epoch x ms/iter, but neither the table nor the JSON said how
+    large the data timed was: --quick's in-memory 600 lines or a --kanji file of the user's
+    own gave epochs of other sizes than the docs' tables, without a word."""
+    kanji = tmp_path / "k.txt"
+    bench.D.write_dataset(bench.D.generate_kanji(size=300, max_digits=6), kanji)
+    figures = bench.main(["--quick", "--models", "seq2seq", "--modes", "padded", "--kanji",
+                          str(kanji)])
+    out = capsys.readouterr().out
+    for task, lines, file in (("kanji", 300, str(kanji)), ("addition", 600, None)):
+        info = figures["datasets"][task]
+        assert info["lines"] == lines and info["file"] == file
+        assert info["train_lines"] + info["test_lines"] == lines
+        [r] = [r for r in figures["results"] if r["data"] == task]
+        assert info["iterations_per_epoch"] == r["iterations_per_epoch"]
+        assert out.count(f"{task}: {lines} lines (") == 2  # as it starts, and above the table
+        assert f"{info['iterations_per_epoch']} iterations per epoch" in out
