@@ -390,12 +390,24 @@ def load_decode_run(folder: str) -> Run:
         raise OptionError(f"--decode-run {folder}: {message}") from None
 
 
+def trained_on(run: Run) -> str:
+    """Where a run's questions come from, and what to do: a run of numerals of another style
+    (daiji, positional) reads its own file's questions, which --kanji can time it on."""
+    from kanjinum.numerals import NUMERAL_CHARS
+    from kanjinum.errors import shell_word
+
+    data = run.train.data
+    if any(ch in NUMERAL_CHARS and not ch.isascii() for ch in run.readable_chars):
+        return f"it was trained on {data}: time it on that data with --kanji {shell_word(data)}"
+    return f"it was trained on {data}; --decode-run times the decoding of kanji numerals only"
+
+
 def readable_questions(folder: str, run: Run, test: D.Dataset) -> D.Dataset:
     """The test lines a trained run can read; none is a mistake in --decode-run."""
     pairs = [(q, a) for q, a in zip(test.questions, test.answers) if run.why_unreadable(q) is None]
     if not pairs:
         raise OptionError(f"--decode-run {folder}: the run can read none of the kanji test "
-                          "questions (it was trained on other data)")
+                          f"questions ({trained_on(run)})")
     return D.Dataset([q for q, _ in pairs], [a for _, a in pairs], test.question_width,
                      test.answer_width)
 

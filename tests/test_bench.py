@@ -891,3 +891,26 @@ def test_bench_says_which_data_its_epochs_are_of(tmp_path, capsys):
         assert info["iterations_per_epoch"] == r["iterations_per_epoch"]
         assert out.count(f"{task}: {lines} lines (") == 2  # as it starts, and above the table
         assert f"{info['iterations_per_epoch']} iterations per epoch" in out
+
+
+def test_a_trained_run_of_other_numerals_is_told_which_data_to_time_it_on():
+    """A run trained on daiji numerals (gen-data --style daiji) was refused as "trained on
+    other data", and nothing said that --kanji with its own file times it; an addition run is
+    told that --decode-run decodes kanji numerals only."""
+    from dataclasses import replace
+
+    from kanjinum import data as D
+    from kanjinum.train import Run, TrainConfig
+
+    test = D.Dataset(["一億一", "三兆"], ["100000001", "3000000000000"], 25, 13)
+    for texts, data, said in ((["壱阡弐百萬参拾", "0123456789"], "my daiji.txt",
+                               "trained on my daiji.txt: time it on that data with --kanji "
+                               "'my daiji.txt'"),
+                              (["0123456789+"], "add.txt", "trained on add.txt; --decode-run "
+                               "times the decoding of kanji numerals only")):
+        vocab = D.Vocab.from_texts(texts)
+        model = build_model(ModelConfig("attention", len(vocab), 4, 8), seed=0)
+        run = Run(model, vocab, 7, 13, True, True, replace(TrainConfig(), data=data))
+        with pytest.raises(OptionError) as refused:
+            bench.readable_questions("runs/r", run, test)
+        assert str(refused.value).endswith(f"none of the kanji test questions (it was {said})")
