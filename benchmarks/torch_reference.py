@@ -25,8 +25,15 @@ import statistics
 import time
 
 import numpy as np
-import torch
-from torch import nn
+
+try:
+    import torch
+    from torch import nn
+except ImportError as missing:
+    if __name__ != "__main__":  # kanjinum bench loads this module and says why it cannot run
+        raise
+    raise SystemExit(f"error: torch cannot be imported ({missing}): this yardstick needs it, "
+                     "e.g. .venv/bin/pip install torch==2.13.0") from None
 
 
 class AttentionSeq2seq(nn.Module):
@@ -152,13 +159,28 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
+    # one line and status 2 for a mistake, as kanjinum bench says it (these were tracebacks:
+    # no median of 0 iterations, a modulo by 0 batches)
+    for name, least in (("wordvec", 1), ("hidden", 1), ("batch", 1), ("iters", 1),
+                        ("warmup", 0), ("threads", 1)):
+        if getattr(args, name) < least:
+            parser.exit(2, f"error: --{name} must be at least {least}, not "
+                           f"{getattr(args, name)}\n")
+    from kanjinum.errors import KanjinumError
 
-    dataset = (D.read_dataset(args.data) if args.data
-               else D.generate_kanji(hard_share=D.DEFAULT_HARD_SHARE,  # gen-data's defaults
-                                     include_closed=True))
-    keep = [q for q, a in zip(dataset.questions, dataset.answers)
-            if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
-    train, test = D.split_dataset(dataset, keep_in_train=keep)  # the split `kanjinum train` makes
+    try:
+        dataset = (D.read_dataset(args.data) if args.data
+                   else D.generate_kanji(hard_share=D.DEFAULT_HARD_SHARE,  # gen-data's defaults
+                                         include_closed=True))
+        keep = [q for q, a in zip(dataset.questions, dataset.answers)
+                if a.isdigit() and D.categorise(int(a)) in D.CLOSED_KINDS]
+        train, test = D.split_dataset(dataset, keep_in_train=keep)  # `kanjinum train`'s split
+    except KanjinumError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if len(train) < args.batch or not len(test):  # the Trainer times whole batches only
+        parser.exit(2, f"error: {len(dataset):,} lines give {len(train):,} training and "
+                       f"{len(test):,} test lines; timing needs a batch ({args.batch}) of "
+                       "training lines and some test lines\n")
     vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
     train_enc, test_enc = D.encode_dataset(train, vocab), D.encode_dataset(test, vocab)
     result = measure(train_enc.xs[:, ::-1], train_enc.ts, test_enc.xs[:, ::-1], len(vocab),

@@ -914,3 +914,50 @@ def test_a_trained_run_of_other_numerals_is_told_which_data_to_time_it_on():
         with pytest.raises(OptionError) as refused:
             bench.readable_questions("runs/r", run, test)
         assert str(refused.value).endswith(f"none of the kanji test questions (it was {said})")
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--iters", "0"], "error: --iters must be at least 1, not 0"),
+    (["--batch", "0"], "error: --batch must be at least 1, not 0"),
+    (["--data", "nosuch.txt"], "error: data file nosuch.txt not found"),
+    (["--data", "three.txt"], "error: 3 lines give 3 training and 0 test lines; timing needs "
+                              "a batch (128) of training lines and some test lines"),
+])
+def test_torch_reference_script_mistakes_are_one_line(tmp_path, args, said):
+    """benchmarks/torch_reference.py, run on its own as docs/performance.md shows: these were
+    tracebacks (DataError; a modulo by 0 batches; no median of 0 iterations). A stand-in torch
+    that lets the module load: the mistakes are found before torch is used."""
+    import os
+
+    fake_torch = tmp_path / "site" / "torch"
+    fake_torch.mkdir(parents=True)
+    (fake_torch / "__init__.py").write_text(
+        "import types\n"
+        "def no_grad():\n    return lambda function: function\n"
+        "nn = types.SimpleNamespace(Module=object)\n", encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    data = (root / "data" / "kanji.txt").read_text(encoding="utf-8").splitlines(True)
+    (tmp_path / "three.txt").write_text("".join(data[:3]), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "torch_reference.py"), *args],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{root}"})
+    assert done.returncode == 2 and done.stderr == said + "\n", done.stderr
+
+
+def test_torch_reference_script_without_torch_says_so_in_one_line(tmp_path):
+    """Run on its own where torch cannot be imported, it ended in ModuleNotFoundError's
+    traceback; kanjinum bench, which loads it as a module, still gets the ImportError."""
+    import os
+
+    broken = tmp_path / "site" / "torch"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('no torch here')\n", encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "torch_reference.py")], capture_output=True,
+        text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{root}"})
+    assert done.returncode == 1 and done.stderr == (
+        "error: torch cannot be imported (no torch here): this yardstick needs it, e.g. "
+        ".venv/bin/pip install torch==2.13.0\n")
