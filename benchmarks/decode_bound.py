@@ -67,8 +67,9 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, help="decode only the first N test questions")
     parser.add_argument("--repeats", type=int, default=3, help="decoding passes (median)")
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1 or args.repeats < 1:
-        parser.error("--limit and --repeats must be at least 1")
+    for name in ("limit", "repeats"):  # one line, as the other mistakes (not usage + error)
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.exit(2, f"error: --{name} must be at least 1, not {getattr(args, name)}\n")
     try:
         run = load_run(resolve_run(args.run))
         test = D.split_for_training(D.read_dataset(args.data), run.train.split_seed)[1]

@@ -1595,6 +1595,7 @@ def test_decode_bound_mistakes_are_one_line(tmp_path):
                               text=True, timeout=60, cwd=tmp_path)
         assert done.returncode == 2 and fragment in done.stderr
         assert "Traceback" not in done.stderr
+        assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1  # not usage
 
 
 def test_a_taken_run_folder_names_fits_own_arguments_too(base, tmp_path):
