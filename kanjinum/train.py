@@ -1136,7 +1136,7 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
         evaluation = evaluate(run, test_set)
         record = {"epoch": state.epoch + 1, "loss": state.loss_sum / max(state.loss_count, 1),
                   "accuracy": evaluation.accuracy, "seconds": round(state.epoch_seconds, 3),
-                  "lr": optimizer.lr, "threads": run.threads}
+                  "lr": optimizer.lr, "threads": int(run.threads)}
         state.history.append(record)
         state.epoch, state.iteration = state.epoch + 1, 0
         state.loss_sum, state.loss_count, state.epoch_seconds = 0.0, 0, 0.0
