@@ -574,7 +574,7 @@ def train(
     threads: ThreadsOption = 1,
     ctx: typer.Context = None,
 ) -> None:
-    """Train a seq2seq model; writes config.json, model.npz, history.json and curve.png."""
+    """Train a seq2seq model into a run folder: config.json, model.npz, history.json, curve.png and state.npz (for --resume)."""
     from kanjinum.train import fit, resumed_config
 
     if show < 0:

@@ -62,6 +62,16 @@ def test_help_names_what_the_arguments_are(command, name):
     assert "list[" not in result.output and name in result.output
 
 
+def test_train_help_names_every_file_of_a_run_folder():
+    """train --help listed config.json, model.npz, history.json and curve.png, but not
+    state.npz, the largest file of the folder and the one --resume needs."""
+    from kanjinum.train import RUN_FILES
+
+    for output in (run("train", "--help").output, run("--help").output):
+        for name in RUN_FILES:
+            assert name in output, name
+
+
 def test_convert_help_says_which_forms_it_reads_and_refuses():
     """convert --help said only `一億一 → 100000001`: which forms it reads (一千, 壱, 3億5千万,
     二〇二六) and refuses (commas, signs) was in docs/numerals.md, which pip install . does not
