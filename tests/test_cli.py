@@ -208,6 +208,21 @@ def test_eval_json(trained, monkeypatch):
     assert "by_kind" in summary
 
 
+def test_eval_says_it_read_the_test_split_or_the_whole_file(trained):
+    """Plain `kanjinum eval` printed `run R on /…/data/kanji.txt: 100.000% exact match (4,990
+    of 4,990)`, as if it had read the file's 50,000 lines; it reads the run's test split."""
+    tiny = trained / "runs" / "tiny"
+    result = run("eval", "--run", tiny)
+    assert result.exit_code == 0, result.output
+    assert f"on the test split of {trained / 'small.txt'}: " in result.output
+    assert json.loads(run("eval", "--run", tiny, "--json").output)["split"] == "test"
+    result = run("eval", "--run", tiny, "--data", trained / "small.txt")
+    assert f"on {trained / 'small.txt'}: " in result.output and "test split" not in result.output
+    assert " of 400)" in result.output  # every line of the file
+    assert json.loads(run("eval", "--run", tiny, "--data", trained / "small.txt",
+                          "--json").output)["split"] == "all"
+
+
 def test_eval_counts_unknown_characters(trained, tmp_path):
     data = tmp_path / "odd.txt"
     data.write_text("三百五  _305 \n三百x  _300 \n", encoding="utf-8")
