@@ -907,6 +907,7 @@ def _attend_interactive(console, loaded, out: Path) -> None:
     prompt = f"{question_word(loaded)} (empty line to stop)> " if typed else ""
     count = 0
     asked = refused = 0
+    first = True
     while True:
         try:
             line = input(prompt)
@@ -918,6 +919,10 @@ def _attend_interactive(console, loaded, out: Path) -> None:
             if typed:
                 console.print()
             raise typer.Exit(code=130) from None
+        if first:
+            # a file saved as "UTF-8 with BOM" (Windows Notepad) starts with U+FEFF, invisible:
+            # its first numeral was refused for a character nobody typed; data files drop it too
+            line, first = line.removeprefix("\ufeff"), False
         if not line.strip():
             if typed:
                 break

@@ -666,6 +666,22 @@ def test_attend_interactive_piped_reads_every_line_without_prompts(trained, tmp_
     assert (tmp_path / "p-1.png").exists() and (tmp_path / "p-2.png").exists()
 
 
+def test_attend_interactive_piped_reads_a_file_saved_with_a_byte_order_mark(trained, tmp_path):
+    """`kanjinum attend --interactive < nums.txt` with nums.txt saved by Windows Notepad as UTF-8
+    with BOM (and CRLF): the first numeral was refused, `'\\ufeff' (U+FEFF) is not a character
+    this model reads`, for a character that shows as nothing, and the run exited 2."""
+    out = tmp_path / "b.png"
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out", out,
+                 input="\ufeff三\r\n五\r\n")
+    assert result.exit_code == 0, result.output
+    assert "Q 三" in result.stdout and "Q 五" in result.stdout and not result.stderr
+    assert (tmp_path / "b-1.png").exists() and (tmp_path / "b-2.png").exists()
+    # only the stream's first character: a U+FEFF inside is still named
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out", out,
+                 input="三\n\ufeff五\n")
+    assert result.exit_code == 2 and "U+FEFF" in result.stderr
+
+
 def test_attend_interactive_at_a_terminal_prompts_and_stops_at_an_empty_line(
         trained, tmp_path, monkeypatch):
     monkeypatch.setattr("kanjinum.cli._stdin_is_a_terminal", lambda: True)
