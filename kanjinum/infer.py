@@ -18,7 +18,7 @@ class Answer:
     question: str
     answer: str
     weights: np.ndarray | None        # (output chars, input chars) in reading order
-    truth: int | None                 # what the rule-based parser reads, if it can
+    truth: int | None                 # the right answer where a rule knows it (`_truth`)
     truth_error: str = ""
 
     @property
@@ -96,6 +96,22 @@ def question_word(run: Run) -> str:
 
 
 
+def _truth(run: Run, question: str) -> tuple[int | None, str]:
+    """The right answer where a rule knows it, and why not where the rule cannot read the
+    question: the parser's for a model of numerals, the sum for one of additions (its answers
+    were shown unjudged, `? 108`, though the sum is easy to do); none for other tasks."""
+    if run.reads_numerals:
+        try:
+            return parse_kanji(question), ""
+        except ValueError as exc:
+            return None, str(exc)
+    if run.reads_additions:
+        terms = question.split("+")
+        if len(terms) == 2 and all(t.strip().isdigit() for t in terms):
+            return int(terms[0]) + int(terms[1]), ""
+    return None, ""
+
+
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
     """The model's answers for numerals typed by a user; every one is checked before any runs."""
     check_is_run(run, "answer_numerals")
@@ -107,15 +123,9 @@ def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
         raise TypeError("answer_numerals takes a list of numerals as strings; for one, pass "
                         "[numeral]")
     numerals = [check_numeral(run, t) for t in texts]
-    of_numerals = reads_numerals(run)  # the parser's truth only for a model of numerals
     truths = []
     for numeral in numerals:
-        truth, error = None, ""
-        if of_numerals:
-            try:
-                truth = parse_kanji(numeral)
-            except ValueError as exc:
-                error = str(exc)
+        truth, error = _truth(run, numeral)
         if truth is not None and len(str(truth)) > run.answer_width:
             # its answer would be cut to the width, a wrong number given as an answer
             raise VocabError(f"{shortened(numeral)!r} is {truth:,}, {len(str(truth))} digits: "

@@ -226,6 +226,13 @@ class Run:
         return chars <= NUMERAL_CHARS and not all(ch.isdigit() for ch in chars)
 
     @property
+    def reads_additions(self) -> bool:
+        """A model of the book's chapter-7 task, `16+75` → `91`: its questions are digits and
+        one +, so the truth of an answer is a sum to do."""
+        chars = set(self.readable_chars)
+        return "+" in chars and chars <= set("0123456789+ ")
+
+    @property
     def history(self) -> list[dict]:
         """Its training's epochs (loss, accuracy, seconds, lr) from the folder's history.json, as
         `plot.learning_curve` takes them; [] for a run with no folder or no epoch yet."""

@@ -1074,6 +1074,11 @@ def test_attend_on_a_model_of_additions_prints_no_parser_truth(tmp_path):
     result = run("attend", "12+34", "--run", tmp_path / "r", "--out", tmp_path / "a.png")
     assert result.exit_code == 0, result.output
     assert "Q 12+34" in result.output and "parser" not in result.output
+    # the sum is its truth: the answer was shown unjudged, `? 108`
+    assert "T 46\n" in result.output and ("☑" in result.output or "☒" in result.output)
+    from kanjinum.infer import answer_numerals
+    answer, = answer_numerals(load_run(tmp_path / "r"), ["12+34"])
+    assert answer.truth == 46 and answer.correct == (answer.answer == "46")
 
 
 def test_a_model_of_digits_alone_is_no_model_of_numerals(tmp_path):
