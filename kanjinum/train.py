@@ -946,6 +946,8 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                           f"lines of {config.data}; use --batch {len(train_set)} or less")
     rare = rows_by_kind(train_set.questions, train_set.answers)
     _check_oversample_applies(config, rare)
+    if not rare and config.oversample:  # recorded as done: config.json said 0.05, none drawn
+        config = replace(config, oversample=0.0)
     _check_answers_can_end(config, dataset)
     vocab = D.Vocab.from_texts(dataset.questions + dataset.answers)
     model = build_model(ModelConfig(config.model, len(vocab), config.wordvec, config.hidden),

@@ -1079,6 +1079,9 @@ def test_attend_on_a_model_of_additions_prints_no_parser_truth(tmp_path):
     from kanjinum.infer import answer_numerals
     answer, = answer_numerals(load_run(tmp_path / "r"), ["12+34"])
     assert answer.truth == 46 and answer.correct == (answer.answer == "46")
+    # the default --oversample draws nothing from data without rare kinds, and is recorded so
+    # (config.json said 0.05)
+    assert load_run(tmp_path / "r").train.oversample == 0
 
 
 def test_a_model_of_digits_alone_is_no_model_of_numerals(tmp_path):
