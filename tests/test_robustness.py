@@ -3,6 +3,7 @@ and nothing the user already had is lost. docs/robustness.md lists these cases."
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -1604,6 +1605,25 @@ def test_decode_bound_mistakes_are_one_line(tmp_path):
         assert done.returncode == 2 and fragment in done.stderr
         assert "Traceback" not in done.stderr
         assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1  # not usage
+
+
+def test_decode_parts_times_the_parts_and_says_what_it_cannot(base, tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    script = root / "benchmarks" / "decode_parts.py"
+    for args, fragment in ((["nosuch"], "not found"), (["default", "--repeats", "0"], "at least 1"),
+                           (["default"], "data/kanji.txt not found")):
+        done = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path)
+        assert done.returncode == 2 and fragment in done.stderr, done.stderr
+        assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    done = subprocess.run([sys.executable, str(script), str(base / "run"), "--data",
+                           str(base / "d.txt"), "--repeats", "1"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    parts = dict(re.findall(r"^\s+(\S.*?)\s+([\d.]+) µs per question", done.stdout, re.M))
+    parts = {name: float(value) for name, value in parts.items()}
+    assert set(parts) == {"encoder", "decoder LSTM", "rest of the decoder", "total"}
+    assert abs(sum(parts[p] for p in parts if p != "total") - parts["total"]) < 0.2
 
 
 def test_a_taken_run_folder_names_fits_own_arguments_too(base, tmp_path):
