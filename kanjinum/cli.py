@@ -977,7 +977,57 @@ def bench(ctx: typer.Context) -> None:
 
 
 def main() -> None:
+    _escape_what_the_output_cannot_encode()
     app()
+
+
+def _escape_what_the_output_cannot_encode() -> None:
+    """An output whose encoding has no kanji (PYTHONIOENCODING=ascii, a Latin-1 locale,
+    Windows' cp1252 under `> out.txt`): Python's strict encoder ended every command that prints
+    a numeral, and --help (三兆九千億 in its first line), in a UnicodeEncodeError traceback,
+    a training after its first epoch. Such characters are written as \\u escapes, as Python
+    writes them on stderr, and a note at the end says why and how to see them."""
+    import codecs
+
+    codecs.register_error("kanjinum-escape", _escape_unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        try:
+            utf = codecs.lookup(encoding).name.startswith("utf") if encoding else True
+        except LookupError:
+            utf = True
+        if not utf and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="kanjinum-escape")
+
+
+_escaped_in: list[str] = []  # the encoding that had to escape a character, once noted
+
+
+def _escape_unencodable(exc: UnicodeError):
+    import atexit
+    import codecs
+
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    try:  # stand-ins for bytes the locale could not decode (a path typed in it) go back as
+        return codecs.lookup_error("surrogateescape")(exc)  # they came, as before
+    except UnicodeEncodeError:
+        pass
+    if not _escaped_in:
+        _escaped_in.append(exc.encoding)
+        atexit.register(_note_the_escapes)
+    return codecs.backslashreplace_errors(exc)
+
+
+def _note_the_escapes() -> None:
+    try:
+        sys.stderr.write(
+            f"note: this output's encoding, {_escaped_in[0]}, has no kanji (nor some other "
+            "characters kanjinum writes): they were written as \\u escapes; to see them, set "
+            "PYTHONIOENCODING=utf-8 or use a UTF-8 locale (e.g. LANG=C.UTF-8)\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # no stderr left to tell
+        pass
 
 
 if __name__ == "__main__":

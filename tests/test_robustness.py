@@ -2132,3 +2132,33 @@ def test_a_run_resumed_with_another_thread_count_says_its_bits_will_differ(base,
     assert [h["threads"] for h in history] == [1, 2]
     result = run("train", "--out", out, "--resume", "--epochs", 3, "--threads", 2)
     assert result.exit_code == 0 and "note:" not in result.output, result.output
+
+
+# --- environments not the developer's: encodings, streams, signals --------------------------
+
+
+def _kanjinum(*args, env=None, **kwargs):
+    """A real process, as a user's shell starts it, in the repository's folder."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run([sys.executable, "-m", "kanjinum", *map(str, args)], cwd=root,
+                          capture_output=True, timeout=120,
+                          env={**os.environ, **ENV, **(env or {})}, **kwargs)
+
+
+@pytest.mark.parametrize("args", [["convert", "100000001", "一"], ["--help"]])
+def test_an_output_without_kanji_in_its_encoding_gets_escapes_and_a_note(args):
+    """PYTHONIOENCODING=ascii, a Latin-1 locale or Windows' cp1252 under `> out.txt`: every
+    command that printed a numeral, and --help, ended in a UnicodeEncodeError traceback."""
+    done = _kanjinum(*args, env={"PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr, done.stderr
+    if args[0] == "convert":
+        assert done.stdout == b"\\u4e00\\u5104\\u4e00\n1\n"
+    else:
+        assert b"\\u4e09\\u5146" in done.stdout  # 三兆 of its first line
+    note = done.stderr.decode("ascii").strip().splitlines()
+    assert len(note) == 1 and note[0].startswith("note:") and "PYTHONIOENCODING=utf-8" in note[0]
+    # an output that can write them is left as it was: no note
+    done = _kanjinum(*args, env={"PYTHONIOENCODING": "utf-8"})
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    assert "一億一" in done.stdout.decode("utf-8") or args[0] != "convert"
