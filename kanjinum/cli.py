@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
-                             not_utf8, shell_word, shortened)
+                             not_utf8, read_as_utf8, shell_word, shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND
 from kanjinum.train import TrainConfig, recorded_path
 
@@ -243,7 +243,7 @@ def convert(
     from kanjinum.numerals import fold_look_alikes, parse_kanji, to_kanji
 
     lines = []  # all converted before any is printed: a bad one prints nothing
-    for text in numbers:
+    for text in map(_typed_argument, numbers):
         stripped = text.strip()
         folded = fold_look_alikes(stripped)  # full-width ５００ is an integer to write
         try:
@@ -804,9 +804,15 @@ def attend(
         loaded.threads = threads
         console = _console()
         if numerals:
-            _attend_once(console, loaded, numerals, out)
+            _attend_once(console, loaded, [_typed_argument(n) for n in numerals], out)
         if interactive:
             _attend_interactive(console, loaded, out)
+
+
+def _typed_argument(text: str) -> str:
+    """A numeral from the command line as typed in UTF-8, whatever the locale decoded it as
+    (see read_as_utf8); paths are left alone, the system reads them back to the same bytes."""
+    return read_as_utf8(text, sys.getfilesystemencoding())
 
 
 def chosen_run(run: str | None, say_which: bool = True) -> Path:
@@ -905,6 +911,10 @@ def _attend_interactive(console, loaded, out: Path) -> None:
     # ended it, and the lines after it were dropped without a word).
     typed = _stdin_is_a_terminal()
     prompt = f"{question_word(loaded)} (empty line to stop)> " if typed else ""
+    if getattr(sys.stdin, "errors", None) == "strict" and hasattr(sys.stdin, "reconfigure"):
+        # PYTHONIOENCODING=ascii (or =utf-8): a byte the encoding cannot read ended input()
+        # in a UnicodeDecodeError traceback; as stand-ins, read_as_utf8 or not_utf8 take it
+        sys.stdin.reconfigure(errors="surrogateescape")
     count = 0
     asked = refused = 0
     first = True
@@ -919,6 +929,7 @@ def _attend_interactive(console, loaded, out: Path) -> None:
             if typed:
                 console.print()
             raise typer.Exit(code=130) from None
+        line = read_as_utf8(line, sys.stdin.encoding or "utf-8")
         if first:
             # a file saved as "UTF-8 with BOM" (Windows Notepad) starts with U+FEFF, invisible:
             # its first numeral was refused for a character nobody typed; data files drop it too

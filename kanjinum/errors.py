@@ -37,6 +37,21 @@ def shell_word(path) -> str:
     return shlex.quote(str(path))
 
 
+def read_as_utf8(text: str, encoding: str) -> str:
+    """text as its bytes read as UTF-8, where they are UTF-8 that a locale of another encoding
+    decoded: under LC_ALL=C without Python's UTF-8 mode (or PYTHONIOENCODING=ascii) a typed
+    一 came as three stand-ins and was called 'not UTF-8 text (bytes e4 b8 80 …)', and in a
+    Latin-1 locale as 'ä¸\\x80'. encoding is the one that decoded text (the locale's, for the
+    command line; the input's, for stdin). Bytes that are no UTF-8 (a Shift-JIS or EUC-JP
+    locale's own, a Latin-1 é) are left as that encoding read them."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode(encoding, "surrogateescape").decode("utf-8")
+    except (UnicodeError, LookupError):
+        return text
+
+
 def not_utf8(text: str) -> str | None:
     """Why text is not what was typed, or None: bytes that were not UTF-8 (a terminal or a file
     in another encoding) reach Python as stand-in characters, U+DC80..U+DCFF, which an error

@@ -2162,3 +2162,23 @@ def test_an_output_without_kanji_in_its_encoding_gets_escapes_and_a_note(args):
     done = _kanjinum(*args, env={"PYTHONIOENCODING": "utf-8"})
     assert done.returncode == 0 and done.stderr == b"", done.stderr
     assert "一億一" in done.stdout.decode("utf-8") or args[0] != "convert"
+
+
+def test_numerals_typed_in_utf8_are_read_whatever_the_locale_decoded(tmp_path):
+    """LC_ALL=C with Python's UTF-8 mode off decoded a typed 一億一 as stand-ins: convert and
+    attend said 'the input is not UTF-8 text (bytes e4 b8 80 …)'; PYTHONIOENCODING=ascii ended
+    attend --interactive in a UnicodeDecodeError traceback. Bytes that are no UTF-8 are named."""
+    ascii_locale = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = _kanjinum("convert", "一億一", env=ascii_locale)
+    assert (done.returncode, done.stdout) == (0, b"100000001\n"), done.stderr
+    done = _kanjinum("attend", "一億一", "--run", "default", "--out", tmp_path / "a.png",
+                     env=ascii_locale)
+    assert done.returncode == 0 and b"100000001" in done.stdout, done.stderr
+    for env in (ascii_locale, {"PYTHONIOENCODING": "ascii"}, {"PYTHONIOENCODING": "utf-8"}):
+        done = _kanjinum("attend", "--interactive", "--run", "default", "--out",
+                         tmp_path / "i.png", env=env,
+                         input="一億一\n".encode() + b"\xff\n" + "二\n".encode())
+        assert done.returncode == 0, done.stderr
+        assert b"Traceback" not in done.stderr, done.stderr
+        assert b"100000001" in done.stdout and b"\nT 2\n" in done.stdout, done.stdout
+        assert b"error: the input is not UTF-8 text (bytes ff " in done.stdout, done.stdout
