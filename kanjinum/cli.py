@@ -163,6 +163,8 @@ def user_errors():
     except PermissionError as exc:
         raise fail(_escape(f"permission denied: {exc.filename or exc}"), RUNTIME) from None
     except OSError as exc:
+        if exc.filename == _NamedOutput.NAME:  # a full disk under `> report.txt`
+            _discard_the_output()
         raise fail(_escape(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")),
                    RUNTIME) from None
 
@@ -989,7 +991,54 @@ def bench(ctx: typer.Context) -> None:
 
 def main() -> None:
     _escape_what_the_output_cannot_encode()
-    app()
+    sys.stdout = _NamedOutput(sys.stdout)
+    try:
+        app()
+    except OSError as exc:  # outside a command's user_errors: convert, eval's tables, --help
+        if exc.filename != _NamedOutput.NAME:
+            raise
+        _discard_the_output()
+        fail(_escape(f"{exc.strerror}: {exc.filename}"), RUNTIME)
+        sys.exit(RUNTIME)
+
+
+def _discard_the_output() -> None:
+    """Points the standard output at /dev/null: what is left in its buffer then goes nowhere,
+    so that the exit's flush cannot fail again (and print Python's 'Exception ignored')."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner's)
+        pass
+
+
+class _NamedOutput:
+    """sys.stdout, whose failed writes name it: a full disk under `kanjinum eval > report.txt`
+    (or `> /dev/full`) raised the system's bare OSError, with no file name, through every
+    command: a traceback from convert, eval, gen-data and --help, a nameless 'error: No space
+    left on device' from train and attend. A reader that stopped early (BrokenPipeError) is
+    left to the exit status 141."""
+
+    NAME = "the standard output"
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._failing_named(self._stream.write, text)
+
+    def flush(self):
+        return self._failing_named(self._stream.flush)
+
+    def _failing_named(self, method, *args):
+        try:
+            return method(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.NAME) from None
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, buffer, …: the stream's own
+        return getattr(self._stream, name)
 
 
 def _escape_what_the_output_cannot_encode() -> None:

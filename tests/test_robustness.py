@@ -2141,8 +2141,8 @@ def _kanjinum(*args, env=None, **kwargs):
     """A real process, as a user's shell starts it, in the repository's folder."""
     root = Path(__file__).resolve().parents[1]
     return subprocess.run([sys.executable, "-m", "kanjinum", *map(str, args)], cwd=root,
-                          capture_output=True, timeout=120,
-                          env={**os.environ, **ENV, **(env or {})}, **kwargs)
+                          **{"capture_output": True, **kwargs}, timeout=120,
+                          env={**os.environ, **ENV, **(env or {})})
 
 
 @pytest.mark.parametrize("args", [["convert", "100000001", "一"], ["--help"]])
@@ -2182,3 +2182,18 @@ def test_numerals_typed_in_utf8_are_read_whatever_the_locale_decoded(tmp_path):
         assert b"Traceback" not in done.stderr, done.stderr
         assert b"100000001" in done.stdout and b"\nT 2\n" in done.stdout, done.stdout
         assert b"error: the input is not UTF-8 text (bytes ff " in done.stdout, done.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("args", [["convert", "1", "2"], ["--help"], ["--version"],
+                                  ["eval", "--run", "default", "--json"],
+                                  ["attend", "一", "--run", "default", "--out", "{tmp}/a.png"]])
+def test_an_output_on_a_full_disk_is_one_line_naming_it(args, tmp_path):
+    """`kanjinum eval > report.txt` on a full disk (here /dev/full, which is always full):
+    convert, eval, gen-data and --help ended in the system's OSError traceback; train and
+    attend said 'error: No space left on device', naming nothing."""
+    with open("/dev/full", "w") as full:
+        done = _kanjinum(*[a.format(tmp=tmp_path) for a in args], stdout=full,
+                         capture_output=False, stderr=subprocess.PIPE)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.decode() == "error: No space left on device: the standard output\n"
