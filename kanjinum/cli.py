@@ -785,6 +785,10 @@ def attend(
 
     if not numerals and not interactive:
         raise fail("give at least one numeral, e.g. kanjinum attend 一億一, or use --interactive")
+    if interactive and sys.stdin is None:  # `<&-` in a script: input() failed, a traceback
+        raise fail("--interactive reads numerals from the standard input, which is closed; "
+                   "type them at a terminal, or pipe them in: kanjinum attend --interactive "
+                   "< nums.txt")
     from kanjinum.plot import MAX_PANELS
 
     if numerals and len(numerals) > MAX_PANELS:

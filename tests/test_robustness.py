@@ -2197,3 +2197,15 @@ def test_an_output_on_a_full_disk_is_one_line_naming_it(args, tmp_path):
                          capture_output=False, stderr=subprocess.PIPE)
     assert done.returncode == 1, done.stderr
     assert done.stderr.decode() == "error: No space left on device: the standard output\n"
+
+
+def test_attend_interactive_with_its_input_closed_is_one_line(tmp_path):
+    """`kanjinum attend --interactive <&-` (a script that closes the input): a traceback,
+    `RuntimeError: input(): lost sys.stdin`, exit 1."""
+    done = _kanjinum("attend", "--interactive", "--run", "default", "--out", tmp_path / "a.png",
+                     preexec_fn=lambda: os.close(0))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --interactive reads numerals"), lines
+    assert "standard input, which is closed" in lines[0]
+    assert not list(tmp_path.iterdir())
