@@ -995,6 +995,7 @@ def bench(ctx: typer.Context) -> None:
 
 def main() -> None:
     _escape_what_the_output_cannot_encode()
+    _end_cleanly_on_sigterm()
     sys.stdout = _NamedOutput(sys.stdout)
     try:
         app()
@@ -1004,6 +1005,22 @@ def main() -> None:
         _discard_the_output()
         fail(_escape(f"{exc.strerror}: {exc.filename}"), RUNTIME)
         sys.exit(RUNTIME)
+
+
+def _end_cleanly_on_sigterm() -> None:
+    """SIGTERM (`timeout`, `kill`, a closing session) as an exit, 143, that unwinds as Ctrl-C
+    does: its default killed gen-data, attend and bench in the middle of a write, leaving the
+    hidden temporary file beside the output (.kanji.txt.x1y2.tmp, up to 50 MB). train keeps
+    its own handler while it trains: it stops at the next iteration and saves."""
+    import signal
+
+    def terminated(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, terminated)
+    except ValueError:  # not the main thread
+        pass
 
 
 def _discard_the_output() -> None:

@@ -2209,3 +2209,27 @@ def test_attend_interactive_with_its_input_closed_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: --interactive reads numerals"), lines
     assert "standard input, which is closed" in lines[0]
     assert not list(tmp_path.iterdir())
+
+
+def test_sigterm_while_a_file_is_written_leaves_no_temporary_file(tmp_path):
+    """`timeout 20 kanjinum gen-data --size 1000000` ending in the write: SIGTERM's default
+    killed the process there and left the hidden .NAME.XXXX.tmp beside the output (Ctrl-C
+    removed it). The signal is sent from inside the write, where a real one may land."""
+    out = tmp_path / "d.txt"
+    out.write_text("mine\n", encoding="utf-8")
+    script = ("import os, signal, sys\n"
+              "real_fsync = os.fsync\n"
+              "def fsync(fd):\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    real_fsync(fd)\n"
+              "os.fsync = fsync\n"
+              "from kanjinum.cli import main\n"
+              f"sys.argv = ['kanjinum', 'gen-data', '--size', '300', '--out', {str(out)!r}, "
+              "'--force']\n"
+              "main()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120,
+                          env={**os.environ, **ENV})
+    assert done.returncode == 143, done.stderr
+    assert b"Traceback" not in done.stderr, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.txt"]
+    assert out.read_text(encoding="utf-8") == "mine\n"  # the earlier file, untouched
