@@ -46,7 +46,7 @@ import numpy as np
 
 from kanjinum import data as D
 from kanjinum.errors import KanjinumError, OptionError
-from kanjinum.fileio import atomic_write_text, folder_named, why_unwritable
+from kanjinum.fileio import atomic_write_text, folder_named, home_expanded, why_unwritable
 from kanjinum.layers import shared_step_rows
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
 from kanjinum.optim import Adam, clip_grads
@@ -675,6 +675,10 @@ def parse_args(argv):
                              "test split (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="write every figure to this file")
     args = parser.parse_args(argv)
+    # `--json=~/b.json`: the shell left the ~, as train's and gen-data's options take it
+    args.kanji, args.addition, args.json = (
+        value and home_expanded(value) for value in (args.kanji, args.addition, args.json))
+    args.decode_run = [home_expanded(folder) for folder in args.decode_run]
     # each once, in the order given: a repeated name would time (and print) a row twice
     args.models = list(dict.fromkeys(m.strip() for m in args.models.split(",") if m.strip()))
     args.tasks = list(dict.fromkeys(t.strip() for t in args.data.split(",") if t.strip()))

@@ -591,7 +591,7 @@ def train(
                        "start it again")
     elif bucket and not mask:
         raise fail("--bucket needs --mask: without a mask every batch keeps its full width")
-    out = Path(out) if out else None  # None: a new folder under runs/, named by fit
+    out = path_option(out, "--out", "the run folder to write")  # None: a new one under runs/
     data = path_option(data, "--data", "a data file")
     if not resume:  # a resumed run reads the data file its config.json names
         check_data_file(data)
@@ -842,7 +842,9 @@ def path_option(value: str | None, option: str, what: str) -> Path | None:
         return None
     if not value:
         raise fail(f"{option} is empty: name {what}")
-    return Path(value)
+    from kanjinum.fileio import home_expanded
+
+    return Path(home_expanded(value))
 
 
 # The files gen-data writes by default, and the command that makes each: kanjinum installed

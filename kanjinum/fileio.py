@@ -16,6 +16,18 @@ from pathlib import Path
 import numpy as np
 
 
+def home_expanded(path: str) -> str:
+    """path with a leading ~ (alone, or before a slash) as the home folder. A shell expands ~
+    only at the start of a word, so `--out=~/runs/a` came as it was: train's --data read
+    ~/d.txt from the home folder, while eval's was 'not found' and gen-data and train made a
+    folder named ~ in the current one. ~name stays as typed: a file may begin with ~, and
+    Path.expanduser ended `--data ~notes.txt` in a traceback ('Could not determine home
+    directory')."""
+    if path == "~" or path.startswith(("~/", "~" + os.sep)):
+        return os.path.expanduser(path)  # HOME, else the user's entry; unchanged if neither
+    return path
+
+
 def file_where_a_folder_should_be(path: str | os.PathLike) -> Path | None:
     """The nearest existing parent of path when it is a file, not a folder (data/kanji.txt in
     data/kanji.txt/x.png): the system's own words for it ("File exists", "Not a directory")

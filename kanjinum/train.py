@@ -32,7 +32,7 @@ from kanjinum import data as D
 from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError, shell_word,
                              shortened)
 from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
-                             file_where_a_folder_should_be)
+                             file_where_a_folder_should_be, home_expanded)
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
 from kanjinum.numerals import NUMERAL_CHARS
 from kanjinum.optim import Adam, clip_grads
@@ -1043,7 +1043,7 @@ def _load_saved_weights(run: Run) -> None:
 def recorded_path(path) -> str:
     """A data path as a run folder records it: absolute and tidy (no `..`), so that eval and
     resume find the file from any folder."""
-    return os.path.abspath(Path(path).expanduser())
+    return os.path.abspath(home_expanded(os.fspath(path)))
 
 
 def _check_oversample_applies(config: TrainConfig, rare: list) -> None:
@@ -1541,7 +1541,7 @@ def resolve_run(name: str | None, runs_root: str | Path = "runs") -> Path:
     if name is not None and not name.strip():
         raise RunError("--run is empty: name a run folder, or 'default' for the shipped model")
     if name:
-        path = Path(name)
+        path = Path(home_expanded(name))
         if not path.exists() and (Path(runs_root) / name).exists():
             path = Path(runs_root) / name
         return path

@@ -2233,3 +2233,31 @@ def test_sigterm_while_a_file_is_written_leaves_no_temporary_file(tmp_path):
     assert b"Traceback" not in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.txt"]
     assert out.read_text(encoding="utf-8") == "mine\n"  # the earlier file, untouched
+
+
+def test_a_leading_tilde_is_the_home_folder_in_every_path_option(base, tmp_path, monkeypatch):
+    """A shell leaves the ~ of `--out=~/runs/a` as it is: train's --data read ~/d.txt from the
+    home folder, eval's said 'not found', gen-data and train made a folder named ~ in the
+    current one; and `--data ~notes.txt` (a file of that name) was a traceback, 'Could not
+    determine home directory'."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert run("gen-data", "--size", 300, "--max-digits", 4, "--out=~/d.txt").exit_code == 0
+    assert (home / "d.txt").is_file()
+    result = run("train", "--data=~/d.txt", "--hidden", 4, "--wordvec", 4, "--show", 0,
+                 "--epochs", 1, "--out=~/r")
+    assert result.exit_code == 0, result.output
+    assert (home / "r" / "model.npz").is_file()
+    result = run("eval", "--run=~/r", "--data=~/d.txt")
+    assert result.exit_code == 0, result.output
+    result = run("attend", "一", "--run=~/r", "--out=~/a.png")
+    assert result.exit_code == 0 and (home / "a.png").is_file(), result.output
+    assert list(work.iterdir()) == []  # no folder named ~
+    (work / "~notes.txt").write_bytes((home / "d.txt").read_bytes())
+    result = run("train", "--data", "~notes.txt", "--hidden", 4, "--wordvec", 4, "--show", 0,
+                 "--epochs", 1, "--out", "r2")
+    assert result.exit_code == 0, result.output
+    assert json.loads((work / "r2" / "config.json").read_text())["data"]["path"] == str(
+        work / "~notes.txt")
