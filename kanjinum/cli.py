@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from contextlib import ExitStack, contextmanager
 from dataclasses import fields
 from enum import Enum
@@ -809,6 +810,7 @@ def attend(
         loaded = load_run(chosen_run(run))
         loaded.threads = threads
         console = _console()
+        _note_a_missing_font(loaded)
         if numerals:
             _attend_once(console, loaded, [_typed_argument(n) for n in numerals], out)
         if interactive:
@@ -902,8 +904,22 @@ def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
                       "attention; train one with --model attention to see where it looks)")
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    attention_heatmaps([r.panel() for r in results], out)
+    with warnings.catch_warnings():  # the font's absence: said once, in _note_a_missing_font
+        warnings.simplefilter("ignore", RuntimeWarning)
+        attention_heatmaps([r.panel() for r in results], out)
     console.print(f"heatmap written to [bold]{out}[/]")
+
+
+def _note_a_missing_font(loaded) -> None:
+    """Without the Japanese font the heatmaps label each kanji by its code point: a line on
+    stderr says why, once, and how to get the font back."""
+    from kanjinum.plot import missing_japanese_font
+
+    why = loaded.model.has_attention and missing_japanese_font()
+    if why:
+        _console(stderr=True).print(_escape(
+            f"note: the heatmap labels each kanji by its code point (U+4E00 for 一): {why}"),
+            style="yellow")
 
 
 def _stdin_is_a_terminal() -> bool:

@@ -27,17 +27,45 @@ END_LABEL = "終"  # the row of a model that answered nothing
 
 @lru_cache(maxsize=1)
 def japanese_font() -> FontProperties:
-    """The packaged Japanese font, registered with matplotlib once."""
+    """The packaged Japanese font, registered with matplotlib once; without it, matplotlib's
+    own DejaVu Sans, which labels each kanji by its code point (see `_drawable`) and
+    `missing_japanese_font` says why. attend ended in a traceback where matplotlib-fontja was
+    not installed, and in 'No such file or directory: …/ipaexg.ttf' where its font was gone,
+    after its answers, and wrote no heatmap."""
+    ttf = _japanese_font_file()
+    if missing_japanese_font() is None:
+        return FontProperties(fname=str(ttf))
+    import matplotlib
+
+    return FontProperties(fname=str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" /
+                                    "DejaVuSans.ttf"))
+
+
+@lru_cache(maxsize=1)
+def missing_japanese_font() -> str | None:
+    """Why the packaged Japanese font cannot be used, or None when it is registered."""
+    ttf = _japanese_font_file()
+    if ttf is None:
+        return "matplotlib-fontja, the Japanese font, is not installed: pip install matplotlib-fontja"
+    reinstall = "pip install --force-reinstall matplotlib-fontja"
+    if not ttf.is_file():
+        return f"the Japanese font {ttf} is not there: {reinstall}"
+    try:
+        fontManager.addfont(str(ttf))
+    except (OSError, RuntimeError, ValueError):  # unreadable, or not a font
+        return f"the Japanese font {ttf} cannot be read: {reinstall}"
+    return None
+
+
+def _japanese_font_file() -> Path | None:
     import importlib.util
 
     spec = importlib.util.find_spec("matplotlib_fontja")
     if spec is None or spec.origin is None:
-        raise RuntimeError("matplotlib-fontja is not installed; reinstall kanjinum")
+        return None
     # Read the font file by path rather than importing the package, whose import rewrites the
     # global rcParams of whoever uses kanjinum as a library.
-    ttf = Path(spec.origin).parent / "fonts" / "ipaexg.ttf"
-    fontManager.addfont(str(ttf))
-    return FontProperties(fname=str(ttf))
+    return Path(spec.origin).parent / "fonts" / "ipaexg.ttf"
 
 
 def _check_png_path(path: str | os.PathLike) -> None:
@@ -198,6 +226,11 @@ def attention_heatmaps(items: list[dict], path: str | os.PathLike | None = None)
     if path is not None:
         _check_png_path(path)
     font = japanese_font()
+    if missing_japanese_font() is not None:
+        import warnings
+
+        warnings.warn(f"kanji are labelled by their code points (U+4E00 for 一): "
+                      f"{missing_japanese_font()}", RuntimeWarning, stacklevel=2)
     n = len(items)
     cols = min(n, 2)
     rows = (n + cols - 1) // cols

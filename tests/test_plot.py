@@ -285,3 +285,46 @@ def test_a_character_the_font_lacks_is_drawn_as_its_code_point(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["U+1F600", "U+20BB7", "é"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["U+1F431", "a"]
     assert ax.get_title() == "U+1F600U+20BB7é → U+1F431a"
+
+
+@pytest.fixture
+def no_japanese_font(monkeypatch, tmp_path):
+    """matplotlib-fontja missing (`pip install --no-deps .`) or its font file gone."""
+    import kanjinum.plot as plot
+
+    cached = (plot.japanese_font, plot.missing_japanese_font, plot._font_file, plot._has_glyph)
+
+    def forget():
+        for function in cached:
+            function.cache_clear()
+
+    forget()
+    yield lambda path: monkeypatch.setattr(plot, "_japanese_font_file", lambda: path)
+    forget()
+
+
+@pytest.mark.parametrize("missing", ["package", "file"])
+def test_without_the_japanese_font_heatmaps_label_kanji_by_code_point(no_japanese_font,
+                                                                      tmp_path, missing):
+    """attend ended in a traceback ('RuntimeError: matplotlib-fontja is not installed') or
+    in 'error: No such file or directory: …/ipaexg.ttf', after its answers, and wrote no PNG."""
+    from typer.testing import CliRunner
+
+    from kanjinum.cli import app
+
+    no_japanese_font(None if missing == "package" else tmp_path / "gone" / "ipaexg.ttf")
+    with pytest.warns(RuntimeWarning, match="code points"):
+        fig = attention_heatmaps([panel("一億一", "100000001")], tmp_path / "lib.png")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["U+4E00", "U+5104",
+                                                                     "U+4E00"]
+    png_size(tmp_path / "lib.png")
+    result = CliRunner().invoke(app, ["attend", "一億一", "--run", "default", "--out",
+                                      str(tmp_path / "a.png")],
+                                env={"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
+    assert result.exit_code == 0, result.output
+    assert "heatmap written to" in result.output and "Traceback" not in result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "U+4E00" in notes[0], result.output
+    assert "pip install" in notes[0] and ("not installed" if missing == "package"
+                                          else "is not there") in notes[0]
+    png_size(tmp_path / "a.png")
