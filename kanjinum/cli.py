@@ -407,7 +407,7 @@ def _working(what: str):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = _console(stderr=True)
-    if not console.is_terminal:  # rich would still end a transient display with a blank line
+    if not _can_animate(console):  # rich would still end a transient display with a blank line
         yield
         return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -432,7 +432,14 @@ def _can_draw_bars(console) -> bool:
         except ImportError:
             return False
         return True
-    return console.is_terminal
+    return _can_animate(console)
+
+
+def _can_animate(console) -> bool:
+    """A terminal that redraws a line: not a pipe, nor a dumb terminal (TERM=dumb: Emacs'
+    shell, some CI logs), where rich draws no bar or spinner either, yet its transient display
+    left a blank line, before every epoch's line of train and after gen-data's and eval's."""
+    return console.is_terminal and not console.is_dumb_terminal
 
 
 class RichReporter:

@@ -950,3 +950,28 @@ def test_gen_data_never_replaces_a_link_without_force(tmp_path):
     result = run("gen-data", "--size", 5, "--out", link)
     assert_clean_error(result)
     assert "exists; pass --force" in result.output and link.is_symlink()
+
+
+def test_a_dumb_terminal_gets_no_blank_lines(tmp_path, monkeypatch):
+    """TERM=dumb (Emacs' shell, some CI logs): rich draws no bar or spinner there, yet its
+    transient display left a blank line before every epoch's line of train, and after
+    gen-data's and eval's work."""
+    import io
+
+    from rich.console import Console
+
+    import kanjinum.cli as cli
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "_console", lambda stderr=False: Console(
+        file=screen, force_terminal=True, width=100, soft_wrap=True))
+    dumb = {**ENV, "TERM": "dumb"}
+    data = tmp_path / "k.txt"
+    for args in (["gen-data", "--size", 100, "--max-digits", 3, "--out", data],
+                 ["train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 16,
+                  "--epochs", 2, "--show", 0, "--out", tmp_path / "r"],
+                 ["eval", "--run", tmp_path / "r", "--data", data]):
+        result = runner.invoke(app, [str(a) for a in args], env=dumb)
+        assert result.exit_code == 0, result.output
+    shown = screen.getvalue()
+    assert "epoch 2:" in shown and "exact match" in shown, shown
+    assert "\n\n" not in shown and not shown.startswith("\n"), shown
