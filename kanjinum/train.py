@@ -1571,6 +1571,9 @@ def default_run(runs_root: str | Path = "runs") -> tuple[Path, str]:
         return chosen, why
     if (DEFAULT_RUN / "config.json").exists():
         where = (f"no run under {root}/ has a model yet" if root.is_dir() else
+                 # runs -> a disk not mounted: 'there is no runs/' beside the runs in `ls`
+                 f"{root} is a link to {os.readlink(root)}, which does not exist"
+                 if root.is_symlink() else
                  f"there is no {root}/ in the current folder ({Path.cwd()})")
         return DEFAULT_RUN, f"the shipped model: {where}"
     raise RunError(f"no trained model found under {root}/; make one with `kanjinum train`")

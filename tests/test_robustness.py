@@ -2261,3 +2261,15 @@ def test_a_leading_tilde_is_the_home_folder_in_every_path_option(base, tmp_path,
     assert result.exit_code == 0, result.output
     assert json.loads((work / "r2" / "config.json").read_text())["data"]["path"] == str(
         work / "~notes.txt")
+
+
+def test_eval_without_run_names_a_runs_link_to_nothing(tmp_path, monkeypatch):
+    """runs/ a link to a disk not mounted: eval and attend said 'there is no runs/ in the
+    current folder' while `ls` showed runs there, and the shipped model answered."""
+    (tmp_path / "runs").symlink_to(tmp_path / "unmounted" / "runs")
+    monkeypatch.chdir(tmp_path)
+    for args in (["eval"], ["attend", "一", "--out", tmp_path / "a.png"]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert (f"no --run: the shipped model: runs is a link to {tmp_path}/unmounted/runs, "
+                "which does not exist") in result.output, result.output
