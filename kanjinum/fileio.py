@@ -69,6 +69,10 @@ def why_unwritable(path: str | os.PathLike, makes_folders: bool = False) -> str 
     blocking = file_where_a_folder_should_be(path)
     if blocking is not None:
         return f"{blocking} is a file, not a folder"
+    name_bytes, name_max = len(os.fsencode(Path(path).name)), _longest_name(path)
+    if name_bytes > name_max:  # found after the work: attend's answers, a million lines drawn
+        return (f"its name is {name_bytes} bytes long; this file system takes names of at "
+                f"most {name_max}")
     folder = Path(path).parent
     if not folder.is_dir():
         if not makes_folders:
@@ -85,6 +89,25 @@ def why_unwritable(path: str | os.PathLike, makes_folders: bool = False) -> str 
     return None
 
 
+def _longest_name(path: str | os.PathLike) -> int:
+    """The longest file name the file system of path's nearest existing folder takes."""
+    folder = next((p for p in Path(path).absolute().parents if p.is_dir()), Path("/"))
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not POSIX, or not said
+        return 255
+
+
+def _temporary_prefix(name: str, folder: Path) -> str:
+    """`.NAME.` for the temporary file beside NAME, shortened so that mkstemp's name (8 random
+    characters and `.tmp` after it) fits the file system: a name of 242 to 255 bytes was
+    refused, 'File name too long', though the file itself could be written."""
+    longest = _longest_name(folder / name) - 12
+    while len(os.fsencode(f".{name}.")) > longest and name:
+        name = name[:-1]
+    return f".{name}."
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     blocking = file_where_a_folder_should_be(path)
@@ -96,7 +119,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         # The rename would replace a device (/dev/null) or a socket with a plain file.
         raise OSError(errno.EINVAL, "not a regular file; refusing to replace it", str(path))
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(
+            path.name, path.parent), suffix=".tmp")
     except OSError as exc:  # named as the user's file, not the temporary one
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:

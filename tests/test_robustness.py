@@ -2273,3 +2273,21 @@ def test_eval_without_run_names_a_runs_link_to_nothing(tmp_path, monkeypatch):
         assert result.exit_code == 0, result.output
         assert (f"no --run: the shipped model: runs is a link to {tmp_path}/unmounted/runs, "
                 "which does not exist") in result.output, result.output
+
+
+def test_long_file_names_that_fit_are_written_and_others_refused_before_any_work(tmp_path):
+    """A name of 242 to 255 bytes could not be written, 'File name too long': the temporary
+    file beside it (.NAME.XXXXXXXX.tmp) was longer than the file system takes. A name that is
+    itself too long was found only after the work (attend printed its answers first)."""
+    fits = tmp_path / ("a" * 250 + ".txt")
+    result = run("gen-data", "--size", 200, "--out", fits)
+    assert result.exit_code == 0, result.output
+    assert fits.is_file() and sorted(tmp_path.iterdir()) == [fits]
+    result = run("attend", "一", "--run", "default", "--out", tmp_path / ("b" * 250 + ".png"))
+    assert result.exit_code == 0, result.output
+    too_long = tmp_path / ("あ" * 90 + ".png")  # 274 bytes in UTF-8
+    result = run("attend", "一", "--run", "default", "--out", too_long)
+    assert_one_line_error(result, 2, "its name is 274 bytes long", "at most 255")
+    result = run("gen-data", "--size", 200, "--out", tmp_path / "new" / ("あ" * 90 + ".txt"))
+    assert_one_line_error(result, 2, "its name is 274 bytes long")
+    assert not (tmp_path / "new").exists()
