@@ -1096,14 +1096,15 @@ def _escape_what_the_output_cannot_encode() -> None:
     import codecs
 
     codecs.register_error("kanjinum-escape", _escape_unencodable)
-    for stream in (sys.stdout, sys.stderr):
+    # stderr escapes as Python's own does, without the note: an error stays one line
+    for stream, errors in ((sys.stdout, "kanjinum-escape"), (sys.stderr, "backslashreplace")):
         encoding = getattr(stream, "encoding", None)
         try:
             utf = codecs.lookup(encoding).name.startswith("utf") if encoding else True
         except LookupError:
             utf = True
         if not utf and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="kanjinum-escape")
+            stream.reconfigure(errors=errors)
 
 
 _escaped_in: list[str] = []  # the encoding that had to escape a character, once noted

@@ -2158,6 +2158,12 @@ def test_an_output_without_kanji_in_its_encoding_gets_escapes_and_a_note(args):
         assert b"\\u4e09\\u5146" in done.stdout  # 三兆 of its first line
     note = done.stderr.decode("ascii").strip().splitlines()
     assert len(note) == 1 and note[0].startswith("note:") and "PYTHONIOENCODING=utf-8" in note[0]
+    # an error stays one line, escaped as Python escapes stderr (PYTHONIOENCODING=ascii:strict
+    # made stderr strict too, and the error itself a traceback)
+    for encoding in ("ascii", "ascii:strict"):
+        done = _kanjinum("convert", "一x", env={"PYTHONIOENCODING": encoding})
+        assert done.returncode == 2
+        assert done.stderr == b"error: 'x' at position 2 in '\\u4e00x' is not a numeral character\n"
     # an output that can write them is left as it was: no note
     done = _kanjinum(*args, env={"PYTHONIOENCODING": "utf-8"})
     assert done.returncode == 0 and done.stderr == b"", done.stderr
