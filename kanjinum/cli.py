@@ -655,6 +655,13 @@ def _refuse_changes_on_resume(saved: TrainConfig, ctx) -> None:
         value = getattr(value, "value", value)  # the choice options are enums
         if name == "data":
             value, was = recorded_path(value), recorded_path(was)
+        if name == "oversample" and (value, was) == (TrainConfig.oversample, 0):
+            # the command that started a run on the book's additions or dates, repeated: its
+            # default share drew nothing there, and was recorded as 0
+            from kanjinum.train import draws_no_rare_kinds
+
+            if draws_no_rare_kinds(saved):
+                continue
         if value != was:
             option = f"--{name.replace('_', '-')}"
             if isinstance(value, bool):  # a flag: --mask (the run has --no-mask)

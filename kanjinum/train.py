@@ -1046,6 +1046,13 @@ def recorded_path(path) -> str:
     return os.path.abspath(home_expanded(os.fspath(path)))
 
 
+def draws_no_rare_kinds(config: TrainConfig) -> bool:
+    """Whether config's training split has no rare kinds of numeral to oversample (the book's
+    dates and additions), where fit records --oversample as 0 whatever share was asked."""
+    train_set, _ = D.split_for_training(_read_training_data(config.data), config.split_seed)
+    return not rows_by_kind(train_set.questions, train_set.answers)
+
+
 def _check_oversample_applies(config: TrainConfig, rare: list) -> None:
     """An --oversample asked for on data without rare kinds of numeral (the book's dates and
     additions) would do nothing; the default share is left to do nothing quietly."""

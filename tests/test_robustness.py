@@ -1175,6 +1175,24 @@ def test_oversample_on_data_without_numerals_is_refused(tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_resume_repeating_the_default_oversample_on_data_without_numerals(tmp_path):
+    """`train --data dates.txt --oversample 0.05 --out r` records oversample 0 (the default
+    share drew nothing there); the same command with --resume was refused, '--oversample 0.05
+    (the run has 0.0)', though --resume takes the command that started the run."""
+    data = tmp_path / "dates.txt"
+    data.write_text("".join(DATES.read_text(encoding="utf-8").splitlines(keepends=True)[:400]),
+                    encoding="utf-8")
+    out = tmp_path / "run"
+    command = ["train", "--data", data, "--hidden", 8, "--wordvec", 4, "--batch", 32,
+               "--show", 0, "--oversample", 0.05, "--out", out]
+    result = run(*command, "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    assert load_run(out).train.oversample == 0
+    result = run(*command, "--epochs", 2, "--resume")
+    assert result.exit_code == 0, result.output
+    assert len(load_run(out).history) == 2
+
+
 def test_ctrl_c_while_the_libraries_load_ends_quietly(monkeypatch):
     import builtins
 
