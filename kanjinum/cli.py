@@ -156,8 +156,7 @@ def user_errors():
     except KanjinumError as exc:
         raise fail(_escape(str(exc)), RUNTIME) from None
     except BrokenPipeError:  # `kanjinum bench | head`: the reader has all it wanted
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush cannot fail again
+        _discard_the_output()
         raise typer.Exit(code=141) from None  # 128 + SIGPIPE, as a shell reports it
     except MemoryError:  # numpy's _ArrayMemoryError too: sizes no option check foresaw
         raise fail("not enough memory for this; try smaller sizes", RUNTIME) from None
