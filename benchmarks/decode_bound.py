@@ -60,6 +60,16 @@ def row_prices(K: int, H: int) -> tuple[float, float]:
     return product, exp
 
 
+def run_and_test_split(parser, folder: str, data: str):
+    """The trained run and its test split of data, or one line and status 2 (decode_parts.py
+    reads them so too)."""
+    try:
+        run = load_run(resolve_run(folder))
+        return run, D.split_for_training(D.read_dataset(data), run.train.split_seed)[1]
+    except KanjinumError as exc:  # the run is the script's argument, not an option --run
+        parser.exit(2, f"error: {exc}\n".replace("e.g. --run ", "e.g. "))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", help="a trained run folder (or 'default')")
@@ -70,11 +80,7 @@ def main(argv=None):
     for name in ("limit", "repeats"):  # one line, as the other mistakes (not usage + error)
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.exit(2, f"error: --{name} must be at least 1, not {getattr(args, name)}\n")
-    try:
-        run = load_run(resolve_run(args.run))
-        test = D.split_for_training(D.read_dataset(args.data), run.train.split_seed)[1]
-    except KanjinumError as exc:  # the run is this script's argument, not an option --run
-        parser.exit(2, f"error: {exc}\n".replace("e.g. --run ", "e.g. "))
+    run, test = run_and_test_split(parser, args.run, args.data)
     if run.kind == "bi-attention":
         # its encoder runs LSTM.forward both ways, H/2 wide, not LSTM.infer: no row of it would
         # be counted, and the bound came out hundreds of times the measured rate

@@ -15,11 +15,8 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-from decode_bound import count_rows
-from kanjinum import data as D
+from decode_bound import count_rows, run_and_test_split
 from kanjinum import layers as L
-from kanjinum.errors import KanjinumError
-from kanjinum.train import load_run, resolve_run
 
 
 def timed_parts(run, questions, repeats: int) -> dict:
@@ -65,11 +62,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.exit(2, "error: --repeats must be at least 1\n")
-    try:
-        run = load_run(resolve_run(args.run))
-        test = D.split_for_training(D.read_dataset(args.data), run.train.split_seed)[1]
-    except KanjinumError as exc:
-        parser.exit(2, f"error: {exc}\n")
+    run, test = run_and_test_split(parser, args.run, args.data)  # 'e.g. runs/r1', not --run
     if run.kind != "attention":
         parser.exit(2, f"error: {run.path} is a {run.kind} model; this times an attention "
                        "model's decoding\n")

@@ -189,6 +189,19 @@ def test_decode_bound_advises_its_own_argument_for_a_folder_of_runs(tmp_path, ca
     assert said.startswith("error: ") and "e.g. " in said and "--run" not in said
 
 
+def test_decode_parts_advises_its_own_argument_for_a_folder_of_runs(tmp_path):
+    """decode_parts.py, written after decode_bound.py was told so, answered a folder of runs
+    'e.g. --run runs/…' too: it also takes the run as its first argument and has no --run."""
+    from kanjinum.train import DEFAULT_RUN
+
+    shutil.copytree(DEFAULT_RUN, tmp_path / "runs" / "r1")
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "decode_parts.py"
+    done = subprocess.run([sys.executable, str(script), "runs"], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("error: "), done.stderr
+    assert "e.g. runs/r1" in done.stderr and "--run" not in done.stderr, done.stderr
+
+
 def test_compare_infer_checks_both_versions_agree(monkeypatch):
     """benchmarks/compare_infer.py against this very checkout: the same states, two timings."""
     import importlib.util
