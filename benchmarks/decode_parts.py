@@ -61,7 +61,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed passes (median)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
-        parser.exit(2, "error: --repeats must be at least 1\n")
+        parser.exit(2, f"error: --repeats must be at least 1, not {args.repeats}\n")
     run, test = run_and_test_split(parser, args.run, args.data)  # 'e.g. runs/r1', not --run
     if run.kind != "attention":
         parser.exit(2, f"error: {run.path} is a {run.kind} model; this times an attention "
