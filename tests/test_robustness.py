@@ -1628,7 +1628,8 @@ def test_decode_bound_mistakes_are_one_line(tmp_path):
 def test_decode_parts_times_the_parts_and_says_what_it_cannot(base, tmp_path):
     root = Path(__file__).resolve().parent.parent
     script = root / "benchmarks" / "decode_parts.py"
-    for args, fragment in ((["nosuch"], "not found"), (["default", "--repeats", "0"], "at least 1, not 0"),
+    for args, fragment in ((["nosuch"], "not found"),
+                           (["default", "--repeats", "0"], "at least 1, not 0"),
                            (["default"], "data/kanji.txt not found")):
         done = subprocess.run([sys.executable, str(script), *args], capture_output=True,
                               text=True, timeout=60, cwd=tmp_path)
