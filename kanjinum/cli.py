@@ -543,6 +543,18 @@ def print_example(console, evaluation, i: int) -> None:
                   f"{mark} {escape(shown)}\n---")
 
 
+def _best_epoch_note(history: list) -> str:
+    """Where model.npz is not the last epoch's: eval reports the best epoch's accuracy, which
+    differs from the last line train printed, and the two looked like they disagreed."""
+    accuracies = [record.get("accuracy") for record in history]
+    if not accuracies or None in accuracies or accuracies[-1] == max(accuracies):
+        return ""
+    best = max(accuracies)
+    epoch = len(accuracies) - accuracies[::-1].index(best)  # the last of ties, as fit keeps
+    return (f"; its model is epoch {epoch}'s, the best test accuracy ({best:.3%}), which eval "
+            f"reports, not the last epoch's {accuracies[-1]:.3%}")
+
+
 @app.command()
 def train(
     data: Annotated[str, typer.Option(metavar="FILE", help="Data file in the book's format.")
@@ -626,7 +638,7 @@ def train(
         # stopped, the run is not finished: "run saved in" alone read as if it were
         console.print(f"run saved in [bold]{out}[/]"
                       + (" (stopped; its model is the best epoch so far)"
-                         if trained.stopped_by else ""))
+                         if trained.stopped_by else _best_epoch_note(trained.history)))
     elif trained.stopped_by:  # the resume advice is printed already
         console.print(f"no epoch has finished yet, so {out} has no model to use")
     else:

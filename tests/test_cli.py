@@ -975,3 +975,22 @@ def test_a_dumb_terminal_gets_no_blank_lines(tmp_path, monkeypatch):
     shown = screen.getvalue()
     assert "epoch 2:" in shown and "exact match" in shown, shown
     assert "\n\n" not in shown and not shown.startswith("\n"), shown
+
+
+def test_train_says_which_epoch_its_model_is_when_not_the_last(tmp_path):
+    """train ended in `epoch 6: … test accuracy 13.158%` and `run saved in R`, and eval then
+    reported 15.789%: model.npz keeps the best epoch (5), which no line said, so the two
+    looked like they disagreed."""
+    data = tmp_path / "t.txt"
+    assert run("gen-data", "--size", 400, "--max-digits", 4, "--seed", 1, "--out", data).exit_code == 0
+    result = run("train", "--data", data, "--hidden", 24, "--wordvec", 8, "--batch", 32,
+                 "--epochs", 6, "--lr", 0.1, "--schedule", "constant", "--show", 0,
+                 "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    accuracies = [r["accuracy"] for r in json.loads((tmp_path / "r" / "history.json").read_text())]
+    best = max(accuracies)
+    assert accuracies[-1] < best  # the case this test is about
+    epoch = len(accuracies) - accuracies[::-1].index(best)
+    assert f"its model is epoch {epoch}'s, the best test accuracy ({best:.3%})" in result.output
+    evaluated = json.loads(run("eval", "--run", tmp_path / "r", "--json").output)
+    assert evaluated["accuracy"] == best
