@@ -546,3 +546,15 @@ def test_an_invisible_character_that_lengthens_a_line_is_named(tmp_path):
     with pytest.raises(DataError, match=r"line 6: 8 characters where line 1 has 7; .*it holds "
                                         r"U\+FEFF, which shows as nothing \(a byte-order mark"):
         D.read_dataset(path)
+
+
+def test_the_readmes_table_of_kinds_is_categorise_in_order_with_right_examples():
+    """The README listed the kinds eval reports by name only; what each means, and that a
+    number takes the first that fits (一億一 is sparse, not group), was in a docstring."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[1:4] for line in readme.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip() in D.KINDS]
+    assert [kind.strip() for kind, _, _ in rows] == list(D.KINDS)
+    for kind, _, examples in rows:
+        for numeral in examples.split(","):
+            assert D.categorise(parse_kanji(numeral.strip())) == kind.strip(), numeral
