@@ -336,11 +336,22 @@ class Run:
             # code points: a look-alike (ニ katakana for 二) is otherwise invisible in the message
             named = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in unknown[:10])
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-            return f"{named}{more} {these} this model reads"
+            return f"{named}{more} {these} this model reads{self._too_large_a_unit(unknown)}"
         if len(question) > self.question_width:
             return (f"{len(question)} characters; this model reads at most "
                     f"{self.question_width}")
         return None
+
+    def _too_large_a_unit(self, unknown: list[str]) -> str:
+        """Why a model of numerals lacks 億 or 兆: its data's numbers were smaller (a student's
+        `gen-data --max-digits 8` made a model that refused 一億一 for a character it could
+        not read, with no word of why)."""
+        digits = {"十": 2, "百": 3, "千": 4, "万": 5, "億": 9, "兆": 13, "京": 17}
+        if not self.reads_numerals or not any(digits.get(ch, 0) > self.answer_width
+                                              for ch in unknown):
+            return ""
+        return (f" (it was trained on numbers of at most {self.answer_width} digits; train "
+                f"on data of larger ones, e.g. gen-data --max-digits 13, to read them)")
 
     def config_dict(self, data_path: str = "") -> dict:
         return {

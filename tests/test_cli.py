@@ -994,3 +994,15 @@ def test_train_says_which_epoch_its_model_is_when_not_the_last(tmp_path):
     assert f"its model is epoch {epoch}'s, the best test accuracy ({best:.3%})" in result.output
     evaluated = json.loads(run("eval", "--run", tmp_path / "r", "--json").output)
     assert evaluated["accuracy"] == best
+
+
+def test_a_unit_larger_than_the_models_numbers_says_what_it_was_trained_on(trained, tmp_path):
+    """A student's model of numbers up to 8 digits refused 一億一 as "'億' is not a character
+    this model reads", with no word of why it lacks it."""
+    result = run("attend", "一万", "--run", trained / "runs" / "tiny", "--out", tmp_path / "a.png")
+    assert_clean_error(result)
+    assert "'万' (U+4E07) is not a character this model reads (it was trained on numbers of " \
+           "at most 4 digits" in result.output, result.output
+    result = run("attend", "一x", "--run", trained / "runs" / "tiny", "--out", tmp_path / "a.png")
+    assert_clean_error(result)
+    assert "trained on numbers" not in result.output
