@@ -350,7 +350,8 @@ class Run:
         if not self.reads_numerals or not any(digits.get(ch, 0) > self.answer_width
                                               for ch in unknown):
             return ""
-        return (f" (it was trained on numbers of at most {self.answer_width} digits; train "
+        digits_word = "digit" if self.answer_width == 1 else "digits"
+        return (f" (it was trained on numbers of at most {self.answer_width} {digits_word}; train "
                 f"on data of larger ones, e.g. gen-data --max-digits 13, to read them)")
 
     def config_dict(self, data_path: str = "") -> dict:
