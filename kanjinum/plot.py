@@ -265,9 +265,15 @@ def _drawable(text: str) -> str:
     emoji, 𠮷 beyond the BMP: a task of the user's own) as its code point, U+1F600. Both were
     drawn as empty boxes, and matplotlib warned 'Glyph 128512 (...) missing from font(s)' on
     stderr for each."""
-    return "".join(ch if ch == " " or (ch.isprintable() and _has_glyph(ch))
-                   else ch.encode("unicode_escape").decode("ascii") if not ch.isprintable()
-                   else f"U+{ord(ch):04X}" for ch in text)
+    return "".join(map(_drawable_char, text))
+
+
+def _drawable_char(ch: str) -> str:
+    if not ch.isprintable():
+        return ch.encode("unicode_escape").decode("ascii")
+    if ch == " " or _has_glyph(ch):
+        return ch
+    return f"U+{ord(ch):04X}"
 
 
 @lru_cache(maxsize=4096)
