@@ -1037,6 +1037,8 @@ def bench(ctx: typer.Context) -> None:
 
 
 def main() -> None:
+    if sys.stdout is None:
+        _refuse_a_closed_output()
     _escape_what_the_output_cannot_encode()
     _end_cleanly_on_sigterm()
     sys.stdout = _NamedOutput(sys.stdout)
@@ -1048,6 +1050,18 @@ def main() -> None:
         _discard_the_output()
         fail(_escape(f"{exc.strerror}: {exc.filename}"), RUNTIME)
         sys.exit(RUNTIME)
+
+
+def _refuse_a_closed_output() -> None:
+    """`kanjinum eval >&-` (a script that closes the standard output): Python sets sys.stdout
+    to None, and every command ended in an AttributeError traceback at its first print, exit
+    120, gen-data after writing its file. Every command prints, so it is refused before any
+    work, with exit 1 as a full disk under `> report.txt` gets."""
+    if sys.stderr is None:  # nothing left to tell
+        sys.exit(RUNTIME)
+    fail("the standard output is closed (>&-), and kanjinum prints there; to throw away "
+         "what it prints, use > /dev/null", RUNTIME)
+    sys.exit(RUNTIME)
 
 
 def _end_cleanly_on_sigterm() -> None:

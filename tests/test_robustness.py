@@ -2234,6 +2234,21 @@ def test_an_output_on_a_full_disk_is_one_line_naming_it(args, tmp_path):
     assert done.stderr.decode() == "error: No space left on device: the standard output\n"
 
 
+@pytest.mark.parametrize("args", [["convert", "一"], ["--help"], ["eval", "--run", "default"],
+                                  ["gen-data", "--size", "10", "--out", "{tmp}/d.txt"]])
+def test_a_closed_output_is_one_line_before_any_work(args, tmp_path):
+    """`kanjinum eval >&-` (a script that closes the standard output): every command ended in
+    an AttributeError traceback at its first print, exit 120, after gen-data had written its
+    file (rounds before had it exit 0 without a word)."""
+    done = _kanjinum(*[a.format(tmp=tmp_path) for a in args], stdout=None,
+                     stderr=subprocess.PIPE, capture_output=False,
+                     preexec_fn=lambda: os.close(1))
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the standard output is closed"), lines
+    assert not list(tmp_path.iterdir())
+
+
 def test_attend_interactive_with_its_input_closed_is_one_line(tmp_path):
     """`kanjinum attend --interactive <&-` (a script that closes the input): a traceback,
     `RuntimeError: input(): lost sys.stdin`, exit 1."""
