@@ -973,13 +973,16 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         state = _load_state(out, run, optimizer)
         _check_there_is_more_to_do(out, config, state)
     aside = None
+    new_folder = fresh or not out.exists()  # removed again if this run fails before a checkpoint
     # Signals are caught from before the earlier run is set aside: one that comes while the new
     # run is set up stops it at its first iteration, and the earlier run is put back.
     with _stop_on_signals() as stop:
         if force and not resume and not fresh:  # a fresh folder is new: nothing of anyone's
             aside = set_aside_run_files(out)
+        made = False
         try:
             run.path = out = make_run_folder(out, fresh)
+            made = True
             locks.claim(out)
             # On resume too: --epochs or --target-acc may have changed
             atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
@@ -1024,10 +1027,27 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                     raise TrainingStopped(f"{what}; the new run saved nothing, and the run "
                                           f"that was in {out} is back as it was (try a "
                                           "smaller --lr or --clip)") from None
+            elif made and not resume and not isinstance(exc, TrainingStopped):
+                _remove_what_failed_before_a_checkpoint(out, new_folder)
             raise
     if not run.put_back and has_model(out):
         _load_saved_weights(run)
     return run
+
+
+def _remove_what_failed_before_a_checkpoint(out: Path, new_folder: bool) -> None:
+    """A run that failed before its first checkpoint for a reason other than its training (its
+    first line printed to a full disk, `> /dev/full`; memory) leaves nothing behind: its
+    config.json alone made the folder "a run that saved no checkpoint", which the same command
+    was then refused for without --force. A diverged run keeps it: its error says to --force."""
+    if has_model(out) or (out / "state.npz").exists():
+        return
+    try:
+        _remove_run_files(out)
+        if new_folder:
+            out.rmdir()  # only where empty: a file of the user's put there meanwhile stays
+    except (OSError, RunError):  # the error being raised is the one to tell
+        pass
 
 
 def _read_training_data(path: str) -> D.Dataset:

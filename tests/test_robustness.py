@@ -2249,6 +2249,29 @@ def test_a_closed_output_is_one_line_before_any_work(args, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_train_whose_output_fails_at_once_leaves_no_run_folder(base, tmp_path):
+    """`kanjinum train --out r > /dev/full`: the run's first line failed after config.json was
+    written, and r then held "a run that saved no checkpoint", which the same command, on a
+    working output, was refused for without --force; eval said r had no model."""
+    with open("/dev/full", "w") as full:
+        done = _kanjinum("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                         "--epochs", 1, "--show", 0, "--out", tmp_path / "r", stdout=full,
+                         capture_output=False, stderr=subprocess.PIPE)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.decode() == "error: No space left on device: the standard output\n"
+    assert not (tmp_path / "r").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made stays, empty as it was
+    with open("/dev/full", "w") as full:
+        done = _kanjinum("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                         "--epochs", 1, "--show", 0, "--out", tmp_path / "mine", stdout=full,
+                         capture_output=False, stderr=subprocess.PIPE)
+    assert done.returncode == 1 and not list((tmp_path / "mine").iterdir())
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4,
+                 "--epochs", 1, "--show", 0, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+
+
 def test_attend_interactive_with_its_input_closed_is_one_line(tmp_path):
     """`kanjinum attend --interactive <&-` (a script that closes the input): a traceback,
     `RuntimeError: input(): lost sys.stdin`, exit 1."""
