@@ -803,6 +803,14 @@ def default_run_folder(model: str) -> Path:
     return Path("runs") / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def in_the_order_made(folder: Path) -> list:
+    """A run folder as a sort key that puts runs/attention-<date>-<time>-10 after -2 (the
+    names `make_run_folder` gives runs started in the same second): by name, -10 came first."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", folder.name)]
+
+
 def make_run_folder(out: Path, fresh: bool = False) -> Path:
     """Create the run folder once every check has passed, so a refused run leaves none behind;
     returns it. fresh: `out` is a default name and the folder must be new: taken atomically,
@@ -1481,7 +1489,8 @@ def load_run(folder: str | Path) -> Run:
     if not folder.is_dir():
         raise RunError(f"run folder {folder} not found")
     if not (folder / "config.json").exists():
-        runs = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file())
+        runs = [p.name for p in sorted(folder.iterdir(), key=in_the_order_made)
+                if (p / "config.json").is_file()]
         if runs:
             # the example is one that can answer: the last by name may have no model yet
             with_model = [name for name in runs if (folder / name / "model.npz").is_file()]
@@ -1598,10 +1607,13 @@ def default_run(runs_root: str | Path = "runs") -> tuple[Path, str]:
     runs = [p for p in folders if (p / "config.json").is_file()]
     trained = [p for p in runs if (p / "model.npz").is_file()]
     if trained:
-        saved, chosen = max(((p / "model.npz").stat().st_mtime, p) for p in trained)
+        # saved in the same second (a file system of whole seconds): the last one made
+        chosen = max(trained, key=lambda p: ((p / "model.npz").stat().st_mtime,
+                                             in_the_order_made(p)))
+        saved = (chosen / "model.npz").stat().st_mtime
         why = f"{chosen}, the run under {root}/ whose model was saved last"
-        newer = sorted(p for p in runs if p not in trained
-                       and (p / "config.json").stat().st_mtime > saved)
+        newer = sorted((p for p in runs if p not in trained
+                        and (p / "config.json").stat().st_mtime > saved), key=in_the_order_made)
         if newer:
             why += (f" ({', '.join(map(str, newer))}, newer, "
                     f"{'has' if len(newer) == 1 else 'have'} no model yet)")

@@ -1778,6 +1778,34 @@ def test_eval_and_attend_without_run_say_which_run_they_take(base, tmp_path, mon
     assert "no --run: the shipped model: there is no runs/ in the current folder" in result.output
 
 
+def test_runs_named_with_a_number_after_them_are_in_the_order_they_were_made(base, tmp_path,
+                                                                            monkeypatch):
+    """Runs started in the same second are named runs/attention-<date>-<time>, -2, …, -10: by
+    name -10 came before -2, so `eval --run runs` gave -2 as the example where -10 is the
+    newest, and the runs with no model yet were listed -10, -2."""
+    runs = tmp_path / "runs"
+    name = "attention-20250101-120000"
+    for suffix in ("", "-2", "-10"):
+        (runs / f"{name}{suffix}").mkdir(parents=True)
+        for f in ("config.json", "model.npz"):
+            (runs / f"{name}{suffix}" / f).write_bytes((base / "run" / f).read_bytes())
+    assert_one_line_error(run("eval", "--run", runs), 2, f"e.g. --run {runs / name}-10")
+    same = 2_000_000  # saved in the same second, as a file system of whole seconds keeps it
+    for suffix in ("", "-2", "-10"):
+        os.utime(runs / f"{name}{suffix}" / "model.npz", (same, same))
+    monkeypatch.chdir(tmp_path)
+    assert json.loads(run("eval", "--json").output)["run"] == f"runs/{name}-10"
+    (runs / "old").mkdir()
+    for f in ("config.json", "model.npz"):
+        (runs / "old" / f).write_bytes((base / "run" / f).read_bytes())
+    for suffix in ("", "-2", "-10"):  # newer, with no model yet
+        (runs / f"{name}{suffix}" / "model.npz").unlink()
+    os.utime(runs / "old" / "model.npz", (1_000_000, 1_000_000))
+    result = run("eval")
+    assert (f"(runs/{name}, runs/{name}-2, runs/{name}-10, newer, have no model yet)"
+            in result.output), result.output
+
+
 def test_a_run_whose_data_file_moved_can_be_resumed_with_its_new_path(base, tmp_path):
     """The data file recorded in config.json moved: --resume said `data file … not found`,
     and --resume --data NEW was refused as a changed setting, so the run could not go on
