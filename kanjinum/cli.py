@@ -1041,6 +1041,7 @@ def main() -> None:
         _refuse_a_closed_output()
     _escape_what_the_output_cannot_encode()
     _end_cleanly_on_sigterm()
+    _quiet_matplotlibs_cache_fallback()
     sys.stdout = _NamedOutput(sys.stdout)
     try:
         app()
@@ -1078,6 +1079,18 @@ def _end_cleanly_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, terminated)
     except ValueError:  # not the main thread
         pass
+
+
+def _quiet_matplotlibs_cache_fallback() -> None:
+    """HOME read-only, missing or a file (a container, a CI runner): matplotlib, imported by
+    attend and train, cannot make ~/.config/matplotlib, uses a temporary folder instead (and
+    removes it at exit), and says so in two long warnings on stderr, advice about MPLCONFIGDIR
+    that read as a failure of kanjinum's. Only those records of its logger are dropped; a
+    notebook using the library keeps them."""
+    import logging
+
+    logging.getLogger("matplotlib").addFilter(
+        lambda record: record.funcName != "_get_config_or_cache_dir")
 
 
 def _discard_the_output() -> None:

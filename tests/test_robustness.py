@@ -2300,6 +2300,25 @@ def test_train_whose_output_fails_at_once_leaves_no_run_folder(base, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_a_home_folder_matplotlib_cannot_write_in_is_no_noise(tmp_path):
+    """HOME read-only, missing or a file (a container, a CI runner, `sudo -u nobody`): attend
+    and train printed matplotlib's two-line warning, `mkdir -p failed for path …` and
+    `Matplotlib created a temporary cache directory at /tmp/matplotlib-… it is highly
+    recommended to set the MPLCONFIGDIR environment variable …`, as if something had failed.
+    matplotlib uses the temporary folder and removes it at exit, as before."""
+    root = Path(__file__).resolve().parents[1]
+    home = tmp_path / "home"
+    home.write_text("a file, where a folder should be")  # unwritable even for root
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    done = subprocess.run([sys.executable, "-m", "kanjinum", "attend", "一", "--run", "default",
+                           "--out", str(tmp_path / "a.png")], cwd=root, capture_output=True,
+                          timeout=120, env={**env, **ENV, "HOME": str(home)})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b"", done.stderr
+    assert (tmp_path / "a.png").exists()
+
+
 def test_attend_interactive_with_its_input_closed_is_one_line(tmp_path):
     """`kanjinum attend --interactive <&-` (a script that closes the input): a traceback,
     `RuntimeError: input(): lost sys.stdin`, exit 1."""
