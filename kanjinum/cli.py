@@ -978,6 +978,10 @@ def _attend_interactive(console, loaded, out: Path) -> None:
             if typed:
                 console.print()
             raise typer.Exit(code=130) from None
+        except SystemExit:  # SIGTERM (_end_cleanly_on_sigterm): the same, with its 143
+            if typed:
+                console.print()
+            raise
         line = read_as_utf8(line, sys.stdin.encoding or "utf-8")
         if first:
             # a file saved as "UTF-8 with BOM" (Windows Notepad) starts with U+FEFF, invisible:

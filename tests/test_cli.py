@@ -709,6 +709,23 @@ def test_attend_interactive_ctrl_c_at_the_prompt_ends_its_line(trained, tmp_path
     assert "Traceback" not in result.output
 
 
+def test_attend_interactive_sigterm_at_the_prompt_ends_its_line(trained, tmp_path,
+                                                                monkeypatch):
+    """SIGTERM (`kill`, a closing session) at the prompt exited 143 with the prompt's line
+    unended, as Ctrl-C did: the shell's next prompt was glued to kanjinum's. The SIGTERM
+    handler (`_end_cleanly_on_sigterm`) raises SystemExit(143) inside input()."""
+    def terminated(prompt=""):
+        print(prompt, end="")
+        raise SystemExit(143)
+
+    monkeypatch.setattr("builtins.input", terminated)
+    monkeypatch.setattr("kanjinum.cli._stdin_is_a_terminal", lambda: True)
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out",
+                 tmp_path / "c.png")
+    assert result.exit_code == 143, result.output
+    assert result.output.endswith("> \n")
+
+
 def test_attend_out_naming_a_folder_says_so(trained, tmp_path):
     """`--out figs` (a folder) was told `--out must name a .png file, not figs`, and
     `--out figs.png/` (a folder meant, by its slash) wrote a file figs.png."""
