@@ -84,6 +84,11 @@ def _hide_flag_types(command, ctx) -> None:
             param.metavar = ""
         elif isinstance(param, TyperArgument) and param.nargs != 1:
             param.display_type_rich = lambda ctx: None
+        if isinstance(param, TyperArgument) and param.required:
+            # typer writes a required argument {NUMBER}... in the usage line: braces, which
+            # usage lines use for a choice of alternatives; plainly, NUMBER... (click's way)
+            plain = (param.metavar or param.name) + ("..." if param.nargs != 1 else "")
+            param.get_usage_pieces = lambda ctx, plain=plain: [plain]
 
 
 def _stdout_is_devnull() -> bool:

@@ -62,6 +62,17 @@ def test_help_names_what_the_arguments_are(command, name):
     assert "list[" not in result.output and name in result.output
 
 
+@pytest.mark.parametrize("command, usage", [("convert", "[OPTIONS] NUMBER..."),
+                                            ("attend", "[OPTIONS] [NUMERAL]...")])
+def test_the_usage_line_writes_a_required_argument_plainly(command, usage):
+    """`Usage: kanjinum convert [OPTIONS] {NUMBER}...`: typer's braces for a required
+    argument, which usage lines elsewhere use for a choice of alternatives."""
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert f"Usage: kanjinum {command} {usage}" in result.output, result.output
+    assert "{" not in result.output.split("Usage:")[1].splitlines()[0]
+
+
 def test_train_help_names_every_file_of_a_run_folder():
     """train --help listed config.json, model.npz, history.json and curve.png, but not
     state.npz, the largest file of the folder and the one --resume needs."""
