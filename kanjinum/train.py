@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import time
@@ -806,8 +807,6 @@ def default_run_folder(model: str) -> Path:
 def in_the_order_made(folder: Path) -> list:
     """A run folder as a sort key that puts runs/attention-<date>-<time>-10 after -2 (the
     names `make_run_folder` gives runs started in the same second): by name, -10 came first."""
-    import re
-
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", folder.name)]
 
 
