@@ -19,7 +19,16 @@ K=${KANJINUM:-kanjinum}
 THEN_TRAIN="--hidden 256 --batch 128 --lr 0.001 --schedule constant --epochs 10 --oversample 0"
 THEN_DATA="--hard-share 0.1"
 THEN_HARD="--per-kind 500"
-K_PY=${KANJINUM_PYTHON:-$(dirname "$K")/python}
+# The Python that kanjinum runs in (its scripts import kanjinum). $K is usually a bare
+# `kanjinum` found on PATH, whose dirname is `.`: look it up first, then take the interpreter
+# its console script names on its #! line (a venv's bin/python, pipx's, ...).
+python_of() {
+  local path
+  path=$(command -v "$1") || { echo "error: $1 not found; activate the environment that has kanjinum, or set KANJINUM" >&2; exit 2; }
+  if [[ -x $(dirname "$path")/python ]]; then echo "$(dirname "$path")/python"; return; fi
+  head -n 1 "$path" | sed -n 's/^#!\([^ ]*python[^ ]*\).*/\1/p'
+}
+K_PY=${KANJINUM_PYTHON:-$(python_of "$K")}
 W=${RECIPE_DIR:-/tmp/recipe}
 mkdir -p "$W/data" "$W/runs"
 

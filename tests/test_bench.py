@@ -4,6 +4,7 @@ LSTM.forward's row-by-row path, batched greedy decoding against plain step-by-st
 and against the training forward fed its own outputs."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -974,3 +975,23 @@ def test_torch_reference_script_without_torch_says_so_in_one_line(tmp_path):
     assert done.returncode == 1 and done.stderr == (
         "error: torch cannot be imported (no torch here): this yardstick needs it, e.g. "
         ".venv/bin/pip install torch==2.13.0\n")
+
+
+def test_recipe_script_finds_the_python_of_kanjinum_on_path(tmp_path):
+    """benchmarks/recipe_experiments.sh with kanjinum on PATH, as docs/recipe-experiments.md
+    runs it: it took the Python beside `dirname kanjinum`, i.e. ./python, and every run ended
+    in `./python: No such file or directory` (status 127) after its training and evals."""
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "kanjinum").exists() or shutil.which("bash") is None:
+        pytest.skip("needs bash and the kanjinum console script beside this Python")
+    root = Path(__file__).resolve().parent.parent
+    data = (root / "data" / "kanji.txt").read_text(encoding="utf-8").splitlines(True)[:300]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "d0.txt").write_text("".join(data), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("KANJINUM", "KANJINUM_PYTHON")}
+    env.update(RECIPE_DIR=str(tmp_path), PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+               OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run(["bash", str(root / "benchmarks" / "recipe_experiments.sh"), "--probe"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("attention 128 128 ") and "s/epoch" in done.stdout
