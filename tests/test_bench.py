@@ -995,3 +995,17 @@ def test_recipe_script_finds_the_python_of_kanjinum_on_path(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("attention 128 128 ") and "s/epoch" in done.stdout
+
+
+@pytest.mark.parametrize("name, said", [
+    ("nosuch", "error: nosuch: no such folder; name run folders, e.g. runs/add-peeky"),
+    ("empty", "error: empty: no history.json in it; name run folders, e.g. runs/add-peeky"),
+])
+def test_results_table_script_names_a_folder_without_a_history(tmp_path, name, said):
+    """benchmarks/results_table.py, which docs/results.md runs over run folders, ended in a
+    FileNotFoundError traceback for a mistyped folder or one with no epoch done."""
+    (tmp_path / "empty").mkdir()
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "results_table.py"
+    done = subprocess.run([sys.executable, str(script), name], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr == said + "\n" and done.stdout == ""
