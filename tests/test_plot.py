@@ -114,6 +114,14 @@ def test_without_a_path_the_figures_are_returned_and_nothing_is_written(tmp_path
     assert isinstance(saved, Figure) and png_size(tmp_path / "c.png")[0] == 9 * 120
 
 
+def test_the_loss_axis_says_it_is_a_log_scale():
+    """The loss is drawn on a log axis whose label said only 'training loss': a learner read
+    a fall from 2 to 1 as long as one from 0.6 to 0.3 without knowing why."""
+    history = [{"epoch": e, "loss": 2 / e, "accuracy": e / 10} for e in range(1, 4)]
+    loss_ax = learning_curve(history).axes[0]
+    assert loss_ax.get_yscale() == "log" and "log scale" in loss_ax.get_ylabel()
+
+
 def test_a_notebook_shows_the_figures_without_pyplot():
     """A Figure ending a notebook cell is shown through its _repr_png_: made without pyplot,
     a plain Figure has none, and the cell printed "<Figure size 900x360 with 2 Axes>"."""
