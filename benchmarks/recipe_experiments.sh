@@ -112,7 +112,7 @@ print(f"   epochs {len(h)}, train s {sum(r['seconds'] for r in h):.1f}, wall s {
 PY
 }
 
-# model.npz is the epoch with the best random-test accuracy (the first one, on ties); this also
+# model.npz is the epoch with the best random-test accuracy (the later one, on ties); this also
 # scores the LAST epoch's weights (from state.npz) on both test sets: DIR/final-eval.json.
 final_eval() {
   "$K_PY" - "$1" "$2" "$K" <<'PY'
