@@ -1010,7 +1010,8 @@ def _attend_interactive(console, loaded, out: Path) -> None:
     if refused and not typed:
         # A file of numerals piped in is a script's input: a line it could not answer is a
         # failure to report in the exit status (it was 0 even when every line was refused).
-        raise fail(f"{refused:,} of the {asked:,} {question_word(loaded)}s read were refused "
+        verb = "was" if refused == 1 else "were"  # "1 of the 3 … was refused"
+        raise fail(f"{refused:,} of the {asked:,} {question_word(loaded)}s read {verb} refused "
                    "(above)")
 
 

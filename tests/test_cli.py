@@ -508,8 +508,12 @@ def test_attend_interactive_piped_reports_refused_lines_in_its_exit_status(train
     assert "error" not in result.stdout
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 2 and "allowed characters" in errors[0], result.stderr
-    assert errors[1] == "error: 1 of the 3 numerals read were refused (above)"
+    assert errors[1] == "error: 1 of the 3 numerals read was refused (above)"
     assert (tmp_path / "i-1.png").exists() and (tmp_path / "i-2.png").exists()
+    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out", out,
+                 input="一x\n五\nx\n")
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: 2 of the 3 numerals read were refused (above)")  # "1 … was", "2 … were"
 
 
 def test_attend_uses_the_newest_run(trained, monkeypatch, tmp_path):

@@ -2244,7 +2244,7 @@ def test_numerals_typed_in_utf8_are_read_whatever_the_locale_decoded(tmp_path):
         assert b"Traceback" not in done.stderr, done.stderr
         assert b"100000001" in done.stdout and b"\nT 2\n" in done.stdout, done.stdout
         assert b"error: the input is not UTF-8 text (bytes ff " in done.stderr, done.stderr
-        assert b"1 of the 3 numerals read were refused" in done.stderr, done.stderr
+        assert b"1 of the 3 numerals read was refused" in done.stderr, done.stderr
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
