@@ -22,7 +22,9 @@ from kanjinum.fileio import atomic_write_bytes
 
 PADDING_LABEL = "(pad)"  # the column of a model without a mask: its weight on all the padding
 MAX_PANELS = 40  # heatmaps in one PNG: 200 made a 2856 x 67080 image in 40 s
-END_LABEL = "終"  # the row of a model that answered nothing
+# The row of a model that answered nothing: where it looked when it wrote the end mark at once.
+# In words, as the padding's column: 終 said nothing to a reader who does not know it is "end".
+END_LABEL = "(end)"
 
 
 @lru_cache(maxsize=1)

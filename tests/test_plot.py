@@ -50,8 +50,12 @@ def test_an_empty_answer_still_draws_a_row(tmp_path):
     item["weights"] = np.ones((1, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        attention_heatmaps([item], tmp_path / "e.png")
+        figure = attention_heatmaps([item])
+    figure.savefig(tmp_path / "e.png")
     assert png_size(tmp_path / "e.png")[0] > 0
+    # named in words, as the padding's column is: 終 (end) said nothing to most readers
+    rows = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert rows == ["(end)"]
 
 
 def test_learning_curve(tmp_path):
