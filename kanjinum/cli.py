@@ -336,6 +336,8 @@ def gen_data(
             D.check_hard_options(per_kind, max_digits)
         elif task is Task.kanji:
             D.check_generation_options(size, max_digits, hard_share)
+        else:
+            D.check_addition_options(size)
     check_data_file(exclude)
     started = time.perf_counter()
     with user_errors():

@@ -631,13 +631,7 @@ def _check_max_digits(max_digits: int) -> None:
 
 def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999) -> Dataset:
     """The book's chapter-7 task: `16+75` → `91`, operands 0..max_operand, unique questions."""
-    check_whole("size", size)
-    check_whole("max_operand", max_operand)
-    if max_operand < 1:
-        raise DataError(f"max_operand must be at least 1, not {max_operand}")
-    largest = min((max_operand + 1) ** 2, MAX_SIZE)  # distinct pairs, and what gen-data writes
-    if not 1 <= size <= largest:
-        raise DataError(f"--size must be between 1 and {largest:,} for the addition task")
+    check_addition_options(size, max_operand)
     rng = seeded_rng(seed)
     chosen: dict[tuple[int, int], None] = {}
     while len(chosen) < size:
@@ -649,6 +643,18 @@ def generate_addition(size: int = 50_000, seed: int = 0, max_operand: int = 999)
     digits = len(str(max_operand))
     return Dataset([f"{a}+{b}" for a, b in chosen], [str(a + b) for a, b in chosen],
                    2 * digits + 1, len(str(2 * max_operand)))
+
+
+def check_addition_options(size: int, max_operand: int = 999) -> None:
+    """The options of `generate_addition`, checked before any file is looked at (a bad --size
+    was named only after 'data/addition.txt exists; pass --force', and then with --force)."""
+    check_whole("size", size)
+    check_whole("max_operand", max_operand)
+    if max_operand < 1:
+        raise DataError(f"max_operand must be at least 1, not {max_operand}")
+    largest = min((max_operand + 1) ** 2, MAX_SIZE)  # distinct pairs, and what gen-data writes
+    if not 1 <= size <= largest:
+        raise DataError(f"--size must be between 1 and {largest:,} for the addition task")
 
 
 def hard_dataset(max_digits: int = 13, style: str = "kanji", seed: int = 1,

@@ -1038,3 +1038,21 @@ def test_a_unit_larger_than_the_models_numbers_says_what_it_was_trained_on(train
     result = run("attend", "一x", "--run", trained / "runs" / "tiny", "--out", tmp_path / "a.png")
     assert_clean_error(result)
     assert "trained on numbers" not in result.output
+
+
+@pytest.mark.parametrize("size, message", [
+    ("0", "--size must be between 1 and 1,000,000 for the addition task"),
+    ("2000000", "--size must be between 1 and 1,000,000 for the addition task"),
+])
+def test_gen_data_addition_names_a_bad_size_before_an_existing_file(tmp_path, monkeypatch,
+                                                                    size, message):
+    """`gen-data --task addition --size 0` where data/addition.txt exists was answered
+    'data/addition.txt exists; pass --force', and with --force the size was named only then,
+    where the kanji task names it first (round 35)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "addition.txt").write_text("mine", encoding="utf-8")
+    result = run("gen-data", "--task", "addition", "--size", size)
+    assert_clean_error(result)
+    assert result.output.strip() == f"error: {message}"
+    assert (tmp_path / "data" / "addition.txt").read_text(encoding="utf-8") == "mine"
