@@ -348,12 +348,23 @@ class Run:
         `gen-data --max-digits 8` made a model that refused 一億一 for a character it could
         not read, with no word of why)."""
         digits = {"十": 2, "百": 3, "千": 4, "万": 5, "億": 9, "兆": 13, "京": 17}
-        if not self.reads_numerals or not any(digits.get(ch, 0) > self.answer_width
-                                              for ch in unknown):
+        most = self._most_digits()
+        if not self.reads_numerals or not any(digits.get(ch, 0) > most for ch in unknown):
             return ""
-        digits_word = "digit" if self.answer_width == 1 else "digits"
-        return (f" (it was trained on numbers of at most {self.answer_width} {digits_word}; train "
+        digits_word = "digit" if most == 1 else "digits"
+        return (f" (it was trained on numbers of at most {most} {digits_word}; train "
                 f"on data of larger ones, e.g. gen-data --max-digits 13, to read them)")
+
+    def _most_digits(self) -> int:
+        """The most digits the numbers it was trained on can have had: the answer width, or
+        fewer where its questions held no unit for that many. A file padded wider than its
+        numbers (answers 13 wide, none of 5 digits) had the width taken for their digits, and
+        一万 was refused without a word of why."""
+        # the largest unit read bounds the numbers: 万 but no 億 is below 10^8
+        for units, most in (("京", 20), ("兆", 16), ("億", 12), ("万萬", 8), ("十拾百佰千阡仟", 4)):
+            if self._readable & set(units):
+                return min(self.answer_width, most)
+        return self.answer_width  # digits alone (positional numerals): no unit to tell by
 
     def config_dict(self, data_path: str = "") -> dict:
         return {

@@ -1056,3 +1056,21 @@ def test_gen_data_addition_names_a_bad_size_before_an_existing_file(tmp_path, mo
     assert_clean_error(result)
     assert result.output.strip() == f"error: {message}"
     assert (tmp_path / "data" / "addition.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_file_padded_wider_than_its_numbers_still_says_what_the_model_was_trained_on(tmp_path):
+    """A file of numbers below 10^4 padded to the default data's widths (answers 13 wide, as a
+    user copying data/kanji.txt's format would) made a model that refused 一万 with no word of
+    why: the hint took the answer width, 13, for the numbers' digits (round 35)."""
+    data = tmp_path / "small.txt"
+    assert run("gen-data", "--size", 200, "--max-digits", 4, "--out", data).exit_code == 0
+    lines = data.read_text(encoding="utf-8").splitlines()
+    wide = tmp_path / "wide.txt"
+    wide.write_text("".join(f"{line.split('_')[0].rstrip():<25}_{line.split('_')[1].rstrip():<13}\n"
+                            for line in lines), encoding="utf-8")
+    result = run("train", "--data", wide, "--hidden", 4, "--wordvec", 4, "--batch", 16,
+                 "--epochs", 1, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    result = run("attend", "一万", "--run", tmp_path / "r", "--out", tmp_path / "a.png")
+    assert_clean_error(result)
+    assert "(it was trained on numbers of at most 4 digits" in result.output, result.output
