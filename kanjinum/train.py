@@ -349,11 +349,14 @@ class Run:
         not read, with no word of why)."""
         digits = {"十": 2, "百": 3, "千": 4, "万": 5, "億": 9, "兆": 13, "京": 17}
         most = self._most_digits()
-        if not self.reads_numerals or not any(digits.get(ch, 0) > most for ch in unknown):
+        needed = max(digits.get(ch, 0) for ch in unknown)
+        if not self.reads_numerals or needed <= most:
             return ""
         digits_word = "digit" if most == 1 else "digits"
+        # 13, the default data's, unless the unit needs more: 京 was told 13 by a model of 13
         return (f" (it was trained on numbers of at most {most} {digits_word}; train "
-                f"on data of larger ones, e.g. gen-data --max-digits 13, to read them)")
+                f"on data of larger ones, e.g. gen-data --max-digits {max(13, needed)}, to read "
+                "them)")
 
     def _most_digits(self) -> int:
         """The most digits the numbers it was trained on can have had: the answer width, or

@@ -1074,3 +1074,12 @@ def test_a_file_padded_wider_than_its_numbers_still_says_what_the_model_was_trai
     result = run("attend", "一万", "--run", tmp_path / "r", "--out", tmp_path / "a.png")
     assert_clean_error(result)
     assert "(it was trained on numbers of at most 4 digits" in result.output, result.output
+
+
+def test_a_unit_beyond_thirteen_digits_is_not_told_to_train_on_thirteen():
+    """The shipped model, trained on 13 digits, refused 一京 and advised 'train on data of
+    larger ones, e.g. gen-data --max-digits 13': the data it already has (round 35)."""
+    result = run("attend", "一京", "--run", "default")
+    assert_clean_error(result)
+    assert "at most 13 digits; train on data of larger ones, e.g. gen-data --max-digits 17," \
+        in result.output, result.output
