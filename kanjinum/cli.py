@@ -788,6 +788,12 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
         console.print(f"[yellow]{count:,} answer{' is' if count == 1 else 's are'} longer than "
                       f"the {evaluation.answer_width} characters this model writes; counted as "
                       "wrong[/]")
+    mismatched = summary.get("by_kind", {}).get("mismatched")
+    if mismatched:
+        count = mismatched["total"]
+        console.print(f"[yellow]{count:,} line{' is' if count == 1 else 's are'} not a "
+                      "numeral and its value (the answer is not what kanjinum convert reads in "
+                      "the question): kind 'mismatched' below[/]")
     for title, key in (("by answer length", "by_length"), ("by kind of number", "by_kind")):
         if key not in summary:
             continue

@@ -44,6 +44,7 @@ DEFAULT_THREADS = 1  # BLAS threads for training and decoding, as the CLI's --th
 SCHEDULES = ("constant", "cosine")
 WARMUP_SHARE = 0.02  # of all iterations, for the cosine schedule
 DECODE_BATCH = 1000
+MISMATCHED = "mismatched"  # by_kind's row of lines whose answer is not the numeral's value
 
 
 MAX_LAYER_SIZE = 4096  # wordvec, hidden: at 4096 weights, gradients and Adam take about 2 GB
@@ -467,12 +468,14 @@ class Evaluation:
         return self.by_group([str(len(a)) for a in self.answers])
 
     def by_kind(self) -> dict[str, dict] | None:
-        """Accuracy per kind of number; None unless every line reads a numeral."""
+        """Accuracy per kind of number; None where no line reads a numeral (the book's
+        additions and dates). Lines whose answer is not their question's value (a typo in a
+        file of the user's) are counted under MISMATCHED: one such line hid the whole table."""
         kinds = D.numeral_kinds(self.questions, self.answers)
-        if not kinds or None in kinds:
+        if all(kind is None for kind in kinds):
             return None
-        table = self.by_group(kinds)
-        return {k: table[k] for k in D.KINDS if k in table}
+        table = self.by_group([MISMATCHED if kind is None else kind for kind in kinds])
+        return {k: table[k] for k in (*D.KINDS, MISMATCHED) if k in table}
 
     def summary(self) -> dict:
         result = {

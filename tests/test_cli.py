@@ -243,6 +243,25 @@ def test_eval_counts_unknown_characters(trained, tmp_path):
     assert summary["total"] == 2 and summary["unreadable"] == 1
 
 
+def test_one_mislabelled_line_keeps_the_table_by_kind(trained, tmp_path):
+    """A file of numerals with one typo (三百 _301) lost eval's whole table by kind, and
+    by_kind in --json, without a word; the line is now a kind of its own, and said so."""
+    data = tmp_path / "typo.txt"
+    data.write_text("三百五  _305 \n三百   _301 \n五十   _50  \n", encoding="utf-8")
+    result = run("eval", "--run", trained / "runs" / "tiny", "--data", data, "--json")
+    assert result.exit_code == 0, result.output
+    kinds = json.loads(result.output)["by_kind"]
+    assert kinds["mismatched"]["total"] == 1 and list(kinds)[-1] == "mismatched"
+    assert sum(row["total"] for row in kinds.values()) == 3
+    result = run("eval", "--run", trained / "runs" / "tiny", "--data", data)
+    assert "by kind of number" in result.output
+    assert "1 line is not a numeral and its value" in result.output
+    # the book's sums have no kinds at all: no table
+    from kanjinum.train import Evaluation
+
+    assert Evaluation(["1+2", "3+4"], ["3", "7"], ["3", "8"], {}).by_kind() is None
+
+
 def test_eval_shows_examples(trained):
     result = run("eval", "--run", trained / "runs" / "tiny", "--show", 3)
     assert result.exit_code == 0, result.output
