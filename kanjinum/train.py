@@ -973,10 +973,12 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         numerals = any(kind is not None for kind in D.numeral_kinds(dataset.questions,
                                                                     dataset.answers))
         closed = ", and single digits and round numbers always train" if numerals else ""
+        # what size does split: gen-data puts the 117 closed numbers of 13 digits first
+        larger = "; give it more lines (from gen-data: --size 200 or more)" if numerals else ""
         raise D.DataError(
             f"{config.data} has {len(dataset):,} line{'' if len(dataset) == 1 else 's'}: too "
             f"few to split into a training and a test part (the book's split keeps a tenth "
-            f"for testing{closed}: {len(train_set)} train, {len(test_set)} test)")
+            f"for testing{closed}: {len(train_set)} train, {len(test_set)} test){larger}")
     if config.batch > len(train_set):
         raise OptionError(f"--batch {config.batch} is larger than the {len(train_set)} training "
                           f"lines of {config.data}; use --batch {len(train_set)} or less")

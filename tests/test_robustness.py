@@ -891,7 +891,8 @@ def test_messages_say_what_is_wrong(base, tmp_path):
     small.write_text("".join(format_line(to_kanji(n), str(n), 3, 14) + "\n" for n in numbers),
                      encoding="utf-8")
     assert_one_line_error(run("train", "--data", small, "--out", tmp_path / "r"), 2,
-                          "single digits and round numbers always train", "21 train, 0 test)")
+                          "single digits and round numbers always train", "21 train, 0 test)",
+                          "give it more lines (from gen-data: --size 200 or more)")
     # a file of additions has no single digits to speak of (a new user found them named)
     additions = tmp_path / "add.txt"
     additions.write_text("1+1  _2  \n", encoding="utf-8")
