@@ -335,7 +335,7 @@ def gen_data(
         if task is Task.hard:
             D.check_hard_options(per_kind, max_digits)
         elif task is Task.kanji:
-            D.check_generation_options(size, max_digits, hard_share)
+            D.check_generation_options(size, max_digits, hard_share)  # --size's limits too
         else:
             D.check_addition_options(size)
     check_data_file(exclude)

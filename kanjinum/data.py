@@ -566,13 +566,6 @@ def generate_kanji(size: int = 50_000, max_digits: int = 13, style: str = "kanji
     hard_share=DEFAULT_HARD_SHARE and include_closed=True.
     """
     check_generation_options(size, max_digits, hard_share)
-    capacity = 10**max_digits - 1
-    if size > min(capacity, MAX_SIZE):
-        # Checked before drawing: 13 digits allow 10**13 numbers, far more than can be written.
-        digits = "1 digit" if max_digits == 1 else f"{max_digits} digits"
-        reason = (f"only {capacity:,} distinct numbers have at most {digits}"
-                  if capacity < MAX_SIZE else f"gen-data writes at most {MAX_SIZE:,} lines")
-        raise DataError(f"{reason}; ask for --size {min(capacity, MAX_SIZE)} or fewer")
     rng = seeded_rng(seed)
     chosen: dict[int, None] = {}
     if include_closed:
@@ -616,6 +609,13 @@ def check_generation_options(size: int, max_digits: int, hard_share: float) -> N
     if size < 1:
         raise DataError(f"--size must be at least 1, not {size}")
     _check_max_digits(max_digits)
+    capacity = 10**max_digits - 1
+    if size > min(capacity, MAX_SIZE):
+        # Checked before drawing: 13 digits allow 10**13 numbers, far more than can be written.
+        digits = "1 digit" if max_digits == 1 else f"{max_digits} digits"
+        reason = (f"only {capacity:,} distinct numbers have at most {digits}"
+                  if capacity < MAX_SIZE else f"gen-data writes at most {MAX_SIZE:,} lines")
+        raise DataError(f"{reason}; ask for --size {min(capacity, MAX_SIZE)} or fewer")
     if not 0.0 <= hard_share <= 1.0:
         raise DataError(f"--hard-share must be between 0 and 1, not {hard_share}")
 

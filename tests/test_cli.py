@@ -307,6 +307,30 @@ def test_gen_data_names_a_bad_value_before_an_existing_file(tmp_path, monkeypatc
     assert (tmp_path / "data" / "kanji.txt").read_text(encoding="utf-8") == "mine"
 
 
+@pytest.mark.parametrize("args, out, message", [
+    (["--size", "1000001"], "kanji.txt",
+     "gen-data writes at most 1,000,000 lines; ask for --size 1000000 or fewer"),
+    (["--size", "500", "--max-digits", "2"], "kanji.txt",
+     "only 99 distinct numbers have at most 2 digits; ask for --size 99 or fewer"),
+    (["--task", "addition", "--size", "0"], "addition.txt",
+     "--size must be between 1 and 1,000,000 for the addition task"),
+    (["--task", "addition", "--size", "2000000"], "addition.txt",
+     "--size must be between 1 and 1,000,000 for the addition task"),
+])
+def test_gen_data_names_a_size_beyond_its_limits_before_an_existing_file(
+        tmp_path, monkeypatch, args, out, message):
+    """A --size beyond what gen-data writes (or the numbers there are), and any bad --size of
+    the addition task, were checked only after the output: in a checkout the user was told
+    'data/kanji.txt exists; pass --force', and only with --force that the size was wrong."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / out).write_text("mine", encoding="utf-8")
+    result = run("gen-data", *args)
+    assert_clean_error(result)
+    assert result.output.strip() == f"error: {message}"
+    assert (tmp_path / "data" / out).read_text(encoding="utf-8") == "mine"
+
+
 def test_gen_data_piped_prints_no_blank_line(tmp_path):
     """The spinner, off when the output is not a terminal, still left a blank line on stderr,
     before 'wrote …' and before an error's one line."""
