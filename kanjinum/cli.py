@@ -43,6 +43,7 @@ class OneLineErrors(TyperGroup):
         return super().get_help(ctx)
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
+        _ignore_a_terminal_size_of_zero()
         was_devnull = _stdout_is_devnull()
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
@@ -73,6 +74,16 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _ignore_a_terminal_size_of_zero() -> None:
+    """COLUMNS=0 (or LINES=0) means "ask the terminal" to Python (shutil.get_terminal_size),
+    as where a container's terminal has no size yet; rich took it as a width of 0 and printed
+    nothing at all: no answers, no help, not even an error's line before its exit status 2."""
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) == 0:
+            del os.environ[name]
 
 
 def _hide_flag_types(command, ctx) -> None:

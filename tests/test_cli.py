@@ -331,6 +331,21 @@ def test_gen_data_names_a_size_beyond_its_limits_before_an_existing_file(
     assert (tmp_path / "data" / out).read_text(encoding="utf-8") == "mine"
 
 
+@pytest.mark.parametrize("size", [{"COLUMNS": "0"}, {"COLUMNS": "0", "LINES": "0"}])
+def test_a_terminal_size_of_zero_still_prints_everything(size):
+    """COLUMNS=0 (a terminal with no size yet, as in some containers; to Python's shutil it
+    means "ask the terminal") made rich print nothing: convert answered nothing with status 0,
+    and a mistake ended with status 2 and no line at all."""
+    env = {**ENV, **size}
+    answered = runner.invoke(app, ["convert", "一億一"], env=env)
+    assert answered.exit_code == 0 and answered.output.strip() == "100000001"
+    refused = runner.invoke(app, ["train", "--hidden", "0"], env=env)
+    assert_clean_error(refused)
+    assert refused.output.strip() == "error: --hidden must be at least 1, not 0"
+    helped = runner.invoke(app, ["convert", "--help"], env=env)
+    assert helped.exit_code == 0 and "--style" in helped.output
+
+
 def test_gen_data_piped_prints_no_blank_line(tmp_path):
     """The spinner, off when the output is not a terminal, still left a blank line on stderr,
     before 'wrote …' and before an error's one line."""
