@@ -212,11 +212,25 @@ def blas_threads(threads: int):
         yield
 
 
+def not_an_option(ctx: typer.Context, param: typer.CallbackParam, value):
+    """A file, folder or run option whose value is one of the command's options: the value was
+    left out, and click took the next option for it. `gen-data --out --force` wrote a file
+    named --force, and `train --out --resume` trained a new run into a folder named --resume
+    (argparse, behind bench, refuses the same: `expected one argument`)."""
+    options = {name for p in ctx.command.get_params(ctx)
+               for name in (*p.opts, *getattr(p, "secondary_opts", ()))}
+    if isinstance(value, str) and value in options:
+        raise typer.BadParameter(f"{value} is one of the options: was the value of "
+                                 f"{param.opts[0]} left out? (to name a file or folder "
+                                 f"{value}, write ./{value})")
+    return value
+
+
 ThreadsOption = Annotated[int, typer.Option(
     "--threads", help="BLAS threads for the matrix products: 1 is safe beside other work; 2 is "
                       "about 1.5x faster at hidden 256 on an otherwise idle 2-core machine.")]
 RunOption = Annotated[Optional[str], typer.Option(
-    "--run", metavar="RUN",
+    "--run", metavar="RUN", callback=not_an_option,
     help="Run folder (or a name under runs/, or 'default' for the shipped model; a "
          "folder named default: ./default). "
          "Default: the run under runs/ of the current folder whose model.npz was "
@@ -314,14 +328,15 @@ def gen_data(
     closed: Annotated[bool, typer.Option(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[str], typer.Option(
-        metavar="FILE",
+        metavar="FILE", callback=not_an_option,
         help="With --task hard: a data file (data/kanji.txt) whose numbers the open part of "
              "the hard set avoids; the closed part (single digits, round numbers) is always "
              "all of them.")] = None,
     per_kind: Annotated[int, typer.Option(
         help="With --task hard: numbers per open kind.")] = DEFAULT_PER_KIND,
     out: Annotated[Optional[str], typer.Option(
-        metavar="FILE", help="Output file. Default: data/<task>.txt")] = None,
+        metavar="FILE", callback=not_an_option,
+        help="Output file. Default: data/<task>.txt")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
     ctx: typer.Context = None,
 ) -> None:
@@ -585,7 +600,8 @@ def _best_epoch_note(history: list) -> str:
 
 @app.command()
 def train(
-    data: Annotated[str, typer.Option(metavar="FILE", help="Data file in the book's format.")
+    data: Annotated[str, typer.Option(metavar="FILE", callback=not_an_option,
+                                      help="Data file in the book's format.")
                     ] = TrainConfig.data,
     model: Annotated[ModelKind, typer.Option(help="Which seq2seq variant.")] = ModelKind(TrainConfig.model),
     wordvec: Annotated[int, typer.Option(help="Embedding size.")] = TrainConfig.wordvec,
@@ -613,7 +629,8 @@ def train(
     target_acc: Annotated[Optional[float], typer.Option(help="Stop once test accuracy reaches "
                                                              "this (0-1).")] = None,
     out: Annotated[Optional[str], typer.Option(help="Run folder. Default: runs/<model>-<date>-<time>",
-                                               metavar="FOLDER", show_default=False)] = None,
+                                               metavar="FOLDER", callback=not_an_option,
+                                               show_default=False)] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out where it stopped.")] = False,
     force: Annotated[bool, typer.Option(
         help="Start again in a non-empty --out folder. The run there is set aside until the "
@@ -737,7 +754,8 @@ def _given_options(ctx) -> set[str]:
 def eval_(
     run: RunOption = None,
     data: Annotated[Optional[str], typer.Option(
-        metavar="FILE", help="Evaluate on this file instead of the run's test split.")] = None,
+        metavar="FILE", callback=not_an_option,
+        help="Evaluate on this file instead of the run's test split.")] = None,
     show: Annotated[int, typer.Option(help="Print the first N examples as Q / T / ☑☒.")] = 0,
     errors: Annotated[bool, typer.Option("--errors", help="With --show: print only misses.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
@@ -831,8 +849,9 @@ def attend(
     numerals: Annotated[Optional[list[str]], typer.Argument(
         metavar="NUMERAL", help="One or more numerals, e.g. 一億一 三兆九千億.")] = None,
     run: RunOption = None,
-    out: Annotated[Optional[str], typer.Option(metavar="FILE", help="PNG file to write. Default: "
-                                                     "attention.png")] = None,
+    out: Annotated[Optional[str], typer.Option(metavar="FILE", callback=not_an_option,
+                                               help="PNG file to write. Default: "
+                                                    "attention.png")] = None,
     interactive: Annotated[bool, typer.Option(help="Read numerals line by line until an "
                                                    "empty line (piped: to the end, blank lines "
                                                    "skipped); one PNG each.")] = False,

@@ -346,6 +346,33 @@ def test_a_terminal_size_of_zero_still_prints_everything(size):
     assert helped.exit_code == 0 and "--style" in helped.output
 
 
+@pytest.mark.parametrize("args, option, taken", [
+    (["gen-data", "--size", "3", "--out", "--force"], "--out", "--force"),
+    (["gen-data", "--out", "-h"], "--out", "-h"),
+    (["gen-data", "--task", "hard", "--exclude", "--out", "h.txt"], "--exclude", "--out"),
+    (["train", "--out", "--resume"], "--out", "--resume"),
+    (["train", "--data", "--model", "peeky"], "--data", "--model"),
+    (["eval", "--run", "--json"], "--run", "--json"),
+    (["eval", "--run", "default", "--data", "--show"], "--data", "--show"),
+    (["attend", "一", "--run", "default", "--out", "--interactive"], "--out", "--interactive"),
+])
+def test_an_option_left_without_its_value_is_not_taken_for_it(tmp_path, monkeypatch, args,
+                                                               option, taken):
+    """click takes the next word for a value, options too: `gen-data --size 3 --out --force`
+    wrote a file named --force (the user's --force lost), `gen-data --out -h` 50,000 lines to
+    -h, and `train --out --resume` trained a new 20-epoch run into a folder named --resume."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert_clean_error(result)
+    assert result.output.startswith(f"error: Invalid value for '{option}': {taken} is one of "
+                                    f"the options: was the value of {option} left out?")
+    assert len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+    # named as the message says, such a file is written
+    assert run("gen-data", "--size", 3, "--out", "./--force").exit_code == 0
+    assert (tmp_path / "--force").is_file()
+
+
 def test_gen_data_piped_prints_no_blank_line(tmp_path):
     """The spinner, off when the output is not a terminal, still left a blank line on stderr,
     before 'wrote …' and before an error's one line."""
