@@ -22,8 +22,8 @@ from typer.core import TyperArgument, TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
                              not_utf8, read_as_utf8, shell_word, shortened)
-from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND
-from kanjinum.train import TrainConfig, recorded_path
+from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND, MAX_PER_KIND, MAX_SIZE
+from kanjinum.train import MAX_EPOCHS, MAX_LAYER_SIZE, TrainConfig, recorded_path
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -318,13 +318,15 @@ GEN_DATA_UNUSED = {
 def gen_data(
     task: Annotated[Task, typer.Option(help="kanji numerals, the book's addition task, or the "
                                             "hard test set (closed kinds + open kinds).")] = Task.kanji,
-    size: Annotated[int, typer.Option(help="Number of lines.")] = 50_000,
-    max_digits: Annotated[int, typer.Option(help="Largest number of digits (kanji tasks).")] = 13,
+    size: Annotated[int, typer.Option(help=f"Number of lines, 1 to {MAX_SIZE:,}.")] = 50_000,
+    max_digits: Annotated[int, typer.Option(
+        help="Largest number of digits, 1 to 20 (kanji tasks).")] = 13,
     style: Annotated[Style, typer.Option(help="Numeral style of the questions.")] = Style.kanji,
-    seed: Annotated[int, typer.Option(help="Random seed: the same options give the same file.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed, 0 to 2**32-1: the same options give "
+                                           "the same file.")] = 0,
     hard_share: Annotated[float, typer.Option(
-        help="Share of lines replaced by hard cases (single digits, round, sparse, group "
-             "boundaries, repeated digits, short numbers).")] = DEFAULT_HARD_SHARE,
+        help="Share of lines replaced by hard cases, 0 to 1 (single digits, round, sparse, "
+             "group boundaries, repeated digits, short numbers).")] = DEFAULT_HARD_SHARE,
     closed: Annotated[bool, typer.Option(
         help="Include every single digit and every d×10^k in range.")] = True,
     exclude: Annotated[Optional[str], typer.Option(
@@ -333,7 +335,7 @@ def gen_data(
              "the hard set avoids; the closed part (single digits, round numbers) is always "
              "all of them.")] = None,
     per_kind: Annotated[int, typer.Option(
-        help="With --task hard: numbers per open kind.")] = DEFAULT_PER_KIND,
+        help=f"With --task hard: numbers per open kind, 1 to {MAX_PER_KIND:,}.")] = DEFAULT_PER_KIND,
     out: Annotated[Optional[str], typer.Option(
         metavar="FILE", callback=not_an_option,
         help="Output file. Default: data/<task>.txt")] = None,
@@ -604,14 +606,16 @@ def train(
                                       help="Data file in the book's format.")
                     ] = TrainConfig.data,
     model: Annotated[ModelKind, typer.Option(help="Which seq2seq variant.")] = ModelKind(TrainConfig.model),
-    wordvec: Annotated[int, typer.Option(help="Embedding size.")] = TrainConfig.wordvec,
-    hidden: Annotated[int, typer.Option(help="LSTM hidden size (even for bi-attention).")] = TrainConfig.hidden,
+    wordvec: Annotated[int, typer.Option(help=f"Embedding size, 1 to {MAX_LAYER_SIZE}.")] = TrainConfig.wordvec,
+    hidden: Annotated[int, typer.Option(help=f"LSTM hidden size, 1 to {MAX_LAYER_SIZE} (even for "
+                                             "bi-attention).")] = TrainConfig.hidden,
     batch: Annotated[int, typer.Option(help="Batch size.")] = TrainConfig.batch,
     epochs: Annotated[Optional[int], typer.Option(
-        help=f"Number of passes over the training part \\[default: {TrainConfig.epochs}]; with "
-             "--resume, the new total.", show_default=False)] = None,
+        help=f"Number of passes over the training part, at most {MAX_EPOCHS:,} \\[default: "
+             f"{TrainConfig.epochs}]; with --resume, the new total.", show_default=False)] = None,
     lr: Annotated[float, typer.Option(help="Adam (peak) learning rate.")] = TrainConfig.lr,
-    lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch.")] = TrainConfig.lr_decay,
+    lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch: "
+                                                 "above 0, at most 1.")] = TrainConfig.lr_decay,
     schedule: Annotated[Schedule, typer.Option(help="constant (the book's), or cosine: warm up over "
                                                     "2% of the run, then decay to 0.")] = Schedule(TrainConfig.schedule),
     clip: Annotated[float, typer.Option(help="Global gradient-norm clip (0: none).")] = TrainConfig.clip,
@@ -624,10 +628,13 @@ def train(
     oversample: Annotated[float, typer.Option(help="Extra share of each epoch drawn from rare "
                                                    "kinds of number, each kind equally (single digits, round...): "
                                                    "0.05 adds about 5 %, 0.5 doubles an epoch; at most 0.9.")] = TrainConfig.oversample,
-    seed: Annotated[int, typer.Option(help="Seed for initialisation and shuffling.")] = 0,
-    split_seed: Annotated[int, typer.Option(help="Seed of the book's 90/10 split.")] = 1984,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation and shuffling, 0 to "
+                                           "2**32-1.")] = 0,
+    split_seed: Annotated[int, typer.Option(help="Seed of the book's 90/10 split, 0 to "
+                                                 "2**32-1.")] = 1984,
     target_acc: Annotated[Optional[float], typer.Option(help="Stop once test accuracy reaches "
-                                                             "this (0-1).")] = None,
+                                                             "this share: above 0, at most 1, "
+                                                             "e.g. 0.99.")] = None,
     out: Annotated[Optional[str], typer.Option(help="Run folder. Default: runs/<model>-<date>-<time>",
                                                metavar="FOLDER", callback=not_an_option,
                                                show_default=False)] = None,

@@ -373,6 +373,36 @@ def test_an_option_left_without_its_value_is_not_taken_for_it(tmp_path, monkeypa
     assert (tmp_path / "--force").is_file()
 
 
+@pytest.mark.parametrize("command, option, stated, refused", [
+    ("gen-data", "--size", "1 to 1,000,000", "1000001"),
+    ("gen-data", "--max-digits", "1 to 20", "21"),
+    ("gen-data", "--seed", "0 to 2**32-1", str(2**32)),
+    ("gen-data", "--hard-share", "0 to 1", "1.5"),
+    ("gen-data", "--per-kind", "1 to 10,000", "10001"),
+    ("train", "--wordvec", "1 to 4096", "4097"),
+    ("train", "--hidden", "1 to 4096", "4097"),
+    ("train", "--epochs", "at most 10,000", "10001"),
+    ("train", "--lr-decay", "above 0, at most 1", "0"),
+    ("train", "--seed", "0 to 2**32-1", str(2**32)),
+    ("train", "--split-seed", "0 to 2**32-1", "-1"),
+    ("train", "--target-acc", "above 0, at most 1", "0"),
+])
+def test_help_states_the_ranges_the_options_are_held_to(tmp_path, command, option, stated,
+                                                        refused):
+    """--help said nothing of the ranges the code enforces (--size at most 1,000,000,
+    --max-digits 1 to 20, --hidden at most 4096, …), and --target-acc said "(0-1)", where 0 is
+    refused."""
+    result = runner.invoke(app, [command, "--help"], env={**ENV, "COLUMNS": "400"})
+    row = next(line for line in result.output.splitlines() if f" {option} " in line)
+    assert stated in row, row
+    out = ["--out", tmp_path / ("x.txt" if command == "gen-data" else "r")]
+    if option == "--per-kind":
+        out += ["--task", "hard"]
+    refusal = run(command, option, refused, *out)
+    assert_clean_error(refusal)
+    assert refusal.output.startswith("error: ") and option in refusal.output
+
+
 def test_gen_data_piped_prints_no_blank_line(tmp_path):
     """The spinner, off when the output is not a terminal, still left a blank line on stderr,
     before 'wrote …' and before an error's one line."""
