@@ -635,7 +635,11 @@ def train(
     target_acc: Annotated[Optional[float], typer.Option(help="Stop once test accuracy reaches "
                                                              "this share: above 0, at most 1, "
                                                              "e.g. 0.99.")] = None,
-    out: Annotated[Optional[str], typer.Option(help="Run folder. Default: runs/<model>-<date>-<time>",
+    # in words: the one long word runs/<model>-<date>-<time> was cut to runs/<model>-<date>…
+    # in an 80-column terminal
+    out: Annotated[Optional[str], typer.Option(help="Run folder. Default: a new folder in runs/ "
+                                                    "named after the model, the date and the "
+                                                    "time.",
                                                metavar="FOLDER", callback=not_an_option,
                                                show_default=False)] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out where it stopped.")] = False,

@@ -53,6 +53,16 @@ def test_help_shows_no_value_beside_flags(command):
     assert "--help" in result.output
 
 
+@pytest.mark.parametrize("command", [[], ["gen-data"], ["train"], ["eval"], ["attend"],
+                                     ["convert"]])
+def test_help_is_not_cut_short_in_an_80_column_terminal(command):
+    """rich ends a word longer than its column with an ellipsis: in 80 columns train's --out
+    read `Default: runs/<model>-<date>…`, the time lost."""
+    result = runner.invoke(app, [*command, "--help"], env={**ENV, "COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert "…" not in result.output, [line for line in result.output.splitlines() if "…" in line]
+
+
 @pytest.mark.parametrize("command, name", [("attend", "NUMERAL"), ("convert", "NUMBER")])
 def test_help_names_what_the_arguments_are(command, name):
     """typer printed Python's `<list[str]>` beside the numerals, and `{numbers}...` in the
