@@ -1219,6 +1219,13 @@ def _escape_what_the_output_cannot_encode() -> None:
             utf = True
         if not utf and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors=errors)
+        elif stream is sys.stdout and getattr(stream, "errors", "") == "strict" and hasattr(
+                stream, "reconfigure"):
+            # A file name that is not UTF-8 (café.txt from a Latin-1 system) is a str of
+            # stand-ins, which a strict UTF-8 output (en_US.UTF-8, PYTHONIOENCODING=utf-8)
+            # refused: `gen-data --out` of one wrote it, then ended in a traceback. Its bytes
+            # are written back as they came, as ls writes them.
+            stream.reconfigure(errors="surrogateescape")
 
 
 _escaped_in: list[str] = []  # the encoding that had to escape a character, once noted

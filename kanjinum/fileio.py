@@ -170,7 +170,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A path whose name is not UTF-8 (café.txt from a Latin-1 system; any non-ASCII name
+        # under LC_ALL=C with Python's UTF-8 mode off) is a str of lone surrogates, which UTF-8
+        # cannot write: `train --data` of one ended in a traceback, leaving an empty run folder.
+        # As \u escapes JSON keeps them, and reading gives back the same path.
+        data = (json.dumps(obj, ensure_ascii=True, indent=2) + "\n").encode("ascii")
+    atomic_write_bytes(path, data)
 
 
 def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:

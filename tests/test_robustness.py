@@ -2412,3 +2412,33 @@ def test_long_file_names_that_fit_are_written_and_others_refused_before_any_work
     result = run("gen-data", "--size", 200, "--out", tmp_path / "new" / ("あ" * 90 + ".txt"))
     assert_one_line_error(result, 2, "its name is 274 bytes long")
     assert not (tmp_path / "new").exists()
+
+
+
+def test_a_data_file_whose_name_is_not_utf8_is_written_trained_on_and_found_again(tmp_path):
+    """café.txt from a Latin-1 system (byte e9 in its name; any non-ASCII name under LC_ALL=C
+    with Python's UTF-8 mode off): Python holds such a name as stand-ins (lone surrogates).
+    A strict UTF-8 output refused them, so `gen-data --out` of it wrote the file and then
+    ended in a UnicodeEncodeError traceback (eval --data and attend --out alike); config.json
+    could not encode them, so `train --data` of it ended in one too, leaving an empty run
+    folder."""
+    data = tmp_path / os.fsdecode(b"caf\xe9.txt")
+    try:
+        data.write_bytes(b"")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    strict = {"PYTHONIOENCODING": "utf-8"}  # as an en_US.UTF-8 locale makes the output
+    made = _kanjinum("gen-data", "--size", 80, "--max-digits", 3, "--no-closed", "--out", data,
+                     "--force", env=strict)
+    assert made.returncode == 0 and made.stderr == b"", made.stderr
+    assert made.stdout.startswith(b"wrote 80 lines to " + os.fsencode(data))
+    out = tmp_path / "r"
+    trained = _kanjinum("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 8,
+                        "--epochs", 1, "--show", 0, "--out", out, env=strict)
+    assert trained.returncode == 0 and b"Traceback" not in trained.stderr, trained.stderr
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["data"]["path"] == str(data) and config["train"]["data"] == str(data)
+    evaluated = _kanjinum("eval", "--run", out, env=strict)  # its test split, found again
+    assert evaluated.returncode == 0 and evaluated.stderr == b"", evaluated.stderr
+    assert evaluated.stdout.startswith(b"run " + os.fsencode(out) + b" on the test split of "
+                                       + os.fsencode(data) + b": ")
