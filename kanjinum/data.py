@@ -208,9 +208,12 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
     for number, line in enumerate(lines, start=1):
         _check_line_is_plausible(line, number, path)
         if len(line) != width:
+            cut = number == len(lines) and len(line) < width and not raw.endswith((b"\n", b"\r"))
+            hint = _CUT_HINT if cut else _length_hint(first, line)
+            characters = "character" if len(line) == 1 else "characters"
             raise DataError(
-                f"{path}, line {number}: {len(line):,} characters where line 1 has {width}; "
-                f"every line must have the same length{_length_hint(first, line)}")
+                f"{path}, line {number}: {len(line):,} {characters} where line 1 has {width}; "
+                f"every line must have the same length{hint}")
         if line[sep] != START:
             sep = _later_separator(lines, number, sep, path)
     if sep == width - 1:
@@ -228,6 +231,12 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
     # nothing for `--data <(…)`; a file changed since would be hashed as it is now.
     return Dataset(questions, answers, sep, width - sep - 1, str(path), duplicates,
                    hashlib.sha256(raw).hexdigest())
+
+
+# A short last line with no line end after it was cut, not trimmed: `head -c`, a download
+# or copy that stopped. The trailing-spaces guess blamed an editor for every other line.
+_CUT_HINT = ("; the last line is cut short (the file does not end with a line end): was it "
+             "cut with head -c, or a copy or download that stopped?")
 
 
 def _length_hint(first: str, line: str) -> str:

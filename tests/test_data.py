@@ -527,6 +527,25 @@ def test_lines_that_lost_their_padding_are_said_to_have(tmp_path):
         D.read_dataset(path)
 
 
+def test_a_last_line_cut_short_is_said_to_be_cut(tmp_path):
+    """The book's addition.txt sliced with `head -c 300` (or a download that stopped): its last
+    line, `5`, ends without a line end, and the error asked whether an editor had removed
+    trailing spaces, which were there on every other line; it also said `1 characters`."""
+    rows = "".join(f"{f'{i}+{i}':<6}_{2 * i:<4}\n" for i in range(20))
+    path = tmp_path / "cut.txt"
+    path.write_text(rows + "5", encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 21: 1 character where line 1 has 11; .*the "
+                                        r"last line is cut short") as caught:
+        D.read_dataset(path)
+    assert "trailing spaces" not in str(caught.value)
+    path.write_text(rows + "5+5   _10  ", encoding="utf-8")  # whole, just no line end: read
+    assert len(D.read_dataset(path)) == 21
+    path.write_text(rows + "5+5\n", encoding="utf-8")  # it ends as a file should: no guess
+    with pytest.raises(DataError, match="characters where") as caught:
+        D.read_dataset(path)
+    assert "cut short" not in str(caught.value)
+
+
 def test_kanji_lines_aligned_on_the_screen_are_said_to_count_characters(tmp_path):
     """A hand-made file of numerals, padded to look aligned in an editor where a kanji takes
     two columns: the error named line 2 as too long, and the lines looked alike."""
