@@ -627,7 +627,8 @@ def train(
              "\\[default: on with --mask]", show_default=False)] = None,
     oversample: Annotated[float, typer.Option(help="Extra share of each epoch drawn from rare "
                                                    "kinds of number, each kind equally (single digits, round...): "
-                                                   "0.05 adds about 5 %, 0.5 doubles an epoch; at most 0.9.")] = TrainConfig.oversample,
+                                                   "0.05 adds about 5 %, 0.5 doubles an epoch; at most 0.9. Kanji numerals only: "
+                                                   "data without rare kinds (additions, dates) records 0.")] = TrainConfig.oversample,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and shuffling, 0 to "
                                            "2**32-1.")] = 0,
     split_seed: Annotated[int, typer.Option(help="Seed of the book's 90/10 split, 0 to "

@@ -133,8 +133,11 @@ def _check_history(history) -> None:
                              f"needs {', '.join(RECORD_KEYS)} (see run.history)")
 
 
-def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -> Figure:
-    """Training loss and test accuracy per epoch, side by side; saved to path, if given."""
+def learning_curve(history: list[dict], path: str | os.PathLike | None = None,
+                   title: str | None = None) -> Figure:
+    """Training loss and test accuracy per epoch, side by side, under title (train gives the
+    run and its settings: a curve.png opened later, or beside another, said neither); saved
+    to path, if given."""
     _check_history(history)
     if not history:
         raise ValueError("no epoch to plot: the history is empty")
@@ -158,6 +161,8 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None) -
         ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True, min_n_ticks=1))
         # at least one epoch's width: one point alone got an axis of 0.945 … 1.050
         ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    if title:
+        fig.suptitle(_drawable(title), fontproperties=japanese_font())
     if path is not None:
         _save(fig, path, CURVE_MARK)
     return fig
@@ -308,7 +313,9 @@ def _heatmap(ax, item: dict, font: FontProperties):
                        rotation=90 if long_labels else 0)
     ax.set_yticks(range(len(row_labels)))
     ax.set_yticklabels(row_labels, fontproperties=font, fontsize=11)
-    ax.set_xlabel("input (reading order)")
+    # as written, whether or not the model was fed it reversed: "reading order" was ambiguous
+    # in a lesson about reversed input
+    ax.set_xlabel("input, as written")
     ax.set_ylabel("output")
     ax.set_title(_drawable(item.get("title", item["question"])), fontproperties=font,
                  fontsize=11)

@@ -1016,6 +1016,8 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
             if state.rng_state is not None:
                 rng.bit_generator.state = state.rng_state
             reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
+            if resume:  # the first line says "writing R" as for a new run
+                reporter.message(_resuming_at(state, config.epochs))
             note = _other_threads_note(state.history, threads)
             if note:
                 reporter.message(note)
@@ -1059,6 +1061,13 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
     if not run.put_back and has_model(out):
         _load_saved_weights(run)
     return run
+
+
+def _resuming_at(state: TrainState, epochs: int) -> str:
+    where = f"epoch {state.epoch + 1}"
+    if state.iteration:
+        where += f", after its iteration {state.iteration:,}"
+    return f"resuming at {where} of {epochs}"
 
 
 def _remove_what_failed_before_a_checkpoint(out: Path, new_folder: bool) -> None:
@@ -1241,14 +1250,22 @@ def _save_state(out: Path, run: Run, optimizer: Adam, state: TrainState) -> None
     arrays["meta"] = np.array(json.dumps(meta))
     atomic_save_npz(out / "state.npz", arrays)
     atomic_write_json(out / "history.json", state.history)
-    _write_curve(out, state.history)
+    _write_curve(out, state.history, curve_title(run, out))
 
 
-def _write_curve(out: Path, history: list) -> None:
+def curve_title(run: Run, out: Path) -> str:
+    """curve.png's title: the run and what sets it apart from the runs beside it."""
+    cfg = run.train
+    return (f"{out.name}: {run.kind}, wordvec {cfg.wordvec}, hidden {cfg.hidden}, batch "
+            f"{cfg.batch}, lr {cfg.lr:g}, {'reversed' if cfg.reverse else 'not reversed'}, "
+            f"{'masked' if cfg.mask else 'no mask'}, seed {cfg.seed}")
+
+
+def _write_curve(out: Path, history: list, title: str) -> None:
     if not history:
         return
     from kanjinum.plot import learning_curve  # matplotlib is slow to import; only when needed
-    learning_curve(history, out / "curve.png")
+    learning_curve(history, out / "curve.png", title)
 
 
 def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:

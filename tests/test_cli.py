@@ -558,6 +558,8 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     assert run(*common, "--epochs", 1, "--out", tmp_path / "part").exit_code == 0
     result = run("train", "--resume", "--epochs", 3, "--out", tmp_path / "part")
     assert result.exit_code == 0, result.output
+    # its first line says "writing part" as a new run's does; the next says it is resumed
+    assert result.output.splitlines()[1] == "resuming at epoch 2 of 3", result.output
     full = load_npz(tmp_path / "full" / "state.npz")
     part = load_npz(tmp_path / "part" / "state.npz")
     for name in full:
@@ -565,6 +567,25 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
             assert np.array_equal(full[name], part[name]), name
     history = json.loads((tmp_path / "part" / "history.json").read_text(encoding="utf-8"))
     assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_the_curve_names_its_run_and_settings(tmp_path, monkeypatch):
+    """curve.png had no title: opened later, or beside another run's, it said neither which
+    run it was nor how that run was trained."""
+    import kanjinum.plot
+
+    titles = []
+    draw = kanjinum.plot.learning_curve
+    monkeypatch.setattr(kanjinum.plot, "learning_curve",
+                        lambda history, path, title=None: titles.append(title)
+                        or draw(history, path, title))
+    data = tmp_path / "d.txt"
+    run("gen-data", "--size", 200, "--max-digits", 3, "--out", data)
+    result = run("train", "--data", data, "--hidden", 8, "--epochs", 1, "--no-reverse",
+                 "--model", "peeky", "--out", tmp_path / "mine")
+    assert result.exit_code == 0, result.output
+    assert titles == ["mine: peeky, wordvec 16, hidden 8, batch 64, lr 0.005, not reversed, "
+                      "masked, seed 0"]
 
 
 def test_same_seed_same_run(tmp_path):

@@ -45,6 +45,15 @@ def test_several_numerals_give_one_figure_with_a_panel_each(tmp_path):
     assert w4 > 1.5 * w1 and h4 > 1.5 * h1  # a 2 × 2 grid of panels
 
 
+def test_the_curve_has_the_title_it_is_given_and_heatmaps_say_input_as_written():
+    history = [{"epoch": e, "loss": 1 / e, "accuracy": e / 10} for e in range(1, 3)]
+    assert learning_curve(history, title="r1: attention")._suptitle.get_text() == "r1: attention"
+    assert learning_curve(history)._suptitle is None
+    # "reading order" was ambiguous in a lesson about reversed input: the columns are as written
+    heatmaps = attention_heatmaps([panel("一億一", "100000001")])
+    assert heatmaps.axes[0].get_xlabel() == "input, as written"
+
+
 def test_an_empty_answer_still_draws_a_row(tmp_path):
     item = panel("一", "")
     item["weights"] = np.ones((1, 1))
