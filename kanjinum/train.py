@@ -418,8 +418,25 @@ def training_data(run: Run) -> tuple[D.Dataset, str]:
         raise RunError(f"{changed} changed since {run.path} was trained on it, so its "
                        "test split is not the run's; name a file with --data")
     example = " (e.g. --data data/hard.txt)" if run.reads_numerals else ""
-    raise RunError(f"the data file of {run.path}, {recorded}, is not here; "
-                   f"name a file with --data{example}")
+    raise RunError(f"the data file of {run.path}, {recorded}, is not here; if it moved, name "
+                   f"it with --data NEW --split test, or score another file with --data{example}")
+
+
+def is_training_file(run: Run, path) -> bool:
+    """Whether the file holds exactly the lines the run was trained on (a moved or copied
+    data file), by the sha256 that config.json records."""
+    return bool(run.data_sha256) and file_sha256(path) == run.data_sha256
+
+
+def test_split_of(run: Run, path) -> D.Dataset:
+    """The run's test split, read from a copy of its data file elsewhere (a run folder taken
+    to another machine, its data beside it): RunError if the file holds other lines, whose
+    split would not be the one the run held out."""
+    if not is_training_file(run, path):
+        raise RunError(f"{path} is not the file {run.path} was trained on (its lines differ), "
+                       "so it has no test split of the run's; score every line of it without "
+                       "--split test")
+    return D.split_for_training(D.read_dataset(path), run.train.split_seed)[1]
 
 
 # --- evaluation -----------------------------------------------------------------------------

@@ -848,8 +848,37 @@ def test_a_run_of_additions_without_its_data_suggests_no_kanji_file(tmp_path, mo
                     encoding="utf-8")
     trained = fit(Config(data=str(data), hidden=4, wordvec=4, batch=32, epochs=1), "r")
     trained.train = replace(trained.train, data=str(tmp_path / "gone.txt"))
-    with pytest.raises(RunError, match="name a file with --data$"):
+    with pytest.raises(RunError, match="score another file with --data$"):
         training_data(trained)
+
+
+def test_eval_scores_the_test_split_of_a_moved_data_file(base, tmp_path):
+    """A run folder taken to another machine with its data file beside it: eval said 'the data
+    file … is not here; name a file with --data', and --data scored every line, the training
+    lines too (an instructor's round 36); there was no way to the run's test split."""
+    folder = copy_run(base, tmp_path)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["data"]["path"] = config["train"]["data"] = str(tmp_path / "gone" / "d.txt")
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    result = run("eval", "--run", folder)
+    assert_one_line_error(result, 2, "if it moved, name it with --data NEW --split test")
+    moved = tmp_path / "moved.txt"
+    moved.write_bytes((base / "d.txt").read_bytes())
+    expected = json.loads(run("eval", "--run", base / "run", "--json").output)
+    found = json.loads(run("eval", "--run", folder, "--data", moved, "--split", "test",
+                           "--json").output)
+    assert (found["total"], found["correct"], found["split"]) == (
+        expected["total"], expected["correct"], "test")
+    # every line, the default with --data: said to hold the training lines too
+    result = run("eval", "--run", folder, "--data", moved)
+    assert result.exit_code == 0 and " of 300)" in result.output, result.output
+    assert "is the file" in result.stderr and "--split test" in result.stderr
+    # another file has no test split of the run's
+    other = tmp_path / "other.txt"
+    other.write_text("".join((base / "d.txt").read_text(encoding="utf-8").splitlines(True)[:50]),
+                     encoding="utf-8")
+    assert_one_line_error(run("eval", "--run", folder, "--data", other, "--split", "test"), 2,
+                          "is not the file", "without --split test")
 
 
 def test_an_unreadable_model_is_named_once(base, tmp_path, monkeypatch):
