@@ -238,7 +238,7 @@ def test_eval_says_it_read_the_test_split_or_the_whole_file(trained):
     assert f"on the test split of {trained / 'small.txt'}: " in result.output
     assert json.loads(run("eval", "--run", tiny, "--json").output)["split"] == "test"
     result = run("eval", "--run", tiny, "--data", trained / "small.txt")
-    assert f"on {trained / 'small.txt'}: " in result.output and "test split" not in result.output
+    assert f"on {trained / 'small.txt'}: " in result.stdout and "test split" not in result.stdout
     assert " of 400)" in result.output  # every line of the file
     assert json.loads(run("eval", "--run", tiny, "--data", trained / "small.txt",
                           "--json").output)["split"] == "all"
