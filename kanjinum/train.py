@@ -841,7 +841,10 @@ def default_run_folder(model: str) -> Path:
 def in_the_order_made(folder: Path) -> list:
     """A run folder as a sort key that puts runs/attention-<date>-<time>-10 after -2 (the
     names `make_run_folder` gives runs started in the same second): by name, -10 came first."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", folder.name)]
+    # the split's odd parts are the runs of decimal digits; isdigit() also takes ① and ², which
+    # int() refuses (a folder named 実験1① ended `eval --run` in a traceback)
+    parts = re.split(r"(\d+)", folder.name)
+    return [int(part) if i % 2 else part for i, part in enumerate(parts)]
 
 
 def make_run_folder(out: Path, fresh: bool = False) -> Path:

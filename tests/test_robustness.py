@@ -1836,6 +1836,19 @@ def test_runs_named_with_a_number_after_them_are_in_the_order_they_were_made(bas
             in result.output), result.output
 
 
+@pytest.mark.parametrize("odd", ["①", "exp1②", "²"])
+def test_a_folder_named_with_a_digit_that_is_not_decimal_is_sorted_too(base, tmp_path, odd):
+    """Sorting run names in the order made read every part that isdigit() as a number: a
+    circled ① (実験① is a common name) or a superscript ² is a digit to isdigit() but not to
+    int() nor to the regex's \\d, and `eval --run FOLDER` ended in a ValueError traceback."""
+    runs = tmp_path / "runs"
+    (runs / odd).mkdir(parents=True)
+    (runs / "a1").mkdir()
+    for f in ("config.json", "model.npz"):
+        (runs / "a1" / f).write_bytes((base / "run" / f).read_bytes())
+    assert_one_line_error(run("eval", "--run", runs), 2, f"e.g. --run {runs / 'a1'}")
+
+
 def test_a_run_whose_data_file_moved_can_be_resumed_with_its_new_path(base, tmp_path):
     """The data file recorded in config.json moved: --resume said `data file … not found`,
     and --resume --data NEW was refused as a changed setting, so the run could not go on
