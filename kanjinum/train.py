@@ -1028,8 +1028,8 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         made = False
         try:
             run.path = out = make_run_folder(out, fresh)
-            made = True
             locks.claim(out)
+            made = True  # and ours: refused as in use, the folder is another training's
             # On resume too: --epochs or --target-acc may have changed
             atomic_write_json(out / "config.json", run.config_dict(str(config.data)))
             rng = np.random.default_rng(config.seed)

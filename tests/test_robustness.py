@@ -2362,6 +2362,38 @@ def test_a_home_folder_matplotlib_cannot_write_in_is_no_noise(tmp_path):
     assert (tmp_path / "a.png").exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_a_run_refused_as_in_use_leaves_the_other_trainings_folder_alone(base, tmp_path,
+                                                                         monkeypatch):
+    """Two `train --out r` at once (a command sent twice): r did not exist when the second
+    looked, the first made it and wrote config.json, and the second, refused as 'in use' at
+    its lock, removed the first's config.json and folder as if it had made them itself."""
+    import fcntl
+
+    import kanjinum.train as T
+
+    out = tmp_path / "r"
+    made_by_the_first = T.make_run_folder
+    held = []
+
+    def the_first_training_makes_it_meanwhile(folder, fresh=False):
+        folder.mkdir()
+        (folder / "config.json").write_text("{}", encoding="utf-8")
+        held.append(os.open(folder, os.O_RDONLY))
+        fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return made_by_the_first(folder, fresh)
+
+    monkeypatch.setattr(T, "make_run_folder", the_first_training_makes_it_meanwhile)
+    config = TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, batch=32, epochs=1)
+    try:
+        with pytest.raises(RunError, match="in use"):
+            fit(config, out)
+        assert (out / "config.json").read_text(encoding="utf-8") == "{}"
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
 def test_attend_interactive_with_its_input_closed_is_one_line(tmp_path):
     """`kanjinum attend --interactive <&-` (a script that closes the input): a traceback,
     `RuntimeError: input(): lost sys.stdin`, exit 1."""
