@@ -221,14 +221,21 @@ def not_an_option(ctx: typer.Context, param: typer.CallbackParam, value):
     """A file, folder or run option whose value is one of the command's options: the value was
     left out, and click took the next option for it. `gen-data --out --force` wrote a file
     named --force, and `train --out --resume` trained a new run into a folder named --resume
-    (argparse, behind bench, refuses the same: `expected one argument`)."""
+    (argparse, behind bench, refuses the same: `expected one argument`). So is any word that
+    starts with -- as an option does (--size=3, a mistyped --froce, the -- that ends options):
+    each was a file's name."""
+    if not isinstance(value, str):
+        return value
     options = {name for p in ctx.command.get_params(ctx)
                for name in (*p.opts, *getattr(p, "secondary_opts", ()))}
-    if isinstance(value, str) and value in options:
-        raise typer.BadParameter(f"{value} is one of the options: was the value of "
-                                 f"{param.opts[0]} left out? (to name a file or folder "
-                                 f"{value}, write ./{value})")
-    return value
+    if value.split("=", 1)[0] in options:
+        said = "is one of the options"
+    elif value.startswith("--"):
+        said = "looks like an option"
+    else:
+        return value
+    raise typer.BadParameter(f"{value} {said}: was the value of {param.opts[0]} left out? (to "
+                             f"name a file or folder {value}, write ./{value})")
 
 
 ThreadsOption = Annotated[int, typer.Option(

@@ -413,6 +413,26 @@ def test_help_states_the_ranges_the_options_are_held_to(tmp_path, command, optio
     assert refusal.output.startswith("error: ") and option in refusal.output
 
 
+@pytest.mark.parametrize("args, option, taken, said", [
+    (["gen-data", "--out", "--size=3"], "--out", "--size=3", "is one of the options"),
+    (["train", "--out", "--epochs=1"], "--out", "--epochs=1", "is one of the options"),
+    (["gen-data", "--size", "3", "--out", "--"], "--out", "--", "looks like an option"),
+    (["gen-data", "--size", "3", "--out", "--froce"], "--out", "--froce", "looks like an option"),
+    (["eval", "--data", "--sohw", "3"], "--data", "--sohw", "looks like an option"),
+])
+def test_an_option_in_any_form_is_not_taken_for_a_left_out_value(tmp_path, monkeypatch, args,
+                                                                  option, taken, said):
+    """Only an option's bare name was refused as a value: `gen-data --out --size=3` wrote a file
+    named --size=3, `--out --` one named --, and `--out --froce` (a typo of --force) one
+    named --froce, where argparse, behind bench, says `expected one argument` to each."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert_clean_error(result)
+    assert result.output.startswith(f"error: Invalid value for '{option}': {taken} {said}: was "
+                                    f"the value of {option} left out?"), result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_gen_data_piped_prints_no_blank_line(tmp_path):
     """The spinner, off when the output is not a terminal, still left a blank line on stderr,
     before 'wrote …' and before an error's one line."""
