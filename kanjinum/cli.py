@@ -6,7 +6,6 @@ option or input, 1 for a failure while working); a traceback means a bug in kanj
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ from typer.core import TyperArgument, TyperGroup
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
                              not_utf8, read_as_utf8, shell_word, shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND, MAX_PER_KIND, MAX_SIZE
+from kanjinum.fileio import json_text
 from kanjinum.train import MAX_EPOCHS, MAX_LAYER_SIZE, TrainConfig, recorded_path
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
@@ -835,7 +835,7 @@ def eval_(
     # named by --data, every line; the header said only "on data/kanji.txt" for both
     summary.update(run=str(loaded.path), data=str(source), split=split.value)
     if as_json:
-        typer.echo(json.dumps(summary, ensure_ascii=False))
+        typer.echo(json_text(summary))
         return
     print_evaluation(_console(), summary, evaluation, show, errors)
 

@@ -170,16 +170,22 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+    atomic_write_text(path, json_text(obj, indent=2) + "\n")
+
+
+def json_text(obj, indent: int | None = None) -> str:
+    """obj as JSON that UTF-8 can write: kanji as themselves, and where a path's name is not
+    UTF-8 (café.txt from a Latin-1 system; any non-ASCII name under LC_ALL=C with Python's
+    UTF-8 mode off), the whole in \\u escapes. Python holds such a name as lone surrogates,
+    which UTF-8 cannot write (`train --data` of one ended in a traceback, leaving an empty run
+    folder) or which went out as the raw bytes (`eval --json`, a file json.load refused);
+    as escapes JSON keeps them, and reading gives back the same path."""
+    text = json.dumps(obj, ensure_ascii=False, indent=indent)
     try:
-        data = text.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        # A path whose name is not UTF-8 (café.txt from a Latin-1 system; any non-ASCII name
-        # under LC_ALL=C with Python's UTF-8 mode off) is a str of lone surrogates, which UTF-8
-        # cannot write: `train --data` of one ended in a traceback, leaving an empty run folder.
-        # As \u escapes JSON keeps them, and reading gives back the same path.
-        data = (json.dumps(obj, ensure_ascii=True, indent=2) + "\n").encode("ascii")
-    atomic_write_bytes(path, data)
+        text = json.dumps(obj, ensure_ascii=True, indent=indent)
+    return text
 
 
 def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:

@@ -2488,7 +2488,6 @@ def test_long_file_names_that_fit_are_written_and_others_refused_before_any_work
     assert not (tmp_path / "new").exists()
 
 
-
 def test_a_data_file_whose_name_is_not_utf8_is_written_trained_on_and_found_again(tmp_path):
     """café.txt from a Latin-1 system (byte e9 in its name; any non-ASCII name under LC_ALL=C
     with Python's UTF-8 mode off): Python holds such a name as stand-ins (lone surrogates).
@@ -2516,3 +2515,8 @@ def test_a_data_file_whose_name_is_not_utf8_is_written_trained_on_and_found_agai
     assert evaluated.returncode == 0 and evaluated.stderr == b"", evaluated.stderr
     assert evaluated.stdout.startswith(b"run " + os.fsencode(out) + b" on the test split of "
                                        + os.fsencode(data) + b": ")
+    # --json is UTF-8 as JSON must be, the name in \u escapes as config.json has it: its
+    # bytes as they came made a file that json.load refused (UnicodeDecodeError)
+    as_json = _kanjinum("eval", "--run", out, "--json", env=strict)
+    assert as_json.returncode == 0 and as_json.stderr == b"", as_json.stderr
+    assert json.loads(as_json.stdout.decode("utf-8"))["data"] == str(data)
