@@ -874,37 +874,25 @@ def test_attend_interactive_at_a_terminal_prompts_and_stops_at_an_empty_line(
     assert (tmp_path / "t-1.png").exists() and not (tmp_path / "t-2.png").exists()
 
 
-def test_attend_interactive_ctrl_c_at_the_prompt_ends_its_line(trained, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop, status", [(KeyboardInterrupt, 130), (SystemExit(143), 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_attend_interactive_stopped_at_the_prompt_ends_its_line(trained, tmp_path, monkeypatch,
+                                                                stop, status):
     """Ctrl-C at the prompt exited 130 with the prompt's line unended: the shell's next prompt
-    was drawn after `numeral (empty line to stop)> ^C` (Ctrl-D ended the line)."""
-    def interrupted(prompt=""):
+    was drawn after `numeral (empty line to stop)> ^C` (Ctrl-D ended the line). SIGTERM (`kill`,
+    a closing session) did the same with 143: its handler (`_end_cleanly_on_sigterm`) raises
+    SystemExit(143) inside input()."""
+    def stopped(prompt=""):
         print(prompt, end="")
-        raise KeyboardInterrupt
+        raise stop
 
-    monkeypatch.setattr("builtins.input", interrupted)
+    monkeypatch.setattr("builtins.input", stopped)
     monkeypatch.setattr("kanjinum.cli._stdin_is_a_terminal", lambda: True)
     result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out",
                  tmp_path / "c.png")
-    assert result.exit_code == 130, result.output
+    assert result.exit_code == status, result.output
     assert result.output.endswith("> \n")
     assert "Traceback" not in result.output
-
-
-def test_attend_interactive_sigterm_at_the_prompt_ends_its_line(trained, tmp_path,
-                                                                monkeypatch):
-    """SIGTERM (`kill`, a closing session) at the prompt exited 143 with the prompt's line
-    unended, as Ctrl-C did: the shell's next prompt was glued to kanjinum's. The SIGTERM
-    handler (`_end_cleanly_on_sigterm`) raises SystemExit(143) inside input()."""
-    def terminated(prompt=""):
-        print(prompt, end="")
-        raise SystemExit(143)
-
-    monkeypatch.setattr("builtins.input", terminated)
-    monkeypatch.setattr("kanjinum.cli._stdin_is_a_terminal", lambda: True)
-    result = run("attend", "--interactive", "--run", trained / "runs" / "tiny", "--out",
-                 tmp_path / "c.png")
-    assert result.exit_code == 143, result.output
-    assert result.output.endswith("> \n")
 
 
 def test_attend_out_naming_a_folder_says_so(trained, tmp_path):
