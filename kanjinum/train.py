@@ -990,15 +990,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         check_run_folder(out, resume, force)
     train_set, test_set = D.split_for_training(dataset, config.split_seed)
     if len(train_set) == 0 or len(test_set) == 0:
-        numerals = any(kind is not None for kind in D.numeral_kinds(dataset.questions,
-                                                                    dataset.answers))
-        closed = ", and single digits and round numbers always train" if numerals else ""
-        # what size does split: gen-data puts the 117 closed numbers of 13 digits first
-        larger = "; give it more lines (from gen-data: --size 200 or more)" if numerals else ""
-        raise D.DataError(
-            f"{config.data} has {len(dataset):,} line{'' if len(dataset) == 1 else 's'}: too "
-            f"few to split into a training and a test part (the book's split keeps a tenth "
-            f"for testing{closed}: {len(train_set)} train, {len(test_set)} test){larger}")
+        raise _too_small_to_split(config.data, dataset, len(train_set), len(test_set))
     if config.batch > len(train_set):
         raise OptionError(f"--batch {config.batch} is larger than the {len(train_set)} training "
                           f"lines of {config.data}; use --batch {len(train_set)} or less")
@@ -1088,6 +1080,30 @@ def _resuming_at(state: TrainState, epochs: int) -> str:
     if state.iteration:
         where += f", after its iteration {state.iteration:,}"
     return f"resuming at {where} of {epochs}"
+
+
+def _too_small_to_split(path: str, dataset: D.Dataset, train: int, test: int) -> D.DataError:
+    numerals = any(kind is not None for kind in D.numeral_kinds(dataset.questions,
+                                                                dataset.answers))
+    closed = ", and single digits and round numbers always train" if numerals else ""
+    return D.DataError(
+        f"{path} has {len(dataset):,} line{'' if len(dataset) == 1 else 's'}: too few to split "
+        f"into a training and a test part (the book's split keeps a tenth for testing{closed}: "
+        f"{train} train, {test} test){_lines_that_split(dataset) if numerals else ''}")
+
+
+def _lines_that_split(dataset: D.Dataset) -> str:
+    """What gen-data makes that splits, for numbers as long as the file's: gen-data puts the
+    9 closed numbers per digit first (117 of 13 digits), and a tenth of the rest tests, so 200
+    lines split at any --max-digits that has as many numbers. 200 was advised at 1 and 2 digits
+    too, which gen-data refuses (only 9 and 99 numbers), and 1 digit never splits."""
+    digits = max(len(answer) for answer in dataset.answers)
+    if digits == 1:
+        return ("; numbers of 1 digit are all single digits, which always train: give it larger "
+                "ones (from gen-data: --max-digits 2 or more)")
+    if 10**digits - 1 < 200:
+        return f"; give it more lines (from gen-data: --size {10**digits - 1})"
+    return "; give it more lines (from gen-data: --size 200 or more)"
 
 
 def _remove_what_failed_before_a_checkpoint(out: Path, new_folder: bool) -> None:

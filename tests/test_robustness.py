@@ -1849,6 +1849,26 @@ def test_a_folder_named_with_a_digit_that_is_not_decimal_is_sorted_too(base, tmp
     assert_one_line_error(run("eval", "--run", runs), 2, f"e.g. --run {runs / 'a1'}")
 
 
+@pytest.mark.parametrize("digits, lines, advice, followed", [
+    (1, 9, "numbers of 1 digit are all single digits, which always train: give it larger "
+           "ones (from gen-data: --max-digits 2 or more)", ["--max-digits", 2, "--size", 99]),
+    (2, 18, "give it more lines (from gen-data: --size 99)", ["--max-digits", 2, "--size", 99]),
+])
+def test_the_advice_for_a_file_too_small_to_split_is_one_gen_data_takes(tmp_path, digits, lines,
+                                                                         advice, followed):
+    """A numeral file too small to split was told `--size 200 or more` whatever its numbers:
+    of 1 or 2 digits gen-data refuses that ('only 9 distinct numbers have at most 1 digit; ask
+    for --size 9 or fewer'), and a file of single digits cannot be split at any size."""
+    data = tmp_path / "d.txt"
+    assert run("gen-data", "--max-digits", digits, "--size", lines, "--out", data).exit_code == 0
+    tiny = ["--hidden", 4, "--wordvec", 4, "--batch", 8, "--epochs", 1, "--show", 0]
+    assert_one_line_error(run("train", "--data", data, *tiny, "--out", tmp_path / "r"), 2,
+                          f"{lines} train, 0 test); {advice}")
+    assert run("gen-data", *followed, "--out", data, "--force").exit_code == 0
+    result = run("train", "--data", data, *tiny, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+
+
 def test_a_run_whose_data_file_moved_can_be_resumed_with_its_new_path(base, tmp_path):
     """The data file recorded in config.json moved: --resume said `data file … not found`,
     and --resume --data NEW was refused as a changed setting, so the run could not go on
