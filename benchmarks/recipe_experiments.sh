@@ -28,7 +28,6 @@ python_of() {
   if [[ -x $(dirname "$path")/python ]]; then echo "$(dirname "$path")/python"; return; fi
   head -n 1 "$path" | sed -n 's/^#!\([^ ]*python[^ ]*\).*/\1/p'
 }
-K_PY=${KANJINUM_PYTHON:-$(python_of "$K")}
 W=${RECIPE_DIR:-/tmp/recipe}
 mkdir -p "$W/data" "$W/runs"
 
@@ -193,8 +192,10 @@ PY
 case "${1:-}" in
   --list) printf '%s\n' "${DATA[@]}" "${EXPS[@]}"; exit 0 ;;
   --table) table; exit 0 ;;
-  --probe) probe; exit 0 ;;
 esac
+# Looked up here, not at the start: --list and --table run no kanjinum, and need none installed
+K_PY=${KANJINUM_PYTHON:-$(python_of "$K")}
+if [[ ${1:-} == --probe ]]; then probe; exit 0; fi
 for line in "${EXPS[@]}"; do
   name=${line%%|*}
   if [[ $# -eq 0 ]] || [[ " $* " == *" $name "* ]]; then run_exp "$line"; fi

@@ -997,6 +997,40 @@ def test_recipe_script_finds_the_python_of_kanjinum_on_path(tmp_path):
     assert done.stdout.startswith("attention 128 128 ") and "s/epoch" in done.stdout
 
 
+def test_recipe_script_needs_kanjinum_only_to_run_it(tmp_path):
+    """With no kanjinum to be found, the script says so in one line, status 2, before any
+    work; but --list and --table, which run no kanjinum, ended so too once it looked for
+    kanjinum's Python at its start."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("needs bash")
+    bare = tmp_path / "bin"  # a PATH with the tools the script uses, and no kanjinum
+    bare.mkdir()
+    # python3 as the interpreter itself: a pyenv shim is a script that needs more of PATH
+    (bare / "python3").symlink_to(os.path.realpath(sys.executable))
+    for tool in ("bash", "mkdir", "dirname", "head", "sed"):
+        found = shutil.which(tool)
+        if found is None:
+            pytest.skip(f"needs {tool}")
+        (bare / tool).symlink_to(found)
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "recipe_experiments.sh"
+    env = {k: v for k, v in os.environ.items() if k not in ("KANJINUM", "KANJINUM_PYTHON")}
+    env.update(RECIPE_DIR=str(tmp_path / "w"), PATH=str(bare))
+
+    def recipe(*args):
+        return subprocess.run([bash, str(script), *args], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path, env=env)
+
+    listed = recipe("--list")
+    assert listed.returncode == 0 and listed.stdout.startswith("d0|\n"), listed.stderr
+    tabled = recipe("--table")
+    assert tabled.returncode == 0 and tabled.stdout.startswith("| run |"), tabled.stderr
+    probed = recipe("--probe")
+    assert probed.returncode == 2 and probed.stderr == (
+        "error: kanjinum not found; activate the environment that has kanjinum, or set "
+        "KANJINUM\n")
+
+
 @pytest.mark.parametrize("name, said", [
     ("nosuch", "error: nosuch: no such folder; name run folders, e.g. runs/add-peeky"),
     ("empty", "error: empty: no history.json in it; name run folders, e.g. runs/add-peeky"),
