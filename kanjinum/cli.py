@@ -23,7 +23,8 @@ from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, Vo
                              not_utf8, read_as_utf8, shell_word, shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND, MAX_PER_KIND, MAX_SIZE
 from kanjinum.fileio import json_text
-from kanjinum.train import MAX_EPOCHS, MAX_LAYER_SIZE, TrainConfig, recorded_path
+from kanjinum.train import (MAX_EPOCHS, MAX_LAYER_SIZE, MISMATCHED, TrainConfig,
+                            recorded_path)
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -856,12 +857,12 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
         console.print(f"[yellow]{count:,} answer{' is' if count == 1 else 's are'} longer than "
                       f"the {evaluation.answer_width} characters this model writes; counted as "
                       "wrong[/]")
-    mismatched = summary.get("by_kind", {}).get("mismatched")
+    mismatched = summary.get("by_kind", {}).get(MISMATCHED)
     if mismatched:
         count = mismatched["total"]
         console.print(f"[yellow]{count:,} line{' is' if count == 1 else 's are'} not a "
                       "numeral and its value (the answer is not what kanjinum convert reads in "
-                      "the question): kind 'mismatched' below[/]")
+                      f"the question): kind '{MISMATCHED}' below[/]")
     for title, key in (("by answer length", "by_length"), ("by kind of number", "by_kind")):
         if key not in summary:
             continue
