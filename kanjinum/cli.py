@@ -597,6 +597,9 @@ def print_example(console, evaluation, i: int) -> None:
     else:  # an empty answer, as attend and the heatmaps say it: `☒ ` alone looks cut off
         shown = prediction or "(nothing)"
     truth = evaluation.answers[i] or "(nothing)"  # a data file's empty answer, said alike
+    if evaluation.kinds is not None and evaluation.kinds[i] == MISMATCHED:
+        # its miss is the file's as much as the model's: shown as a plain model error it hid
+        truth += " (not the question's value: a typo in the file?)"
     console.print(f"Q {escape(evaluation.questions[i])}\nT {escape(truth)}\n"
                   f"{mark} {escape(shown)}\n---")
 

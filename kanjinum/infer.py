@@ -95,7 +95,6 @@ def question_word(run: Run) -> str:
     return "numeral" if reads_numerals(run) else "question"
 
 
-
 def _truth(run: Run, question: str) -> tuple[int | None, str]:
     """The right answer where a rule knows it, and why not where the rule cannot read the
     question: the parser's for a model of numerals, the sum for one of additions (its answers

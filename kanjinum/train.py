@@ -35,7 +35,7 @@ from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError, s
 from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
                              file_where_a_folder_should_be, home_expanded)
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
-from kanjinum.numerals import NUMERAL_CHARS
+from kanjinum.numerals import NUMERAL_CHARS, parse_kanji
 from kanjinum.optim import Adam, clip_grads
 
 FORMAT_VERSION = 1
@@ -484,14 +484,25 @@ class Evaluation:
     def by_length(self) -> dict[str, dict]:
         return self.by_group([str(len(a)) for a in self.answers])
 
-    def by_kind(self) -> dict[str, dict] | None:
-        """Accuracy per kind of number; None where no line reads a numeral (the book's
-        additions and dates). Lines whose answer is not their question's value (a typo in a
-        file of the user's) are counted under MISMATCHED: one such line hid the whole table."""
+    @cached_property
+    def kinds(self) -> list[str] | None:
+        """Each line's kind of number, MISMATCHED where its answer is not its question's value
+        (a typo in a file of the user's: one such line hid the whole table by kind); None for
+        data of no kanji numerals (the book's additions and dates, a task of plain digits,
+        whose 121 → 121 would read as a numeral and its value)."""
         kinds = D.numeral_kinds(self.questions, self.answers)
-        if all(kind is None for kind in kinds):
+        if not any(_written_in_kanji(q) for q, kind in zip(self.questions, kinds)
+                   if kind is not None):
+            # a file whose every line is mismatched is still one of numerals
+            if not any(_written_in_kanji(q) and _reads_as_numeral(q) for q in self.questions):
+                return None
+        return [MISMATCHED if kind is None else kind for kind in kinds]
+
+    def by_kind(self) -> dict[str, dict] | None:
+        """Accuracy per kind of number (`kinds`); None for data of no kanji numerals."""
+        if self.kinds is None:
             return None
-        table = self.by_group([MISMATCHED if kind is None else kind for kind in kinds])
+        table = self.by_group(self.kinds)
         return {k: table[k] for k in (*D.KINDS, MISMATCHED) if k in table}
 
     def summary(self) -> dict:
@@ -507,6 +518,18 @@ class Evaluation:
         if kinds is not None:
             result["by_kind"] = kinds
         return result
+
+
+def _written_in_kanji(question: str) -> bool:
+    return not question.strip().isdigit()
+
+
+def _reads_as_numeral(question: str) -> bool:
+    try:
+        parse_kanji(question)
+    except ValueError:
+        return False
+    return True
 
 
 def _sort_key(key: str):

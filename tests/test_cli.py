@@ -266,10 +266,18 @@ def test_one_mislabelled_line_keeps_the_table_by_kind(trained, tmp_path):
     result = run("eval", "--run", trained / "runs" / "tiny", "--data", data)
     assert "by kind of number" in result.output
     assert "1 line is not a numeral and its value" in result.output
-    # the book's sums have no kinds at all: no table
+    # --errors marks the line as the file's miss as much as the model's
+    result = run("eval", "--run", trained / "runs" / "tiny", "--data", data, "--show", 3,
+                 "--errors")
+    assert "T 301 (not the question's value: a typo in the file?)" in result.output
+    # the book's sums, and a task of plain digits (121 → 121 reads as a numeral), have no
+    # kinds at all: no table; a file of numerals whose every line is a typo has its row
     from kanjinum.train import Evaluation
 
     assert Evaluation(["1+2", "3+4"], ["3", "7"], ["3", "8"], {}).by_kind() is None
+    assert Evaluation(["121", "123"], ["121", "321"], ["121", "3"], {}).by_kind() is None
+    assert list(Evaluation(["三百", "五十"], ["301", "51"], ["3", "5"], {}).by_kind()) == [
+        "mismatched"]
 
 
 def test_eval_shows_examples(trained):
