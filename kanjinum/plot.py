@@ -162,7 +162,9 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None,
         # at least one epoch's width: one point alone got an axis of 0.945 … 1.050
         ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
     if title:
-        fig.suptitle(_drawable(title), fontproperties=japanese_font())
+        # parse_math=False: a run named 'a$\frac{$b' is no TeX (its curve ended train in
+        # a ValueError traceback; 'cost $x^2$' was drawn as math)
+        fig.suptitle(_drawable(title), fontproperties=japanese_font(), parse_math=False)
     if path is not None:
         _save(fig, path, CURVE_MARK)
     return fig
@@ -318,5 +320,5 @@ def _heatmap(ax, item: dict, font: FontProperties):
     ax.set_xlabel("input, as written")
     ax.set_ylabel("output")
     ax.set_title(_drawable(item.get("title", item["question"])), fontproperties=font,
-                 fontsize=11)
+                 fontsize=11, parse_math=False)  # a question '$3+$4' is no TeX
     return image

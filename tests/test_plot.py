@@ -54,6 +54,21 @@ def test_the_curve_has_the_title_it_is_given_and_heatmaps_say_input_as_written()
     assert heatmaps.axes[0].get_xlabel() == "input, as written"
 
 
+def test_dollar_signs_in_a_title_are_drawn_as_they_are(tmp_path):
+    """matplotlib reads text between two $ as TeX math: train --out 'runs/a$\\frac{$b' ended,
+    after its first epoch, in a ValueError traceback from the curve's title, and a run named
+    'cost $x^2$' was titled with an italic x squared. A question of a task of the user's own
+    ('$3+$4') is a heatmap's title."""
+    history = [{"epoch": 1, "loss": 1.0, "accuracy": 0.5}]
+    figure = learning_curve(history, tmp_path / "c.png", title="a$\\frac{$b: attention")
+    assert figure._suptitle.get_text() == "a$\\frac{$b: attention"
+    assert not figure._suptitle.get_parse_math()
+    item = panel("$3+$4\\frac{", "7")
+    item["title"] = "$3+$4\\frac{ → 7"
+    figure = attention_heatmaps([item], tmp_path / "h.png")
+    assert not figure.axes[0].title.get_parse_math()
+
+
 def test_an_empty_answer_still_draws_a_row(tmp_path):
     item = panel("一", "")
     item["weights"] = np.ones((1, 1))
