@@ -136,8 +136,8 @@ def _check_history(history) -> None:
 def learning_curve(history: list[dict], path: str | os.PathLike | None = None,
                    title: str | None = None) -> Figure:
     """Training loss and test accuracy per epoch, side by side, under title (train gives the
-    run and its settings: a curve.png opened later, or beside another, said neither); saved
-    to path, if given."""
+    run and its settings: a curve.png opened later, or beside another, said neither), wrapped
+    to the figure's width; saved to path, if given."""
     _check_history(history)
     if not history:
         raise ValueError("no epoch to plot: the history is empty")
@@ -164,10 +164,59 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None,
     if title:
         # parse_math=False: a run named 'a$\frac{$b' is no TeX (its curve ended train in
         # a ValueError traceback; 'cost $x^2$' was drawn as math)
-        fig.suptitle(_drawable(title), fontproperties=japanese_font(), parse_math=False)
+        font = japanese_font()
+        fig.suptitle(_fitted_title(fig, _drawable(title), font), fontproperties=font,
+                     parse_math=False)
     if path is not None:
         _save(fig, path, CURVE_MARK)
     return fig
+
+
+def _fitted_title(fig: Figure, title: str, font: FontProperties) -> str:
+    """The title in lines no wider than the figure. train's is 'NAME: SETTINGS' on one line,
+    and a long run folder's name ran past both edges of curve.png, losing the name's start and
+    the settings' end: where it does not fit, the name and the settings take lines of their
+    own, wrapped at spaces (the settings after their commas); a word wider than a line alone
+    (a name without spaces) loses its middle to '…'."""
+    renderer = fig.canvas.get_renderer()
+    room = 0.97 * fig.bbox.width  # constrained layout's margins
+
+    def width(text: str) -> float:
+        return renderer.get_text_width_height_descent(text, font, ismath=False)[0]
+
+    if width(title) <= room:
+        return title
+    name, colon, settings = title.partition(": ")
+    if not (colon and settings):
+        return "\n".join(_wrapped(title.split(" "), " ", width, room))
+    return "\n".join(_wrapped((name + ":").split(" "), " ", width, room)
+                     + _wrapped(settings.split(", "), ", ", width, room))
+
+
+def _wrapped(words: list[str], joint: str, width, room: float) -> list[str]:
+    """Words joined by joint, greedily, in lines no wider than room (width measures one)."""
+    lines: list[str] = []
+    for word in words:
+        if width(word) > room:
+            word = _cut_middle(word, width, room)
+        joined = lines[-1] + joint + word if lines else word
+        if lines and width(joined.rstrip()) <= room:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return [line.rstrip() for line in lines]
+
+
+def _cut_middle(word: str, width, room: float) -> str:
+    """word with its middle replaced by '…', as long as fits in room: its start and its end
+    (a run's date, or its number) are what tell runs apart."""
+    keep = len(word)
+    while keep > 2:
+        keep -= 1
+        cut = word[: (keep + 1) // 2] + "…" + word[len(word) - keep // 2:]
+        if width(cut) <= room:
+            return cut
+    return word[:1] + "…" + word[-1:]
 
 
 PANEL_KEYS = ("question", "answer", "weights")

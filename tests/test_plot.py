@@ -69,6 +69,27 @@ def test_dollar_signs_in_a_title_are_drawn_as_they_are(tmp_path):
     assert not figure.axes[0].title.get_parse_math()
 
 
+@pytest.mark.parametrize("name", [
+    "漢数字 の 実験 with a rather long descriptive name for the lecture number three of the course",
+    "x" * 200])
+def test_a_long_title_stays_within_the_curve(tmp_path, name):
+    """train titles curve.png with its folder's name and its settings on one line: a long
+    --out ran past both edges of the picture, losing the name's start and the settings' end."""
+    history = [{"epoch": 1, "loss": 1.0, "accuracy": 0.5}]
+    settings = ("bi-attention, wordvec 16, hidden 8, batch 32, lr 0.0123457, not reversed, "
+                "no mask, seed 0")
+    figure = learning_curve(history, tmp_path / "c.png", title=f"{name}: {settings}")
+    title = figure._suptitle
+    box = title.get_window_extent(figure.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= figure.bbox.width, (box, title.get_text())
+    text = title.get_text()
+    assert settings.split(", ")[-1] in text and name[-10:] in text  # the end of each kept
+    if " " in name:  # words are wrapped, not cut
+        assert " ".join(text.split()).startswith(name)
+    short = learning_curve(history, title="r1: attention, hidden 8")._suptitle.get_text()
+    assert short == "r1: attention, hidden 8"  # one line where it fits
+
+
 def test_an_empty_answer_still_draws_a_row(tmp_path):
     item = panel("一", "")
     item["weights"] = np.ones((1, 1))
