@@ -1099,10 +1099,12 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
 
 
 def _resuming_at(state: TrainState, epochs: int) -> str:
-    where = f"epoch {state.epoch + 1}"
+    # "of M" beside the epoch: after the iteration ("after its iteration 279 of 3") it read
+    # as the epoch's iteration count
+    where = f"resuming at epoch {state.epoch + 1} of {epochs}"
     if state.iteration:
         where += f", after its iteration {state.iteration:,}"
-    return f"resuming at {where} of {epochs}"
+    return where
 
 
 def _too_small_to_split(path: str, dataset: D.Dataset, train: int, test: int) -> D.DataError:

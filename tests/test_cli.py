@@ -597,6 +597,33 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
+def test_a_run_resumed_within_an_epoch_says_of_how_many_epochs(tmp_path):
+    """A run stopped (Ctrl-C) within its first epoch of 3 said 'resuming at epoch 1, after its
+    iteration 2 of 3': the epoch count read as the iteration's."""
+    import os
+    import signal
+
+    from kanjinum.train import Reporter, TrainConfig, fit
+
+    class CtrlCAtIterationTwo(Reporter):
+        done = 0
+
+        def iteration(self, loss):
+            self.done += 1
+            if self.done == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # fit stops at the next iteration's start
+
+    data = tmp_path / "d.txt"
+    run("gen-data", "--size", 300, "--max-digits", 4, "--out", data)
+    config = TrainConfig(data=str(data), hidden=8, wordvec=8, batch=32, epochs=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fit warns that it stopped
+        fit(config, tmp_path / "r", reporter=CtrlCAtIterationTwo())
+    result = run("train", "--resume", "--epochs", 1, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1] == "resuming at epoch 1 of 1, after its iteration 2"
+
+
 def test_the_curve_names_its_run_and_settings(tmp_path, monkeypatch):
     """curve.png had no title: opened later, or beside another run's, it said neither which
     run it was nor how that run was trained."""
