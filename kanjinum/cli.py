@@ -795,7 +795,8 @@ def eval_(
 ) -> None:
     """Exact-match accuracy of a trained model, by answer length and kind of number."""
     from kanjinum import data as D
-    from kanjinum.train import evaluate, is_training_file, load_run, test_split_of, training_data
+    from kanjinum.train import (evaluate, holds_training_lines, load_run, test_split_of,
+                                training_data)
 
     if show < 0:
         raise fail(f"--show must be 0 or more, not {show}")
@@ -820,7 +821,7 @@ def eval_(
         else:
             source = data
             dataset = D.read_dataset(data)
-            if not as_json and is_training_file(loaded, data):
+            if not as_json and holds_training_lines(loaded, dataset):
                 # its training lines count too: an accuracy far above the test split's
                 _console(stderr=True).print(
                     f"[yellow]note: {_escape(str(data))} is the file {_escape(str(loaded.path))} "

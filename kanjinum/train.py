@@ -406,12 +406,14 @@ def training_data(run: Run) -> tuple[D.Dataset, str]:
         if place.is_file():
             if not run.data_sha256 or file_sha256(place) == run.data_sha256:
                 return D.read_dataset(place), str(place)
+            same = _same_lines_in_other_bytes(run, place)
+            if same is not None:
+                return same, str(place)
             changed = changed or place
     if run.data_sha256:
         # e.g. the shipped model's data/kanji.txt, gone or remade smaller for a quick run
         remade = D.generate_kanji(include_closed=True, hard_share=D.DEFAULT_HARD_SHARE)
-        text = "\n".join(remade.lines()) + "\n"
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() == run.data_sha256:
+        if _lines_sha256(remade) == run.data_sha256:
             why = "has changed" if changed else "is not here"
             return remade, f"{recorded} ({why}: made again by plain kanjinum gen-data)"
     if changed:
@@ -422,21 +424,42 @@ def training_data(run: Run) -> tuple[D.Dataset, str]:
                    f"it with --data NEW --split test, or score another file with --data{example}")
 
 
-def is_training_file(run: Run, path) -> bool:
-    """Whether the file holds exactly the lines the run was trained on (a moved or copied
-    data file), by the sha256 that config.json records."""
-    return bool(run.data_sha256) and file_sha256(path) == run.data_sha256
+def holds_training_lines(run: Run, dataset: D.Dataset) -> bool:
+    """Whether a data set read from a file holds exactly the lines the run was trained on (a
+    moved or copied data file), by the sha256 that config.json records: of the bytes read,
+    or of the same lines as gen-data writes them. A copy whose line ends became CRLF (git's
+    autocrlf on Windows) or that gained a byte-order mark holds the run's lines, which every
+    command reads alike, and so its test split: its bytes alone differ."""
+    if not run.data_sha256:
+        return False
+    return run.data_sha256 in (dataset.sha256, _lines_sha256(dataset))
+
+
+def _lines_sha256(dataset: D.Dataset) -> str:
+    """The sha256 of the data set's lines as gen-data writes them: UTF-8, each ending in \\n."""
+    return hashlib.sha256(("\n".join(dataset.lines()) + "\n").encode("utf-8")).hexdigest()
+
+
+def _same_lines_in_other_bytes(run: Run, path: Path) -> D.Dataset | None:
+    """The run's data file, read, where its bytes changed but not its lines (CRLF line ends);
+    None where its lines changed too, or it is no longer a data file."""
+    try:
+        dataset = D.read_dataset(path)
+    except D.DataError:
+        return None
+    return dataset if holds_training_lines(run, dataset) else None
 
 
 def test_split_of(run: Run, path) -> D.Dataset:
     """The run's test split, read from a copy of its data file elsewhere (a run folder taken
     to another machine, its data beside it): RunError if the file holds other lines, whose
     split would not be the one the run held out."""
-    if not is_training_file(run, path):
+    dataset = D.read_dataset(path)
+    if not holds_training_lines(run, dataset):
         raise RunError(f"{path} is not the file {run.path} was trained on (its lines differ), "
                        "so it has no test split of the run's; score every line of it without "
                        "--split test")
-    return D.split_for_training(D.read_dataset(path), run.train.split_seed)[1]
+    return D.split_for_training(dataset, run.train.split_seed)[1]
 
 
 # --- evaluation -----------------------------------------------------------------------------

@@ -881,6 +881,31 @@ def test_eval_scores_the_test_split_of_a_moved_data_file(base, tmp_path):
                           "is not the file", "without --split test")
 
 
+@pytest.mark.parametrize("convert", [
+    lambda raw: raw.replace(b"\n", b"\r\n"),   # git's autocrlf, on Windows
+    lambda raw: b"\xef\xbb\xbf" + raw])          # saved again by Notepad: a byte-order mark
+def test_a_copy_of_the_data_file_with_other_line_ends_holds_the_same_lines(base, tmp_path,
+                                                                           convert):
+    """A copy whose line ends became CRLF (checked out by git on Windows) holds the run's very
+    lines, which every command reads alike, but its bytes differ: eval --data COPY --split test
+    said 'COPY is not the file R was trained on (its lines differ)', and eval without --data
+    on the recorded file so converted, 'changed since R was trained on it'."""
+    expected = json.loads(run("eval", "--run", base / "run", "--json").output)
+    folder = copy_run(base, tmp_path)
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(convert((base / "d.txt").read_bytes()))
+    found = json.loads(run("eval", "--run", folder, "--data", copy, "--split", "test",
+                           "--json").output)
+    assert (found["total"], found["correct"]) == (expected["total"], expected["correct"])
+    result = run("eval", "--run", folder, "--data", copy)  # every line: its training lines too
+    assert result.exit_code == 0 and "is the file" in result.stderr, result.output
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["data"]["path"] = config["train"]["data"] = str(copy)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    found = json.loads(run("eval", "--run", folder, "--json").output)
+    assert (found["total"], found["correct"]) == (expected["total"], expected["correct"])
+
+
 def test_an_unreadable_model_is_named_once(base, tmp_path, monkeypatch):
     import kanjinum.train as T
     folder = copy_run(base, tmp_path)
