@@ -319,6 +319,11 @@ def _decode_lines(raw: bytes, path: Path) -> list[str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = _universal_newlines(raw[: exc.start].decode("utf-8")).count("\n") + 1
+        if exc.end == len(raw) and exc.reason == "unexpected end of data":
+            # the first bytes of a kanji's three, and no more: `head -c 301`, a download that
+            # stopped; "not UTF-8 text" was said of a UTF-8 file
+            raise DataError(f"{path}, line {line}: the file ends within a character"
+                            f"{_CUT_HINT}") from None
         raise DataError(f"{path}, line {line}: not UTF-8 text") from None
     lines = _universal_newlines(text.removeprefix("\ufeff")).split("\n")
     while lines and not lines[-1].strip():

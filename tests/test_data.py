@@ -546,6 +546,21 @@ def test_a_last_line_cut_short_is_said_to_be_cut(tmp_path):
     assert "cut short" not in str(caught.value)
 
 
+@pytest.mark.parametrize("keep", [1, 2])
+def test_a_file_cut_inside_a_kanji_is_said_to_be_cut(tmp_path, keep):
+    """`head -c 301 data/kanji.txt` (or a download that stopped) ends within a kanji's three
+    bytes, two times in three: the error said 'line 5: not UTF-8 text', of a UTF-8 file."""
+    rows = "".join(f"{to_kanji(n):<6}_{n:<4}\n" for n in range(1, 5))
+    path = tmp_path / "cut.txt"
+    path.write_bytes(rows.encode("utf-8") + "五千".encode("utf-8")[:3 + keep])
+    with pytest.raises(DataError, match=r"line 5: .*the last line is cut short") as caught:
+        D.read_dataset(path)
+    assert "not UTF-8" not in str(caught.value)
+    path.write_bytes(b"\xff" + rows.encode("utf-8")[1:])  # a bad byte elsewhere is no cut
+    with pytest.raises(DataError, match="line 1: not UTF-8 text$"):
+        D.read_dataset(path)
+
+
 def test_kanji_lines_aligned_on_the_screen_are_said_to_count_characters(tmp_path):
     """A hand-made file of numerals, padded to look aligned in an editor where a kanji takes
     two columns: the error named line 2 as too long, and the lines looked alike."""
