@@ -1340,8 +1340,9 @@ def _save_state(out: Path, run: Run, optimizer: Adam, state: TrainState) -> None
 def curve_title(run: Run, out: Path) -> str:
     """curve.png's title: the run and what sets it apart from the runs beside it."""
     cfg = run.train
-    return (f"{out.name}: {run.kind}, wordvec {cfg.wordvec}, hidden {cfg.hidden}, batch "
-            f"{cfg.batch}, lr {cfg.lr:g}, {'reversed' if cfg.reverse else 'not reversed'}, "
+    return (f"{out.name}: {run.kind} on {Path(cfg.data).name}, wordvec {cfg.wordvec}, "
+            f"hidden {cfg.hidden}, batch {cfg.batch}, lr {cfg.lr:g}, "
+            f"{'reversed' if cfg.reverse else 'not reversed'}, "
             f"{'masked' if cfg.mask else 'no mask'}, seed {cfg.seed}")
 
 

@@ -265,7 +265,7 @@ def test_one_mislabelled_line_keeps_the_table_by_kind(trained, tmp_path):
     assert sum(row["total"] for row in kinds.values()) == 3
     result = run("eval", "--run", trained / "runs" / "tiny", "--data", data)
     assert "by kind of number" in result.output
-    assert "1 line is not a numeral and its value" in result.output
+    assert "1 line's answer is not its question's value" in result.output
     # --errors marks the line as the file's miss as much as the model's
     result = run("eval", "--run", trained / "runs" / "tiny", "--data", data, "--show", 3,
                  "--errors")
@@ -639,8 +639,8 @@ def test_the_curve_names_its_run_and_settings(tmp_path, monkeypatch):
     result = run("train", "--data", data, "--hidden", 8, "--epochs", 1, "--no-reverse",
                  "--model", "peeky", "--out", tmp_path / "mine")
     assert result.exit_code == 0, result.output
-    assert titles == ["mine: peeky, wordvec 16, hidden 8, batch 64, lr 0.005, not reversed, "
-                      "masked, seed 0"]
+    assert titles == ["mine: peeky on d.txt, wordvec 16, hidden 8, batch 64, lr 0.005, "
+                      "not reversed, masked, seed 0"]
 
 
 def test_same_seed_same_run(tmp_path):

@@ -873,6 +873,11 @@ def test_eval_scores_the_test_split_of_a_moved_data_file(base, tmp_path):
     result = run("eval", "--run", folder, "--data", moved)
     assert result.exit_code == 0 and " of 300)" in result.output, result.output
     assert "is the file" in result.stderr and "--split test" in result.stderr
+    # asked for all lines, told only that the training lines count too, with --data or not
+    for args in (["--data", moved], []):
+        result = run("eval", "--run", base / "run", *args, "--split", "all")
+        assert result.exit_code == 0, result.output
+        assert "training lines too" in result.stderr and "--split" not in result.stderr
     # another file has no test split of the run's
     other = tmp_path / "other.txt"
     other.write_text("".join((base / "d.txt").read_text(encoding="utf-8").splitlines(True)[:50]),
