@@ -90,6 +90,35 @@ def test_a_long_title_stays_within_the_curve(tmp_path, name):
     assert short == "r1: attention, hidden 8"  # one line where it fits
 
 
+@pytest.mark.parametrize("losses, title", [
+    ([3.0 * 10 ** (-e / 3.3) for e in range(1, 21)], None),   # ticks 1 … 1e-05
+    ([2.6 - e * 0.01 for e in range(1, 4)], "r: a"),           # ticks 2.5875 …
+    ([0.5], "漢数字 の 実験 with a rather long descriptive name for lecture three: attention, "
+            "wordvec 16, hidden 64, batch 64, lr 0.005, reversed, masked, seed 0")])
+def test_the_curves_own_margins_hold_every_label(losses, title):
+    """curve.png is laid out by margins of its own (constrained layout took 60 % of the
+    drawing, after every epoch of train): every text lies inside the picture, and the
+    figure's title, of one line or more, clear of the axes' titles."""
+    history = [{"epoch": e, "loss": loss, "accuracy": 0.5}
+               for e, loss in enumerate(losses, start=1)]
+    figure = learning_curve(history, title=title)
+    assert figure.get_layout_engine() is None
+    renderer = figure.canvas.get_renderer()
+    figure.draw(renderer)
+    # each axes with what it draws around it (ticks, labels, title), and the title
+    boxes = [ax.get_tightbbox(renderer) for ax in figure.axes]
+    if title:
+        boxes.append(figure._suptitle.get_window_extent(renderer))
+    for box in boxes:
+        assert 0 <= box.x0 and box.x1 <= figure.bbox.width, box
+        assert 0 <= box.y0 and box.y1 <= figure.bbox.height, box
+    left, right = boxes[:2]
+    assert left.x1 < right.x0  # the right one's tick labels clear of the left one
+    if title:
+        lowest = figure._suptitle.get_window_extent(renderer).y0
+        assert all(lowest > ax.title.get_window_extent(renderer).y1 for ax in figure.axes)
+
+
 def test_an_empty_answer_still_draws_a_row(tmp_path):
     item = panel("一", "")
     item["weights"] = np.ones((1, 1))
