@@ -45,6 +45,8 @@ class OneLineErrors(TyperGroup):
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         _ignore_a_terminal_size_of_zero()
+        given = kwargs.get("args", args[0] if args else None)  # as click reads them
+        typed = list(given) if given is not None else sys.argv[1:]
         was_devnull = _stdout_is_devnull()
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
@@ -66,7 +68,7 @@ class OneLineErrors(TyperGroup):
                 # `kanjinum convert -5`: a negative number, read as an option
                 hint = f" (a negative number? put -- before it: {ctx.command_path} -- {option})"
             _console(stderr=True).print(
-                f"[bold red]error:[/] {_escape(exc.format_message())}{_escape(hint)}",
+                f"[bold red]error:[/] {_escape(_plain_message(exc, typed))}{_escape(hint)}",
                 soft_wrap=True)
             sys.exit(exc.exit_code)
         except typer.Abort:
@@ -75,6 +77,42 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
+
+
+# typer's own words for a value it cannot convert, and what they say plainly
+_NOT_A_NUMBER = {
+    "Input should be a valid integer, unable to parse string as an integer": "a whole number",
+    "Input should be a valid number, unable to parse string as a number": "a number",
+}
+
+
+def _plain_message(exc, typed_args: list[str]) -> str:
+    """click's message, without typer's noise: `Value error, 'bogus' is not one of …` loses
+    its prefix, and `Input should be a valid integer, unable to parse string as an integer`
+    (which did not quote what was typed) becomes `'ten' is not a whole number`. A value that
+    is another option (`--split --json`) was most likely left out, and is said so."""
+    message = exc.format_message().replace(": Value error, ", ": ", 1)
+    param = getattr(exc, "param", None)
+    typed = (_typed_value(param.opts, typed_args) if param is not None and param.opts
+             else None)
+    for words, kind in _NOT_A_NUMBER.items():
+        if words in message and typed is not None:
+            message = message.replace(words, f"{typed!r} is not {kind}")
+    if typed is not None and typed.startswith("--") and param.opts:
+        message += f" (was the value of {param.opts[0]} left out?)"
+    return message
+
+
+def _typed_value(names, args: list[str]) -> str | None:
+    """What follows the last of an option's names in args (`--epochs ten`, `--epochs=ten`),
+    or None."""
+    for k in range(len(args) - 1, -1, -1):
+        name, equals, value = args[k].partition("=")
+        if name in names:
+            if equals:
+                return value
+            return args[k + 1] if k + 1 < len(args) else None
+    return None
 
 
 def _ignore_a_terminal_size_of_zero() -> None:

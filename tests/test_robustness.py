@@ -71,6 +71,25 @@ def test_usage_mistakes(args, fragment, tmp_path, monkeypatch):
     assert_one_line_error(run(*args), 2, fragment)
 
 
+@pytest.mark.parametrize("args, said", [
+    (["train", "--epochs", "ten"], "Invalid value for '--epochs': 'ten' is not a whole number ("),
+    (["train", "--lr=fast"], "Invalid value for '--lr': 'fast' is not a number ("),
+    (["train", "--model", "bogus"], "Invalid value for '--model': 'bogus' is not one of"),
+    (["eval", "--split", "--json"], "'--json' is not one of 'test', 'all'. (was the value of "
+                                    "--split left out?)"),
+    (["eval", "--show", "--json"], "'--json' is not a whole number (was the value of --show "
+                                   "left out?)"),
+])
+def test_a_value_typer_cannot_convert_is_quoted_plainly(args, said, tmp_path, monkeypatch):
+    """typer said `Input should be a valid integer, unable to parse string as an integer`,
+    quoting nothing, and `Value error, 'bogus' is not one of …`; a value left out, so that the
+    next option was taken for it, was not said to be (round 38)."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert_one_line_error(result, 2, said)
+    assert "Value error" not in result.output and "Input should be" not in result.output
+
+
 # --- data files ------------------------------------------------------------------------------
 
 
