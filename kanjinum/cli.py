@@ -98,7 +98,8 @@ def _plain_message(exc, typed_args: list[str]) -> str:
     for words, kind in _NOT_A_NUMBER.items():
         if words in message and typed is not None:
             message = message.replace(words, f"{typed!r} is not {kind}")
-    if typed is not None and typed.startswith("--") and param.opts:
+    # not_an_option's own message (--out --resume) asks already: asked twice, it read as a stutter
+    if typed is not None and typed.startswith("--") and "left out?" not in message:
         message += f" (was the value of {param.opts[0]} left out?)"
     return message
 

@@ -90,6 +90,17 @@ def test_a_value_typer_cannot_convert_is_quoted_plainly(args, said, tmp_path, mo
     assert "Value error" not in result.output and "Input should be" not in result.output
 
 
+@pytest.mark.parametrize("args", [["gen-data", "--out", "--size=3"], ["train", "--out", "--resume"],
+                                  ["eval", "--data", "--json"], ["gen-data", "--out", "--"]])
+def test_a_left_out_file_value_is_asked_about_once(args, tmp_path, monkeypatch):
+    """A file, folder or run option's own check (not_an_option) asks whether its value was
+    left out; the plain message asked it a second time at its end."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert_one_line_error(result, 2, f"was the value of {args[1]} left out? (to name")
+    assert result.output.count("left out?") == 1, result.output
+
+
 # --- data files ------------------------------------------------------------------------------
 
 
