@@ -417,8 +417,11 @@ def training_data(run: Run) -> tuple[D.Dataset, str]:
             why = "has changed" if changed else "is not here"
             return remade, f"{recorded} ({why}: made again by plain kanjinum gen-data)"
     if changed:
-        raise RunError(f"{changed} changed since {run.path} was trained on it, so its "
-                       "test split is not the run's; name a file with --data")
+        # said for --split all too, which asks for its lines, not its test split
+        raise RunError(f"{changed} changed since {run.path} was trained on it, so neither its "
+                       f"lines nor its test split are the run's; score it as it is now with "
+                       f"--data {changed}, or a copy of it as it was with --data COPY "
+                       "--split test")
     example = " (e.g. --data data/hard.txt)" if run.reads_numerals else ""
     raise RunError(f"the data file of {run.path}, {recorded}, is not here; if it moved, name "
                    f"it with --data NEW --split test, or score another file with --data{example}")

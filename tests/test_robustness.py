@@ -494,6 +494,24 @@ def test_eval_notices_a_changed_data_file(base, tmp_path):
     assert_one_line_error(run("eval", "--run", folder), 2, "changed since")
 
 
+@pytest.mark.parametrize("split", [[], ["--split", "all"], ["--split", "test"]])
+def test_a_changed_data_file_is_said_to_be_so_for_either_split(split, base, tmp_path):
+    """eval --split all of a run whose data file was made again (gen-data --force with other
+    options) was refused for its test split alone ('so its test split is not the run's'),
+    which it had not asked for; and the advice named neither the file as it is now nor a
+    kept copy of it as it was (--data COPY --split test, which the missing file's error names)."""
+    folder = copy_run(base, tmp_path)
+    data = tmp_path / "d.txt"
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["train"]["data"] = str(data)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    lines = (base / "d.txt").read_text(encoding="utf-8").splitlines()
+    data.write_text("\n".join(lines[::-1]) + "\n", encoding="utf-8")
+    assert_one_line_error(run("eval", "--run", folder, *split), 2,
+                          "neither its lines nor its test split are the run's",
+                          f"--data {data}", "--data COPY --split test")
+
+
 def test_written_files_get_the_usual_permissions(tmp_path):
     # Atomic writes once left every file readable by its owner only (mkstemp's 0600).
     from kanjinum.fileio import atomic_write_text
