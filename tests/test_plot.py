@@ -93,6 +93,7 @@ def test_a_long_title_stays_within_the_curve(tmp_path, name):
 @pytest.mark.parametrize("losses, title", [
     ([3.0 * 10 ** (-e / 3.3) for e in range(1, 21)], None),   # ticks 1 … 1e-05
     ([2.6 - e * 0.01 for e in range(1, 4)], "r: a"),           # ticks 2.5875 …
+    ([0.0001315, 0.0001305], "r: b"),                          # ticks 0.0001315 …
     ([0.5], "漢数字 の 実験 with a rather long descriptive name for lecture three: attention, "
             "wordvec 16, hidden 64, batch 64, lr 0.005, reversed, masked, seed 0")])
 def test_the_curves_own_margins_hold_every_label(losses, title):
