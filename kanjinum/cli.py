@@ -834,8 +834,7 @@ def eval_(
 ) -> None:
     """Exact-match accuracy of a trained model, by answer length and kind of number."""
     from kanjinum import data as D
-    from kanjinum.train import (evaluate, holds_training_lines, load_run, test_split_of,
-                                training_data)
+    from kanjinum.train import evaluate, load_run, test_split_of, training_data
 
     if show < 0:
         raise fail(f"--show must be 0 or more, not {show}")
@@ -861,13 +860,8 @@ def eval_(
         else:
             source = data
             dataset = D.read_dataset(data)
-        if split is Split.all and not as_json and (data is None or
-                                                   holds_training_lines(loaded, dataset)):
-            # its training lines count too: an accuracy far above the test split's
-            how = "" if asked else "; --split test scores its test split alone"
-            _console(stderr=True).print(
-                f"[yellow]note: {_escape(str(source))} is the file {_escape(str(loaded.path))} "
-                f"was trained on: every line is scored, its training lines too{how}[/]")
+        if split is Split.all and not as_json:
+            _note_training_lines(loaded, source, dataset, mine=data is None, asked=asked)
         # 200,000 lines take the shipped model 17 s, a million lines minutes: not in silence
         with _working(f"answering {len(dataset):,} questions"):
             evaluation = evaluate(loaded, dataset)
@@ -884,6 +878,26 @@ def eval_(
         typer.echo(json_text(summary))
         return
     print_evaluation(_console(), summary, evaluation, show, errors)
+
+
+def _note_training_lines(loaded, source, dataset, mine: bool, asked) -> None:
+    """A note that the lines scored hold ones the run was trained on, which count too: an
+    accuracy far above the test split's. Its own data file, or a copy (mine: named by no
+    --data), is said to be; of another file (the run's with lines added, a hard set made
+    without --exclude), how many of its questions the run was trained on."""
+    from kanjinum.train import holds_training_lines, trained_questions_among
+
+    if mine or holds_training_lines(loaded, dataset):
+        how = "" if asked else "; --split test scores its test split alone"
+        said = (f"{_escape(str(source))} is the file {_escape(str(loaded.path))} was trained "
+                f"on: every line is scored, its training lines too{how}")
+    else:
+        seen = trained_questions_among(loaded, dataset)
+        if not seen:
+            return
+        said = (f"{seen:,} of the {len(dataset):,} questions of {_escape(str(source))} are ones "
+                f"{_escape(str(loaded.path))} was trained on: they count too")
+    _console(stderr=True).print(f"[yellow]note: {said}[/]")
 
 
 def print_evaluation(console, summary, evaluation, show: int, errors_only: bool) -> None:

@@ -438,6 +438,22 @@ def holds_training_lines(run: Run, dataset: D.Dataset) -> bool:
     return run.data_sha256 in (dataset.sha256, _lines_sha256(dataset))
 
 
+def trained_questions_among(run: Run, dataset: D.Dataset) -> int:
+    """How many of the data set's questions the run was trained on, where its data file is
+    where config.json says and holds its lines; 0 where it is not (nothing to tell them by,
+    and the shipped model's 50,000 lines are not made again in memory for a note)."""
+    place = Path(run.train.data)
+    if not place.is_file():
+        return 0
+    try:
+        trained = D.read_dataset(place)
+    except D.DataError:
+        return 0
+    if not holds_training_lines(run, trained):
+        return 0
+    return D.count_overlap(D.split_for_training(trained, run.train.split_seed)[0], dataset)
+
+
 def _lines_sha256(dataset: D.Dataset) -> str:
     """The sha256 of the data set's lines as gen-data writes them: UTF-8, each ending in \\n."""
     return hashlib.sha256(("\n".join(dataset.lines()) + "\n").encode("utf-8")).hexdigest()

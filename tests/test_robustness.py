@@ -936,6 +936,26 @@ def test_eval_scores_the_test_split_of_a_moved_data_file(base, tmp_path):
                           "is not the file", "without --split test")
 
 
+def test_a_file_holding_training_lines_among_others_says_how_many(base, tmp_path):
+    """eval --data of a file holding the run's training lines among others (its data file with
+    lines added at its end) scored them in silence: the note that they count too was for the
+    very file alone, and its accuracy read as one of unseen questions."""
+    from kanjinum import data as D
+    from kanjinum.train import load_run
+    lines = (base / "d.txt").read_text(encoding="utf-8").splitlines(True)
+    more = tmp_path / "more.txt"
+    more.write_text("".join(lines + lines[:3]), encoding="utf-8")
+    trained, _ = D.split_for_training(D.read_dataset(base / "d.txt"),
+                                      load_run(base / "run").train.split_seed)
+    seen = D.count_overlap(trained, D.read_dataset(more))
+    assert 0 < seen < len(lines) + 3
+    result = run("eval", "--run", base / "run", "--data", more)
+    assert result.exit_code == 0, result.output
+    assert (f"note: {seen:,} of the {len(lines) + 3:,} questions of {more} are ones "
+            f"{base / 'run'} was trained on: they count too") in result.stderr, result.stderr
+    assert run("eval", "--run", base / "run", "--data", more, "--json").stderr == ""
+
+
 @pytest.mark.parametrize("convert", [
     lambda raw: raw.replace(b"\n", b"\r\n"),   # git's autocrlf, on Windows
     lambda raw: b"\xef\xbb\xbf" + raw])          # saved again by Notepad: a byte-order mark
