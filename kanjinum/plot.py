@@ -109,8 +109,27 @@ class _PlainLogFormatter(LogFormatterSciNotation):
     """The ticks matplotlib labels on a log axis, labelled as plain numbers: 0.6 and 3.285,
     not 6×10⁻¹ and 3.285×10⁰ (a loss that moved little in a short run got a column of them)."""
 
+    digits = 6
+
+    def set_locs(self, locs=None):
+        super().set_locs(locs)
+        self.digits = _distinct_digits(locs if locs is not None else self.locs, self.axis)
+
     def __call__(self, x, pos=None):
-        return f"{x:g}" if super().__call__(x, pos) else ""
+        return f"{x:.{self.digits}g}" if super().__call__(x, pos) else ""
+
+
+def _distinct_digits(locs, axis) -> int:
+    """The fewest significant digits, 6 at least, that tell the ticks in view apart: a loss
+    flat to 1 part in 10^5 got ticks 0.50001, 0.50001, 0.50001, 0.500011 at 6 digits."""
+    if axis is None:
+        return 6
+    low, high = sorted(axis.get_view_interval())
+    shown = [x for x in locs if low <= x <= high]
+    for digits in range(6, 13):
+        if len({f"{x:.{digits}g}" for x in shown}) == len(shown):
+            return digits
+    return 12
 
 
 RECORD_KEYS = ("epoch", "loss", "accuracy")

@@ -320,6 +320,22 @@ def test_the_loss_axis_labels_plain_numbers(losses):
         float(label)  # a plain number: no \times, no 10^{...}
 
 
+@pytest.mark.parametrize("losses", [[0.50001, 0.500012, 0.500011], [1.2e-5, 1.2001e-5],
+                                    [2.31, 2.309]])
+def test_the_loss_axis_never_repeats_a_label(losses):
+    """A loss flat to 1 part in 10^5 had its ticks labelled 0.50001, 0.50001, 0.50001, 0.500011,
+    … (6 significant digits; round 39): each tick in view gets a label of its own."""
+    history = [{"epoch": e, "loss": loss, "accuracy": 0.0} for e, loss in enumerate(losses, 1)]
+    fig = learning_curve(history)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    ticks = ax.get_yticklabels() + ax.get_yticklabels(minor=True)
+    shown = [t.get_text() for t in ticks if t.get_text() and low <= t.get_position()[1] <= high]
+    assert len(shown) >= 2, shown
+    assert len(set(shown)) == len(shown), shown
+
+
 def test_the_readmes_heatmap_can_be_made_again_by_its_command():
     """README's `kanjinum attend … --out docs/attention.png` was refused: the PNG was drawn before
     attend marked its heatmaps, so attend took it for a file of the user's."""
