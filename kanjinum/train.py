@@ -1256,8 +1256,13 @@ def _check_there_is_more_to_do(out: Path, config: TrainConfig, state: TrainState
     last = state.history[-1].get("accuracy") if state.history and state.iteration == 0 else None
     if config.target_acc is not None and isinstance(last, (int, float)) \
             and last >= config.target_acc:
-        raise RunError(f"{out} stopped on reaching --target-acc {config.target_acc:g} "
-                       f"({last:.2%}); ask for a higher --target-acc to go on")
+        reached = f"{out} stopped on reaching --target-acc {config.target_acc:g} ({last:.2%})"
+        if last >= 1:
+            # --target-acc is at most 1, so "ask for a higher one" sent a run of the book's
+            # dates (100 % by its third epoch) round in a circle: no target lets it go on
+            raise RunError(f"{reached}, the most there is, so no --target-acc lets it go on: "
+                           "to train longer, start a new run without --target-acc")
+        raise RunError(f"{reached}; ask for a higher --target-acc to go on")
 
 
 def learning_rate(config: TrainConfig, epochs_done: float) -> float:

@@ -2640,3 +2640,22 @@ def test_a_data_file_whose_name_is_not_utf8_is_written_trained_on_and_found_agai
     as_json = _kanjinum("eval", "--run", out, "--json", env=strict)
     assert as_json.returncode == 0 and as_json.stderr == b"", as_json.stderr
     assert json.loads(as_json.stdout.decode("utf-8"))["data"] == str(data)
+
+
+def test_a_run_stopped_at_full_accuracy_is_not_told_to_ask_for_a_higher_target(tmp_path):
+    """A run that reached --target-acc 1 (the book's dates reach 100 % in three epochs) was
+    told, on --resume, to `ask for a higher --target-acc to go on`, which is refused as more
+    than 1: the advice went round in a circle."""
+    data = tmp_path / "const.txt"  # one answer for every question: 100 % in the first epoch
+    data.write_text("".join(f"{q:06b}".replace("0", "a").replace("1", "b") + "_x\n"
+                            for q in range(64)), encoding="utf-8")
+    out = tmp_path / "r"
+    result = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 8,
+                 "--lr", 0.05, "--epochs", 5, "--target-acc", 1, "--show", 0, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "history.json").read_text())[-1]["accuracy"] == 1.0
+    for target in ([], ["--target-acc", 1]):
+        resumed = run("train", "--out", out, "--resume", "--epochs", 8, *target)
+        assert_one_line_error(resumed, 2, "no --target-acc lets it go on",
+                              "start a new run without --target-acc")
+        assert "higher --target-acc" not in resumed.output
