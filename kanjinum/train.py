@@ -699,6 +699,9 @@ class TrainState:
     rng_state: dict | None = None   # the generator at the start of the current epoch
     best_accuracy: float = -1.0
     history: list = field(default_factory=list)
+    # the BLAS thread counts the current epoch's iterations so far ran with, in order: a run
+    # stopped mid-epoch and resumed with another --threads ran its epoch with both
+    epoch_threads: list = field(default_factory=list)
 
 
 class StopRequest:
@@ -1095,7 +1098,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
             reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
             if resume:  # the first line says "writing R" as for a new run
                 reporter.message(_resuming_at(state, config.epochs))
-            note = _other_threads_note(state.history, threads)
+            note = _other_threads_note(state, threads)
             if note:
                 reporter.message(note)
             enc = D.encode_dataset(train_set, vocab)
@@ -1279,15 +1282,39 @@ def learning_rate(config: TrainConfig, epochs_done: float) -> float:
     return lr
 
 
-def _other_threads_note(history: list, threads: int) -> str:
+def _other_threads_note(state: TrainState, threads: int) -> str:
     """A run resumed with another BLAS thread count goes on with other roundings: its weights
     differ in their last bits from a run that kept the first count, where README promises the
-    same bits for the same seed and --threads. Each epoch's record keeps its count."""
-    before = history[-1].get("threads") if history else None
-    if before is None or before == threads:
+    same bits for the same seed and --threads. Each epoch's record keeps its count (or counts).
+    A run stopped within an epoch is compared by the counts its iterations ran with: stopped in
+    its first epoch, it went on under another count without a word, and that epoch's record
+    gave the new count alone."""
+    ran = []  # every count so far, in the order they ran
+    for record in state.history:
+        counts = record.get("threads")
+        ran.extend(counts if isinstance(counts, list) else [] if counts is None else [counts])
+    ran.extend(state.epoch_threads)
+    if not ran or ran[-1] == threads:
         return ""
-    return (f"note: its epochs so far ran with --threads {before}; with {threads}, its weights "
-            f"will differ in their last bits from a run that kept --threads {before}")
+    first = ran[0]
+    counts = " and ".join(str(c) for c in dict.fromkeys(ran))  # "1 and 2", each once
+    what = "its epochs so far" if state.history else "its first epoch so far"
+    return (f"note: {what} ran with --threads {counts}; with {threads}, its weights "
+            f"will differ in their last bits from a run that kept --threads {first}")
+
+
+def _epoch_threads(state: TrainState, threads: int):
+    """An epoch record's thread count: the one its iterations ran with, or, for an epoch
+    stopped and resumed with another --threads, the list of them in the order they ran."""
+    counts = state.epoch_threads or [int(threads)]
+    return counts[0] if len(counts) == 1 else list(counts)
+
+
+def _thread_counts(value) -> list:
+    """state.npz's epoch_threads: a list of counts (a state.npz written before it: [])."""
+    if not isinstance(value, list):
+        raise ValueError(f"{value!r} is not a list of thread counts")
+    return [_count(c) for c in value]
 
 
 def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, stop) -> bool:
@@ -1320,6 +1347,8 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
             clip_grads(model.grads, config.clip)
             optimizer.update(model.params, model.grads)
             state.iteration = i + 1
+            if state.epoch_threads[-1:] != [int(run.threads)]:
+                state.epoch_threads.append(int(run.threads))
             state.loss_sum += float(loss)
             state.loss_count += 1
             state.epoch_seconds = time.perf_counter() - started
@@ -1327,8 +1356,9 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
         evaluation = evaluate(run, test_set)
         record = {"epoch": state.epoch + 1, "loss": state.loss_sum / max(state.loss_count, 1),
                   "accuracy": evaluation.accuracy, "seconds": round(state.epoch_seconds, 3),
-                  "lr": optimizer.lr, "threads": int(run.threads)}
+                  "lr": optimizer.lr, "threads": _epoch_threads(state, run.threads)}
         state.history.append(record)
+        state.epoch_threads = []
         state.epoch, state.iteration = state.epoch + 1, 0
         state.loss_sum, state.loss_count, state.epoch_seconds = 0.0, 0, 0.0
         state.rng_state = rng.bit_generator.state
@@ -1353,7 +1383,8 @@ def _save_state(out: Path, run: Run, optimizer: Adam, state: TrainState) -> None
     arrays = {f"param/{k}": v for k, v in run.model.named_params().items()}
     arrays.update({f"adam/{k}": v for k, v in optimizer.state_dict().items()})
     meta = {k: getattr(state, k) for k in ("epoch", "iteration", "loss_sum", "loss_count",
-                                           "epoch_seconds", "rng_state", "best_accuracy")}
+                                           "epoch_seconds", "rng_state", "best_accuracy",
+                                           "epoch_threads")}
     meta["lr"] = optimizer.lr
     arrays["meta"] = np.array(json.dumps(meta))
     atomic_save_npz(out / "state.npz", arrays)
@@ -1398,7 +1429,8 @@ def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:
         state = TrainState(_count(meta["epoch"]), _count(meta["iteration"]),
                            float(meta["loss_sum"]), _count(meta["loss_count"]),
                            float(meta["epoch_seconds"]), meta["rng_state"],
-                           float(meta["best_accuracy"]), history)
+                           float(meta["best_accuracy"]), history,
+                           _thread_counts(meta.get("epoch_threads", [])))
         # The shuffle of the epoch is drawn from it; tried here, before config.json is written
         np.random.default_rng().bit_generator.state = state.rng_state
     except (KeyError, TypeError, ValueError, OverflowError):

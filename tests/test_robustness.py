@@ -2659,3 +2659,35 @@ def test_a_run_stopped_at_full_accuracy_is_not_told_to_ask_for_a_higher_target(t
         assert_one_line_error(resumed, 2, "no --target-acc lets it go on",
                               "start a new run without --target-acc")
         assert "higher --target-acc" not in resumed.output
+
+
+def test_a_run_stopped_within_an_epoch_and_resumed_with_another_thread_count_says_so(
+        base, tmp_path, monkeypatch):
+    """README: `--resume with another --threads than the run's says so`. A run stopped within
+    its first epoch (no epoch record yet) under --threads 2, resumed with the default 1, went
+    on without a word, and that epoch's record said `"threads": 1`, half of it run on 2."""
+    from kanjinum.cli import RichReporter
+    monkeypatch.setattr("kanjinum.train.available_cores", lambda: 2)  # on a one-core machine
+    out = tmp_path / "r"
+    settings = ("--data", base / "d.txt", "--hidden", 4, "--wordvec", 4, "--batch", 16,
+                "--show", 0, "--out", out)
+    done = []
+
+    def stop_after_three(self, loss):
+        done.append(loss)
+        if len(done) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RichReporter, "iteration", stop_after_three)
+        result = run("train", *settings, "--epochs", 2, "--threads", 2)
+    assert result.exit_code == 130 and "epoch 1, iteration 3" in result.output, result.output
+    result = run("train", *settings, "--epochs", 2, "--resume")
+    assert result.exit_code == 0, result.output
+    assert ("note: its first epoch so far ran with --threads 2; with 1, its weights will "
+            "differ in their last bits") in result.output
+    history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    assert [h["threads"] for h in history] == [[2, 1], 1]
+    result = run("train", *settings, "--epochs", 3, "--resume", "--threads", 2)
+    assert ("note: its epochs so far ran with --threads 2 and 1; with 2, its weights will "
+            "differ in their last bits from a run that kept --threads 2") in result.output
