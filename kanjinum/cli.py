@@ -867,7 +867,7 @@ def eval_(
             evaluation = evaluate(loaded, dataset)
         if dataset.questions and len(evaluation.problems) == len(dataset.questions):
             # 0 % of a file the model cannot read at all says nothing about the model
-            raise DataError(f"{loaded.path} can read none of the {len(dataset):,} questions "
+            raise DataError(f"{run_named(loaded)} can read none of the {len(dataset):,} questions "
                             f"of {source} ({next(iter(evaluation.problems.values()))}): it "
                             "was trained on other data")
     summary = evaluation.summary()
@@ -877,6 +877,7 @@ def eval_(
     if as_json:
         typer.echo(json_text(summary))
         return
+    summary["run"] = run_named(loaded)  # the JSON keeps the folder, for scripts that open it
     print_evaluation(_console(), summary, evaluation, show, errors)
 
 
@@ -889,14 +890,14 @@ def _note_training_lines(loaded, source, dataset, mine: bool, asked) -> None:
 
     if mine or holds_training_lines(loaded, dataset):
         how = "" if asked else "; --split test scores its test split alone"
-        said = (f"{_escape(str(source))} is the file {_escape(str(loaded.path))} was trained "
+        said = (f"{_escape(str(source))} is the file {_escape(run_named(loaded))} was trained "
                 f"on: every line is scored, its training lines too{how}")
     else:
         seen = trained_questions_among(loaded, dataset)
         if not seen:
             return
         said = (f"{seen:,} of the {len(dataset):,} questions of {_escape(str(source))} are ones "
-                f"{_escape(str(loaded.path))} was trained on: they count too")
+                f"{_escape(run_named(loaded))} was trained on: they count too")
     _console(stderr=True).print(f"[yellow]note: {said}[/]")
 
 
@@ -1015,6 +1016,18 @@ def chosen_run(run: str | None, say_which: bool = True) -> Path:
     return folder
 
 
+def run_named(loaded) -> str:
+    """How a message names a loaded run: its folder as given, but the shipped model as
+    --run names it. Installed by `pip install .`, its folder lies deep in site-packages, and
+    eval's first line read `run /home/u/proj/.venv/lib/python3.12/site-packages/kanjinum/
+    default_model on …`, a path the user never typed and need not know."""
+    from kanjinum.train import DEFAULT_RUN
+
+    if Path(loaded.path).resolve() == DEFAULT_RUN.resolve():
+        return "default (the shipped model)"
+    return str(loaded.path)
+
+
 def path_option(value: str | None, option: str, what: str) -> Path | None:
     """A file option's value as a Path. An empty one (a script's unset variable) is a mistake:
     Path("") would be the current folder."""
@@ -1078,7 +1091,7 @@ def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
     for r in results:
         print_answer(console, r)
     if not loaded.model.has_attention:  # answers are still what the user asked for
-        console.print(f"(no heatmap: {loaded.path} is a {loaded.kind} model, which has no "
+        console.print(f"(no heatmap: {run_named(loaded)} is a {loaded.kind} model, which has no "
                       "attention; train one with --model attention to see where it looks)")
         return
     out.parent.mkdir(parents=True, exist_ok=True)

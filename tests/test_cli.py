@@ -1282,3 +1282,28 @@ def test_a_unit_beyond_thirteen_digits_is_not_told_to_train_on_thirteen():
     assert_clean_error(result)
     assert "at most 13 digits; train on data of larger ones, e.g. gen-data --max-digits 17," \
         in result.output, result.output
+
+
+def test_the_shipped_model_is_named_as_default_not_by_its_installed_folder(tmp_path, monkeypatch):
+    """After the README's `pip install .`, `eval --run default` began `run /home/u/proj/.venv/
+    lib/python3.11/site-packages/kanjinum/default_model on …`, and its note and errors named
+    that folder too: a path the user never typed. The JSON keeps the folder, for scripts."""
+    from kanjinum.train import DEFAULT_RUN
+
+    monkeypatch.chdir(tmp_path)
+    closed = tmp_path / "closed.txt"
+    closed.write_text("".join(D.format_line(q, a, 25, 13) + "\n" for q, a in
+                              [("一", "1"), ("三十", "30"), ("五億", "500000000")]),
+                      encoding="utf-8")
+    result = run("eval", "--run", "default", "--data", closed)
+    assert result.exit_code == 0, result.output
+    assert f"run default (the shipped model) on {closed}: 100.000%" in result.output
+    assert str(DEFAULT_RUN) not in result.output
+    result = run("eval", "--run", "default", "--data", closed, "--json")
+    assert json.loads(result.stdout)["run"] == str(DEFAULT_RUN)
+    sums = tmp_path / "sums.txt"
+    sums.write_text("1+2_3\n4+5_9\n", encoding="utf-8")
+    result = run("eval", "--run", "default", "--data", sums)
+    assert_clean_error(result)
+    assert "error: default (the shipped model) can read none of the 2 questions" in result.output
+    assert str(DEFAULT_RUN) not in result.output
