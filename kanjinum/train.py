@@ -1395,8 +1395,11 @@ def _save_state(out: Path, run: Run, optimizer: Adam, state: TrainState) -> None
 def curve_title(run: Run, out: Path) -> str:
     """curve.png's title: the run and what sets it apart from the runs beside it."""
     cfg = run.train
+    # The schedule beside the rate: with cosine, lr is the peak, and history.json's lr (and
+    # the book's constant 0.001 against the default) could not be told apart from the title
+    decay = f", lr-decay {cfg.lr_decay:g}" if cfg.lr_decay != 1 else ""
     return (f"{out.name}: {run.kind} on {Path(cfg.data).name}, wordvec {cfg.wordvec}, "
-            f"hidden {cfg.hidden}, batch {cfg.batch}, lr {cfg.lr:g}, "
+            f"hidden {cfg.hidden}, batch {cfg.batch}, lr {cfg.lr:g} {cfg.schedule}{decay}, "
             f"{'reversed' if cfg.reverse else 'not reversed'}, "
             f"{'masked' if cfg.mask else 'no mask'}, seed {cfg.seed}")
 

@@ -639,8 +639,29 @@ def test_the_curve_names_its_run_and_settings(tmp_path, monkeypatch):
     result = run("train", "--data", data, "--hidden", 8, "--epochs", 1, "--no-reverse",
                  "--model", "peeky", "--out", tmp_path / "mine")
     assert result.exit_code == 0, result.output
-    assert titles == ["mine: peeky on d.txt, wordvec 16, hidden 8, batch 64, lr 0.005, "
+    assert titles == ["mine: peeky on d.txt, wordvec 16, hidden 8, batch 64, lr 0.005 cosine, "
                       "not reversed, masked, seed 0"]
+
+
+def test_the_curves_title_names_the_learning_rate_schedule(tmp_path, monkeypatch):
+    """The book's recipe (--lr 0.001 --schedule constant) and the default cosine schedule, whose
+    lr is a peak that history.json's per-epoch lr falls away from, had titles alike but for
+    the number: a class comparing the two curves could not tell them apart."""
+    import kanjinum.plot
+
+    titles = []
+    draw = kanjinum.plot.learning_curve
+    monkeypatch.setattr(kanjinum.plot, "learning_curve",
+                        lambda history, path, title=None: titles.append(title)
+                        or draw(history, path, title))
+    data = tmp_path / "d.txt"
+    run("gen-data", "--size", 200, "--max-digits", 3, "--out", data)
+    for name, schedule in (("c", ["--schedule", "constant", "--lr-decay", 0.9]), ("k", [])):
+        result = run("train", "--data", data, "--hidden", 8, "--epochs", 1, *schedule,
+                     "--out", tmp_path / name)
+        assert result.exit_code == 0, result.output
+    assert ", lr 0.005 constant, lr-decay 0.9, " in titles[0]
+    assert ", lr 0.005 cosine, " in titles[1] and "lr-decay" not in titles[1]
 
 
 def test_same_seed_same_run(tmp_path):
