@@ -21,7 +21,7 @@ from typer.core import TyperArgument, TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
                              not_utf8, read_as_utf8, shell_word, shortened)
-from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND, MAX_PER_KIND, MAX_SIZE
+from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND, MAX_PER_KIND, MAX_SIZE, percent
 from kanjinum.fileio import json_text
 from kanjinum.train import (MAX_EPOCHS, MAX_LAYER_SIZE, MISMATCHED, TrainConfig,
                             recorded_path)
@@ -616,7 +616,7 @@ class RichReporter:
         self._stop()
         self.console.print(
             f"epoch {record['epoch']}: loss {record['loss']:.4f}, test accuracy "
-            f"[bold]{100 * record['accuracy']:.3f}%[/], {record['seconds']:.1f} s")
+            f"[bold]{percent(record['accuracy'], 3)}[/], {record['seconds']:.1f} s")
         for i in range(min(self.show, len(evaluation.questions))):
             print_example(self.console, evaluation, i)
 
@@ -651,8 +651,8 @@ def _best_epoch_note(history: list) -> str:
         return ""
     best = max(accuracies)
     epoch = len(accuracies) - accuracies[::-1].index(best)  # the last of ties, as fit keeps
-    return (f"; its model is epoch {epoch}'s, the best test accuracy ({best:.3%}), which eval "
-            f"reports, not the last epoch's {accuracies[-1]:.3%}")
+    return (f"; its model is epoch {epoch}'s, the best test accuracy ({percent(best, 3)}), "
+            f"which eval reports, not the last epoch's {percent(accuracies[-1], 3)}")
 
 
 @app.command()
@@ -906,7 +906,7 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
 
     split = "the test split of " if summary.get("split") == "test" else ""
     console.print(f"run {summary['run']} on {split}{summary['data']}: [bold]"
-                  f"{100 * summary['accuracy']:.3f}%[/] exact match "
+                  f"{percent(summary['accuracy'], 3)}[/] exact match "
                   f"({summary['correct']:,} of {summary['total']:,})")
     if summary["unreadable"]:
         count = summary["unreadable"]
@@ -932,7 +932,7 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
             table.add_column(column, justify="right")
         for name, row in summary[key].items():
             table.add_row(name, f"{row['correct']:,}", f"{row['total']:,}",
-                          f"{100 * row['accuracy']:.2f}%")
+                          percent(row['accuracy'], 2))
         console.print(table)
     rows = [i for i in range(len(evaluation.questions))
             if not errors_only or not evaluation.correct[i]]

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager
 from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
+from kanjinum.data import percent
 from kanjinum.fileio import atomic_write_bytes
 
 PADDING_LABEL = "(pad)"  # the column of a model without a mask: its weight on all the padding
@@ -176,7 +177,7 @@ def learning_curve(history: list[dict], path: str | os.PathLike | None = None,
     loss_ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
     acc_ax.plot(epochs, [100 * h["accuracy"] for h in history], marker="o", color="tab:green")
     acc_ax.set(xlabel="epoch", ylabel="exact-match accuracy (%)", ylim=(-2, 102),
-               title=f"test accuracy (best {100 * max(h['accuracy'] for h in history):.2f}%)")
+               title=f"test accuracy (best {percent(max(h['accuracy'] for h in history), 2)})")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True, min_n_ticks=1))

@@ -496,7 +496,7 @@ class Evaluation:
     answer_width: int = 0             # the longest answer the run writes; 0: not known
 
     def __repr__(self) -> str:  # a notebook cell: the figures, not every question
-        return (f"Evaluation({len(self.answers):,} questions, accuracy {self.accuracy:.2%}, "
+        return (f"Evaluation({len(self.answers):,} questions, accuracy {D.percent(self.accuracy, 2)}, "
                 f"{int(self.correct.sum()):,} right, {len(self.problems):,} unreadable)")
 
     @cached_property  # eval --errors asks for it once per row
@@ -1259,7 +1259,7 @@ def _check_there_is_more_to_do(out: Path, config: TrainConfig, state: TrainState
     last = state.history[-1].get("accuracy") if state.history and state.iteration == 0 else None
     if config.target_acc is not None and isinstance(last, (int, float)) \
             and last >= config.target_acc:
-        reached = f"{out} stopped on reaching --target-acc {config.target_acc:g} ({last:.2%})"
+        reached = f"{out} stopped on reaching --target-acc {config.target_acc:g} ({D.percent(last, 2)})"
         if last >= 1:
             # --target-acc is at most 1, so "ask for a higher one" sent a run of the book's
             # dates (100 % by its third epoch) round in a circle: no target lets it go on

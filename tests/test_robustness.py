@@ -2691,3 +2691,22 @@ def test_a_run_stopped_within_an_epoch_and_resumed_with_another_thread_count_say
     result = run("train", *settings, "--epochs", 3, "--resume", "--threads", 2)
     assert ("note: its epochs so far ran with --threads 2 and 1; with 2, its weights will "
             "differ in their last bits from a run that kept --threads 2") in result.output
+
+
+def test_an_accuracy_short_of_all_never_reads_100_percent(tmp_path):
+    """eval --data of the book's 50,000 dates with a model that missed 2: its first line said
+    99.996 %, and the table below it `100.00%`; one right answer of 50,000 read `0.00%`."""
+    data = tmp_path / "const.txt"
+    data.write_text("".join(f"{q:06b}".replace("0", "a").replace("1", "b") + "_x\n"
+                            for q in range(64)), encoding="utf-8")
+    out = tmp_path / "r"
+    result = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 8,
+                 "--lr", 0.05, "--epochs", 5, "--target-acc", 1, "--show", 0, "--out", out)
+    assert result.exit_code == 0, result.output
+    for wrong, said in ((1, "99.997%"), (30_000, "0.003%")):  # of 30,001 lines
+        big = tmp_path / "big.txt"
+        big.write_text("aaaaaa_y\n" * wrong + "aaaaaa_x\n" * (30_001 - wrong), encoding="utf-8")
+        result = run("eval", "--run", out, "--data", big)
+        assert result.exit_code == 0, result.output
+        row = next(line for line in result.output.splitlines() if "│" in line)  # the table's
+        assert said in row and "100.00%" not in row and "0.00%" not in row, result.output
