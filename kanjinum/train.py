@@ -1454,7 +1454,8 @@ def resumed_config(out: str | Path, epochs: int | None = None,
                    ) -> TrainConfig:
     """The saved settings of the run in `out`, to continue it: only the number of epochs and
     the target accuracy may change (None: as saved). data: where the run's data file is now,
-    used only where the recorded one is gone (moved), and only if it holds the same bytes."""
+    used only where the recorded one is gone (moved) or changed, and only if it holds the
+    bytes the run was trained on."""
     out = Path(out)
     if out.is_file():  # `--out runs/a/state.npz`: "no run there" would send them elsewhere
         raise RunError(f"nothing to resume in {out}: it is a file, not a run folder"
@@ -1474,7 +1475,7 @@ def resumed_config(out: str | Path, epochs: int | None = None,
     if sha and not Path(train.data).exists():
         train = replace(train, data=_moved_data_file(out, train.data, sha, data))
     if sha and Path(train.data).exists() and file_sha256(train.data) != sha:
-        raise RunError(f"{train.data} changed since {out} was trained; cannot resume on it")
+        train = replace(train, data=_changed_data_file(out, train.data, sha, data))
     return replace(train, epochs=train.epochs if epochs is None else epochs,
                    target_acc=train.target_acc if target_acc is None else target_acc)
 
@@ -1495,6 +1496,23 @@ def _moved_data_file(out: Path, recorded: str, sha: str, data) -> str:
     if file_sha256(data) != sha:
         raise RunError(f"{data} is not the data {out} was trained on (its sha256 differs "
                        f"from the one recorded for {recorded}); cannot resume on it")
+    return recorded_path(data)
+
+
+def _changed_data_file(out: Path, recorded: str, sha: str, data) -> str:
+    """A copy of the run's data file as it was, where the recorded path now holds other
+    bytes (cut again in place: `head -3000 date.txt > d.txt` after a run on its first 2,000
+    lines). `--data COPY` was not looked at, and the refusal named no way on, where eval's
+    names `--data COPY --split test`. The copy must hold the bytes the sha256 recorded."""
+    changed = f"{recorded} changed since {out} was trained on it"
+    if data is None or recorded_path(data) == recorded_path(recorded):
+        raise RunError(f"{changed}; cannot resume on it: if you kept a copy of it as it was, "
+                       "add --data COPY (fit: config.data; its sha256 is checked)")
+    if not Path(data).is_file():
+        raise RunError(f"{changed}, and {data} is not a file either; cannot resume on it")
+    if file_sha256(data) != sha:
+        raise RunError(f"{changed}, and {data} is not the data it was trained on either (its "
+                       "sha256 differs from the one recorded); cannot resume on it")
     return recorded_path(data)
 
 

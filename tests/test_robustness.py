@@ -1993,6 +1993,32 @@ def test_a_run_whose_data_file_moved_can_be_resumed_with_its_new_path(base, tmp_
     assert config["data"]["path"] == str(moved) and len(load_run(out).history) == 2
 
 
+def test_a_run_whose_data_file_was_cut_again_in_place_goes_on_with_a_copy_as_it_was(base,
+                                                                                     tmp_path):
+    """`head -2000 date.txt > d.txt`, a run on it, then `head -3000 date.txt > d.txt` for
+    another: --resume of the first said `d.txt changed since R was trained; cannot resume on
+    it`, naming no way on, and --resume --data COPY (the file as it was) got the same words:
+    --data was looked at only where the recorded file is gone."""
+    lines = (base / "d.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+    data, copy = tmp_path / "d.txt", tmp_path / "copy.txt"
+    data.write_text("".join(lines[:200]), encoding="utf-8")
+    copy.write_bytes(data.read_bytes())
+    out = tmp_path / "r"
+    assert run("train", "--data", data, "--hidden", 8, "--wordvec", 4, "--batch", 32,
+               "--epochs", 1, "--show", 0, "--out", out).exit_code == 0
+    data.write_text("".join(lines[:250]), encoding="utf-8")  # cut again, under its name
+    assert_one_line_error(run("train", "--out", out, "--resume", "--epochs", 2), 2,
+                          "changed since", "add --data COPY")
+    assert_one_line_error(run("train", "--out", out, "--resume", "--epochs", 2, "--data",
+                              data), 2, "add --data COPY")
+    assert_one_line_error(run("train", "--out", out, "--resume", "--epochs", 2, "--data",
+                              base / "d.txt"), 2, "is not the data it was trained on either")
+    result = run("train", "--out", out, "--resume", "--epochs", 2, "--data", copy)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["data"]["path"] == str(copy) and len(load_run(out).history) == 2
+
+
 def test_a_run_being_trained_before_its_first_epoch_is_not_called_stopped(base, tmp_path):
     """`eval --run R` while `train --out R --force` (another terminal) is in its first epoch
     said `R has no model: its training stopped before any checkpoint; start it again with
