@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import KanjinumError, OptionError
+from kanjinum.errors import KanjinumError, OptionError, counted
 from kanjinum.fileio import atomic_write_text, folder_named, home_expanded, why_unwritable
 from kanjinum.layers import shared_step_rows
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
@@ -217,7 +217,7 @@ def check_enough_lines(task: str, dataset: D.Dataset, batch: int) -> None:
     train, test = split(dataset)
     if len(train) < batch or not len(test):
         raise OptionError(f"--{task}: {len(dataset):,} lines give {len(train):,} training and "
-                          f"{len(test):,} test lines; timing needs a batch ({batch}) of "
+                          f"{counted(len(test), 'test line')}; timing needs a batch ({batch}) of "
                           "training lines and some test lines")
 
 

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
-                             not_utf8, read_as_utf8, shell_word, shortened)
+                             counted, not_utf8, read_as_utf8, shell_word, shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND, MAX_PER_KIND, MAX_SIZE, percent
 from kanjinum.fileio import json_text
 from kanjinum.train import (MAX_EPOCHS, MAX_LAYER_SIZE, MISMATCHED, TrainConfig,
@@ -571,7 +571,7 @@ class RichReporter:
         self.test = test
         self.console.print(
             f"[bold]{run.kind}[/] model, wordvec {cfg.wordvec}, hidden {cfg.hidden}, batch "
-            f"{cfg.batch}; {len(train):,} training and {len(test):,} test lines "
+            f"{cfg.batch}; {len(train):,} training and {counted(len(test), 'test line')} "
             f"({overlap:,} test question{'' if overlap == 1 else 's'} also in training); "
             f"reverse={cfg.reverse} "
             f"mask={cfg.mask} bucket={cfg.bucket}; writing {run.path}")

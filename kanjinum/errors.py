@@ -22,6 +22,11 @@ class OptionError(KanjinumError):
     """An option value that cannot work (a size of 0, a batch larger than the data)."""
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 test line', '4,990 test lines': a message's count and its noun."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def shortened(text: str, keep: int = 30) -> str:
     """text, or its start and end around an ellipsis: an error line stays one line."""
     if len(text) <= keep:

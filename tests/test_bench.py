@@ -725,7 +725,7 @@ def test_bench_refuses_data_too_small_to_time(tmp_path):
     """A 1-line file printed 0 % of the floor and 0 decodes/s."""
     kanji = tmp_path / "k.txt"
     bench.D.write_dataset(bench.D.generate_kanji(size=10, max_digits=4), kanji)
-    with pytest.raises(OptionError, match="9 training and 1 test lines; timing needs a batch"):
+    with pytest.raises(OptionError, match="9 training and 1 test line; timing needs a batch"):
         bench.main(["--quick", "--data", "kanji", "--kanji", str(kanji)])
 
 

@@ -643,6 +643,18 @@ def test_the_curve_names_its_run_and_settings(tmp_path, monkeypatch):
                       "not reversed, masked, seed 0"]
 
 
+def test_the_start_line_counts_one_test_line_as_one(tmp_path):
+    """A 10-line file's start line read '9 training and 1 test lines' (round 40)."""
+    from kanjinum import data as D
+
+    data = tmp_path / "ten.txt"
+    D.write_dataset(D.generate_addition(10), data)
+    result = run("train", "--data", data, "--hidden", 8, "--batch", 4, "--epochs", 1,
+                 "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert "9 training and 1 test line (" in result.output, result.output
+
+
 def test_the_curves_title_names_the_learning_rate_schedule(tmp_path, monkeypatch):
     """The book's recipe (--lr 0.001 --schedule constant) and the default cosine schedule, whose
     lr is a peak that history.json's per-epoch lr falls away from, had titles alike but for
