@@ -1180,7 +1180,9 @@ def print_answer(console, result) -> None:
     from rich.markup import escape
 
     mark = {True: "[green]☑[/]", False: "[red]☒[/]", None: "?"}[result.correct]
-    if result.truth is not None:
+    if isinstance(result.truth, str):  # no rule reads the task: its data file's line
+        truth = f"T {escape(result.truth)} (its data file's line)\n"
+    elif result.truth is not None:
         truth = f"T {escape(str(result.truth))}\n"
     elif result.truth_error:
         why = result.truth_error.removeprefix("parse_kanji: ")  # the parser's own name: noise here

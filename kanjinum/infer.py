@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kanjinum.errors import VocabError, not_utf8, shortened
+from kanjinum.errors import KanjinumError, VocabError, not_utf8, shortened
 from kanjinum.numerals import fold_look_alikes, parse_kanji
-from kanjinum.train import Run, check_is_run
+from kanjinum.train import Run, check_is_run, training_data
 
 
 @dataclass
@@ -18,7 +18,7 @@ class Answer:
     question: str
     answer: str
     weights: np.ndarray | None        # (output chars, input chars) in reading order
-    truth: int | None                 # the right answer where a rule knows it (`_truth`)
+    truth: int | str | None           # the right answer where it is known (`_truth`)
     truth_error: str = ""
 
     @property
@@ -95,10 +95,13 @@ def question_word(run: Run) -> str:
     return "numeral" if reads_numerals(run) else "question"
 
 
-def _truth(run: Run, question: str) -> tuple[int | None, str]:
-    """The right answer where a rule knows it, and why not where the rule cannot read the
+def _truth(run: Run, question: str, lines: dict[str, str]) -> tuple[int | str | None, str]:
+    """The right answer where it is known, and why not where the rule cannot read the
     question: the parser's for a model of numerals, the sum for one of additions (its answers
-    were shown unjudged, `? 108`, though the sum is easy to do); none for other tasks."""
+    were shown unjudged, `? 108`, though the sum is easy to do); for other tasks (the book's
+    dates) the answer of the question's line in lines, the run's data file."""
+    if question in lines:
+        return lines[question], ""
     if run.reads_numerals:
         try:
             return parse_kanji(question), ""
@@ -109,6 +112,17 @@ def _truth(run: Run, question: str) -> tuple[int | None, str]:
         if len(terms) == 2 and all(t.strip().isdigit() for t in terms):
             return int(terms[0]) + int(terms[1]), ""
     return None, ""
+
+
+def data_file_answers(run: Run) -> dict[str, str]:
+    """Each question of the run's data file, where it is as recorded, and its answer: the one
+    truth there is for a task no rule reads (a class typing one of the book's dates saw its
+    answer marked `?`, unjudged); none where the file is gone or changed."""
+    try:
+        dataset, _ = training_data(run)
+    except KanjinumError:
+        return {}
+    return dict(zip(dataset.questions, dataset.answers))
 
 
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
@@ -122,10 +136,11 @@ def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
         raise TypeError("answer_numerals takes a list of numerals as strings; for one, pass "
                         "[numeral]")
     numerals = [check_numeral(run, t) for t in texts]
+    lines = {} if run.reads_numerals or run.reads_additions else data_file_answers(run)
     truths = []
     for numeral in numerals:
-        truth, error = _truth(run, numeral)
-        if truth is not None and len(str(truth)) > run.answer_width:
+        truth, error = _truth(run, numeral, lines)
+        if isinstance(truth, int) and len(str(truth)) > run.answer_width:
             # its answer would be cut to the width, a wrong number given as an answer
             raise VocabError(f"{shortened(numeral)!r} is {truth:,}, {len(str(truth))} digits: "
                              f"this model writes answers of at most {run.answer_width}")

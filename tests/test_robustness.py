@@ -1223,6 +1223,38 @@ def test_attend_on_a_model_of_additions_prints_no_parser_truth(tmp_path):
     assert load_run(tmp_path / "r").train.oversample == 0
 
 
+def test_attend_on_a_model_of_dates_checks_lines_of_its_data_file(tmp_path):
+    """The book's dates have no rule to check an answer by: attend marked every one `?`,
+    unjudged, which a class read as the model being unsure (round 40). A question that is a
+    line of the run's data file is checked against that line's answer."""
+    import datetime
+
+    data = tmp_path / "d.txt"
+    days = [datetime.date(1990, 1, 1) + datetime.timedelta(days=int(k))
+            for k in np.random.default_rng(0).integers(0, 10_000, 300)]
+    lines = [f"{d.strftime('%B %d, %Y' if k % 2 else '%m/%d/%y'):<29}_{d.isoformat()}"
+             for k, d in enumerate(days)]  # the book's date.txt, in two of its ways
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run("train", "--data", data, "--hidden", 8, "--wordvec", 4, "--batch", 64,
+               "--epochs", 1, "--show", 0, "--out", tmp_path / "r").exit_code == 0
+    question, answer = lines[0].split("_")
+    question, answer = question.strip(), answer.strip()
+    result = run("attend", question, "May 1, 2001", "--run", tmp_path / "r",
+                 "--out", tmp_path / "a.png")
+    assert result.exit_code == 0, result.output
+    assert f"T {answer} (its data file's line)\n" in result.output, result.output
+    assert ("☑" in result.output) != ("☒" in result.output)
+    assert "Q May 1, 2001\n? " in result.output  # not a line of the file: unjudged
+    from kanjinum.infer import answer_numerals
+    first, other = answer_numerals(load_run(tmp_path / "r"), [question, "May 1, 2001"])
+    assert first.truth == answer and first.correct == (first.answer == answer)
+    assert other.truth is None and other.correct is None
+    # a data file gone: nothing to check by, and no error
+    data.unlink()
+    first, = answer_numerals(load_run(tmp_path / "r"), [question])
+    assert first.truth is None
+
+
 def test_a_model_of_digits_alone_is_no_model_of_numerals(tmp_path):
     """A user's own task whose questions are plain digits (here: reverse them) was taken for
     one of numerals: attend printed the parser's reading as the truth and called the model's
