@@ -1083,7 +1083,8 @@ def _check_heatmap_target(out: Path) -> None:
                           "replaces only those); choose another --out")
 
 
-def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
+def _attend_once(console, loaded, numerals: list[str], out: Path,
+                 say_no_heatmap: bool = True) -> None:
     from kanjinum.infer import answer_numerals
     from kanjinum.plot import attention_heatmaps
 
@@ -1091,6 +1092,8 @@ def _attend_once(console, loaded, numerals: list[str], out: Path) -> None:
     for r in results:
         print_answer(console, r)
     if not loaded.model.has_attention:  # answers are still what the user asked for
+        if not say_no_heatmap:
+            return
         console.print(f"(no heatmap: {run_named(loaded)} is a {loaded.kind} model, which has no "
                       "attention; train one with --model attention to see where it looks)")
         return
@@ -1162,7 +1165,9 @@ def _attend_interactive(console, loaded, out: Path) -> None:
         while Path(f"{stem}-{count}.png").exists():  # never over an earlier session's files
             count += 1
         try:
-            _attend_once(console, loaded, [line], Path(f"{stem}-{count}.png"))
+            # no heatmap: said after the first answer, not after every one (round 40)
+            _attend_once(console, loaded, [line], Path(f"{stem}-{count}.png"),
+                         say_no_heatmap=asked - refused == 1)
         except (VocabError, KanjinumError) as exc:
             # on stderr: piped, the answers on stdout stay answers only
             _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")

@@ -574,6 +574,13 @@ def test_attend_answers_with_models_without_attention_and_draws_nothing(tmp_path
     assert not out.exists()
     result = run("attend", "--interactive", "--run", tmp_path / "p", "--out", out, input="三\n\n")
     assert result.exit_code == 0 and "T 3" in result.output and not list(tmp_path.glob("a-*.png"))
+    # piped numerals, the first refused: the note comes once, after the first answer (it
+    # followed every answer, round 40)
+    result = run("attend", "--interactive", "--run", tmp_path / "p", "--out", out,
+                 input="x\n三\n百\n五\n")
+    assert result.output.count("no heatmap") == 1, result.output
+    assert result.output.index("Q 三") < result.output.index("no heatmap") < \
+        result.output.index("Q 百")
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
