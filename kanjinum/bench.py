@@ -637,10 +637,36 @@ class _OneLineErrors(argparse.ArgumentParser):
         raise OptionError(f"{message} (see 'kanjinum bench --help')")
 
 
+def _given_once(store):
+    """An argparse action that refuses its option given again with another value (`--iters 5
+    --iters 50`, `--torch --no-torch`), as the other commands refuse it: the last one was kept
+    without a word. Given again alike, it is taken. --decode-run appends, as it is meant to."""
+
+    class Once(store):
+        def __call__(self, parser, namespace, values, option_string=None):
+            given = namespace.__dict__.setdefault("_given_once", {})
+            value = self.const if self.nargs == 0 else values
+            said = option_string if self.nargs == 0 else f"{option_string} {values}"
+            if self.dest in given and given[self.dest][1] != value:
+                earlier = given[self.dest][0]
+                if self.nargs == 0:
+                    parser.error(f"{earlier} and {said} are both given: choose one")
+                parser.error(f"{option_string} is given twice, {earlier} and {said}: give it "
+                             "once")
+            given.setdefault(self.dest, (said, value))
+            super().__call__(parser, namespace, values, option_string)
+
+    return Once
+
+
 def parse_args(argv):
     parser = _OneLineErrors(
         prog="kanjinum bench", description=__doc__.split("\n\n")[0], epilog=help_epilog(),
         formatter_class=_HelpFormatter, allow_abbrev=False)
+    for name, store in ((None, argparse._StoreAction), ("store", argparse._StoreAction),
+                        ("store_true", argparse._StoreTrueAction),
+                        ("store_false", argparse._StoreFalseAction)):  # None: the default
+        parser.register("action", name, _given_once(store))
     parser.add_argument("--models", default=",".join(MODEL_KINDS),
                         help=f"comma-separated: {', '.join(MODEL_KINDS)} (default: all)")
     parser.add_argument("--data", default="kanji,addition",
@@ -675,6 +701,7 @@ def parse_args(argv):
                              "test split (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="write every figure to this file")
     args = parser.parse_args(argv)
+    vars(args).pop("_given_once", None)  # the options' record, not one of them
     # `--json=~/b.json`: the shell left the ~, as train's and gen-data's options take it
     args.kanji, args.addition, args.json = (
         value and home_expanded(value) for value in (args.kanji, args.addition, args.json))

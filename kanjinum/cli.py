@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperArgument, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
                              counted, not_utf8, read_as_utf8, shell_word, shortened)
@@ -28,6 +28,7 @@ from kanjinum.train import (MAX_EPOCHS, MAX_LAYER_SIZE, MISMATCHED, TrainConfig,
 
 # The base class of click's usage errors, found from a public one: typer vendors its own click.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
 class OneLineErrors(TyperGroup):
@@ -77,6 +78,52 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
+
+
+class OnceEach(TyperCommand):
+    """An option given twice with different values (`eval --run A --run B`, `train --mask
+    --no-mask`) is a usage mistake: click kept the last value without a word, and which one
+    was meant is not ours to guess. Given twice alike (`--force --force`, a script's options
+    repeated) it is taken, as nothing is in doubt."""
+
+    def make_parser(self, ctx):
+        parser = super().make_parser(ctx)
+        given: dict[str, tuple[str, object]] = {}  # the option's name: as said, the value
+        # click's parser calls each option's process(value, state) as it reads it; the
+        # repeatable kinds (append, count) are meant to be given again
+        for option in {*parser._long_opt.values(), *parser._short_opt.values()}:
+            if option.action in ("store", "store_const"):
+                option.process = _given_once(option, given, ctx)
+        return parser
+
+
+def _given_once(option, given: dict, ctx):
+    process = option.process
+
+    def once(value, state):
+        if option.action == "store":  # --run A
+            said, meant = f"{option.obj.opts[0]} {value}", _converted(option.obj, value, ctx)
+        else:  # a flag: --mask, or --no-mask, its other name
+            said, meant = (option._long_opts or option._short_opts)[0], option.const
+        if option.dest in given and given[option.dest][1] != meant:
+            earlier = given[option.dest][0]
+            if option.action == "store":
+                raise _UsageError(f"{option.obj.opts[0]} is given twice, {earlier} and {said}: "
+                                  "give it once", ctx)
+            raise _UsageError(f"{earlier} and {said} are both given: choose one", ctx)
+        given.setdefault(option.dest, (said, meant))
+        process(value, state)
+
+    return once
+
+
+def _converted(param, value, ctx):
+    """The value an option's text stands for, so that --lr 0.1 and --lr 0.10 are alike; the
+    text itself where it does not convert (the option's own check says why, later)."""
+    try:  # typer's own conversion (its parameters have no click type)
+        return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+    except Exception:  # a value typer cannot convert: told as such when it is processed
+        return value
 
 
 # typer's own words for a value it cannot convert, and what they say plainly
@@ -307,7 +354,7 @@ def _options(version: Annotated[bool, typer.Option(
 # --- convert --------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=OnceEach)
 def convert(
     numbers: Annotated[list[str], typer.Argument(
         metavar="NUMBER", help="Kanji numerals to read, or integers to write.")],
@@ -366,7 +413,7 @@ GEN_DATA_UNUSED = {
 }
 
 
-@app.command("gen-data")
+@app.command("gen-data", cls=OnceEach)
 def gen_data(
     task: Annotated[Task, typer.Option(help="kanji numerals, the book's addition task, or the "
                                             "hard test set (closed kinds + open kinds).")] = Task.kanji,
@@ -655,7 +702,7 @@ def _best_epoch_note(history: list) -> str:
             f"which eval reports, not the last epoch's {percent(accuracies[-1], 3)}")
 
 
-@app.command()
+@app.command(cls=OnceEach)
 def train(
     data: Annotated[str, typer.Option(metavar="FILE", callback=not_an_option,
                                       help="Data file in the book's format.")
@@ -817,7 +864,7 @@ def _given_options(ctx) -> set[str]:
 # --- eval -----------------------------------------------------------------------------------
 
 
-@app.command("eval")
+@app.command("eval", cls=OnceEach)
 def eval_(
     run: RunOption = None,
     data: Annotated[Optional[str], typer.Option(
@@ -945,7 +992,7 @@ def print_evaluation(console, summary, evaluation, show: int, errors_only: bool)
 # --- attend ---------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=OnceEach)
 def attend(
     numerals: Annotated[Optional[list[str]], typer.Argument(
         metavar="NUMERAL", help="One or more numerals, e.g. 一億一 三兆九千億.")] = None,
@@ -1198,8 +1245,9 @@ def print_answer(console, result) -> None:
     console.print(f"Q {escape(result.question)}\n{truth}{mark} {answer}\n---")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                                "help_option_names": []})
+@app.command(cls=OnceEach, context_settings={"allow_extra_args": True,
+                                             "ignore_unknown_options": True,
+                                             "help_option_names": []})
 def bench(ctx: typer.Context) -> None:
     """Time training and decoding of every model against this machine's sgemm and PyTorch.
 

@@ -2768,3 +2768,45 @@ def test_an_accuracy_short_of_all_never_reads_100_percent(tmp_path):
         assert result.exit_code == 0, result.output
         row = next(line for line in result.output.splitlines() if "│" in line)  # the table's
         assert said in row and "100.00%" not in row and "0.00%" not in row, result.output
+
+
+# --- round 41 ----------------------------------------------------------------------------------
+
+QUICK_BENCH = ["--quick", "--models", "seq2seq", "--data", "addition", "--modes", "skip"]
+
+
+@pytest.mark.parametrize("args, said", [
+    (["eval", "--run", "default", "--run", "nope"],
+     "--run is given twice, --run default and --run nope: give it once"),
+    (["train", "--epochs", "1", "--epochs=3"], "--epochs is given twice, --epochs 1 and --epochs 3"),
+    (["train", "--mask", "--no-mask"], "--mask and --no-mask are both given: choose one"),
+    (["gen-data", "--size", "5", "--task", "kanji", "--size", "7"], "--size is given twice"),
+    (["attend", "一", "--out", "a.png", "--out", "b.png"], "--out is given twice"),
+    (["convert", "1", "--style", "daiji", "--style", "kanji"], "--style is given twice"),
+    (["bench", *QUICK_BENCH, "--iters", "1", "--iters", "2"],
+     "--iters is given twice, --iters 1 and --iters 2"),
+    (["bench", *QUICK_BENCH, "--torch", "--no-torch"],
+     "--torch and --no-torch are both given: choose one"),
+])
+def test_an_option_given_twice_with_other_values_is_refused(args, said, tmp_path, monkeypatch):
+    """Every command kept the last of two values without a word (`eval --run A --run B`
+    scored B); which one was meant is not ours to guess. Nothing is read or written."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert_one_line_error(result, 2, said, f"(see 'kanjinum {args[0]} --help')")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_option_given_twice_alike_is_taken(tmp_path, monkeypatch):
+    """A script's options repeated (--force --force, the same value twice, 0.1 as 0.10) leave
+    nothing in doubt."""
+    monkeypatch.chdir(tmp_path)
+    result = run("gen-data", "--size", "20", "--size", "20", "--hard-share", "0.1",
+                 "--hard-share", "0.10", "--force", "--force", "--out", "d.txt", "--out", "d.txt")
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "d.txt").read_text(encoding="utf-8").splitlines()) == 20
+    assert run("convert", "1", "--style", "daiji", "--style=daiji").output.strip() == "壱"
+    from kanjinum import bench
+    args = bench.parse_args(["--quick", "--quick", "--iters", "4", "--iters", "4"])
+    assert args.iters == 4 and not hasattr(args, "_given_once")
+    assert bench.parse_args([]).iters == 30
