@@ -620,6 +620,13 @@ def vs_torch(result: dict):
     return paired["times_faster"] if paired else None
 
 
+# The most --iters, --warmup and --decode-repeats take: ten times the defaults. The full
+# bench times every one of its 24 rows (4 models, 3 modes, 2 data sets) so many times, each
+# iteration with its floor and PyTorch's beside it, so its minutes become ten times as many;
+# without a bound, a mistyped --iters 30000 ran for days without a word.
+MOST = {"iters": 300, "warmup": 100, "decode_repeats": 30}
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Option help wrapped at spaces only: `bi-attention` and `--decode-run` were cut at their
     hyphen, `bi-` at the end of one line and `attention` on the next."""
@@ -679,12 +686,14 @@ def parse_args(argv):
                                            "128): the book's addition.txt, or any file without "
                                            "kanji numerals, e.g. date.txt (default: `gen-data "
                                            "--task addition`'s, in memory)")
-    parser.add_argument("--iters", type=int, help="timed iterations (default 30; 3 with --quick)")
+    parser.add_argument("--iters", type=int, help=f"timed iterations, 1 to {MOST['iters']} "
+                                                  "(default 30; 3 with --quick)")
     parser.add_argument("--warmup", type=int,
-                        help="untimed iterations first (default 5; 1 with --quick)")
+                        help=f"untimed iterations first, 0 to {MOST['warmup']} (default 5; 1 "
+                             "with --quick)")
     parser.add_argument("--decode-repeats", type=int,
-                        help="passes over the test split for the decoding median (default 3; "
-                             "1 with --quick)")
+                        help="passes over the test split for the decoding median, 1 to "
+                             f"{MOST['decode_repeats']} (default 3; 1 with --quick)")
     parser.add_argument("--threads", type=int, default=1,  # the words of train's --threads
                         help="BLAS threads for the matrix products: 1 is safe beside other "
                              "work; 2 is about 1.5x faster at hidden 256 on an otherwise idle "
@@ -728,6 +737,10 @@ def parse_args(argv):
         if getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')} must be at least {least}, "
                          f"not {getattr(args, name)}")
+        if getattr(args, name) > MOST[name]:
+            parser.error(f"--{name.replace('_', '-')} must be at most {MOST[name]}, not "
+                         f"{getattr(args, name):,}: each row of the table is timed so many "
+                         "times (the full bench has 24)")
     try:
         check_threads(args.threads)
     except OptionError as exc:

@@ -1043,3 +1043,18 @@ def test_results_table_script_names_a_folder_without_a_history(tmp_path, name, s
     done = subprocess.run([sys.executable, str(script), name], capture_output=True, text=True,
                           timeout=60, cwd=tmp_path)
     assert done.returncode == 2 and done.stderr == said + "\n" and done.stdout == ""
+
+
+@pytest.mark.parametrize("option, most", [("--iters", 300), ("--warmup", 100),
+                                          ("--decode-repeats", 30)])
+def test_bench_counts_are_bounded_as_help_says(option, most, capsys):
+    """--iters had no upper bound: a huge N (a mistyped 30000) timed every row of the table for
+    days without a word. Its range is in --help, as train's and gen-data's are."""
+    with pytest.raises(OptionError, match=f"{option} must be at most {most}, not {most + 1}"):
+        bench.main(["--quick", "--models", "seq2seq", "--data", "addition", "--modes", "skip",
+                    option, str(most + 1)])
+    assert capsys.readouterr().out == ""
+    assert getattr(bench.parse_args([option, str(most)]), option[2:].replace("-", "_")) == most
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--help"])
+    assert f"to {most} (default" in " ".join(capsys.readouterr().out.split())
