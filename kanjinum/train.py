@@ -915,29 +915,63 @@ def in_the_order_made(folder: Path) -> list:
     return [int(part) if i % 2 else part for i, part in enumerate(parts)]
 
 
-def make_run_folder(out: Path, fresh: bool = False) -> Path:
+def make_run_folder(out: Path, fresh: bool = False, made: list | None = None) -> Path:
     """Create the run folder once every check has passed, so a refused run leaves none behind;
     returns it. fresh: `out` is a default name and the folder must be new: taken atomically,
-    with -2, -3, ... after the name when another run (another process too) has it already."""
+    with -2, -3, ... after the name when another run (another process too) has it already.
+    made: a list that gets the folders created here, outermost first (runs/, the parents of
+    --out new/deep/run, the run folder), for a run that fails to remove again, and only those."""
+    made = [] if made is None else made
     try:
         if not fresh:
-            out.mkdir(parents=True, exist_ok=True)
+            _make_folders(out, made)
             return out
-        out.parent.mkdir(parents=True, exist_ok=True)
+        _make_folders(out.parent, made)
         for k in range(1, 10_000):
             candidate = out if k == 1 else out.with_name(f"{out.name}-{k}")
             try:
                 candidate.mkdir()
+                made.append(candidate)
                 return candidate
             except FileExistsError:
                 continue
         raise RunError(f"{out.parent} already holds {out.name} and 9,998 more like it")
     except OSError as exc:
+        _remove_empty_folders(made)  # --out new/deep/<a name too long>: new/deep was made
+        made.clear()
         broken = broken_link_on_the_way(out)
         if broken is not None:
             raise RunError(f"cannot create {out}: {broken} is a link to {os.readlink(broken)}, "
                            "which does not exist") from None
         raise RunError(f"cannot create {out}: {exc.strerror or exc}") from None
+
+
+def _make_folders(folder: Path, made: list) -> None:
+    """mkdir -p, one folder at a time, appending each it creates to `made`: one that another
+    process makes meanwhile is theirs, not ours to remove."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.is_dir():
+            break
+        missing.append(path)
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+            continue
+        made.append(path)
+
+
+def _remove_empty_folders(made: list) -> None:
+    """The folders a failed run created, innermost first, each only where empty: a file put in
+    one meanwhile (the user's, another run's) keeps it and those around it."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool = False,
@@ -1079,7 +1113,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         state = _load_state(out, run, optimizer)
         _check_there_is_more_to_do(out, config, state)
     aside = None
-    new_folder = fresh or not out.exists()  # removed again if this run fails before a checkpoint
+    created = []  # the folders this run creates: removed again if it fails before a checkpoint
     # Signals are caught from before the earlier run is set aside: one that comes while the new
     # run is set up stops it at its first iteration, and the earlier run is put back.
     with _stop_on_signals() as stop:
@@ -1087,7 +1121,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
             aside = set_aside_run_files(out)
         made = False
         try:
-            run.path = out = make_run_folder(out, fresh)
+            run.path = out = make_run_folder(out, fresh, created)
             locks.claim(out)
             made = True  # and ours: refused as in use, the folder is another training's
             # On resume too: --epochs or --target-acc may have changed
@@ -1136,7 +1170,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                                           f"that was in {out} is back as it was (try a "
                                           "smaller --lr or --clip)") from None
             elif made and not resume and not isinstance(exc, TrainingStopped):
-                _remove_what_failed_before_a_checkpoint(out, new_folder)
+                _remove_what_failed_before_a_checkpoint(out, created)
             raise
     if not run.put_back and has_model(out):
         _load_saved_weights(run)
@@ -1176,7 +1210,7 @@ def _lines_that_split(dataset: D.Dataset) -> str:
     return "; give it more lines (from gen-data: --size 200 or more)"
 
 
-def _remove_what_failed_before_a_checkpoint(out: Path, new_folder: bool) -> None:
+def _remove_what_failed_before_a_checkpoint(out: Path, created: list) -> None:
     """A run that failed before its first checkpoint for a reason other than its training (its
     first line printed to a full disk, `> /dev/full`; memory) leaves nothing behind: its
     config.json alone made the folder "a run that saved no checkpoint", which the same command
@@ -1185,8 +1219,9 @@ def _remove_what_failed_before_a_checkpoint(out: Path, new_folder: bool) -> None
         return
     try:
         _remove_run_files(out)
-        if new_folder:
-            out.rmdir()  # only where empty: a file of the user's put there meanwhile stays
+        # the run folder and the parents it was made with (--out new/deep/run, runs/), only
+        # where empty: a file of the user's put there meanwhile stays
+        _remove_empty_folders(created)
     except (OSError, RunError):  # the error being raised is the one to tell
         pass
 

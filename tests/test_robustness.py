@@ -2554,12 +2554,12 @@ def test_a_run_refused_as_in_use_leaves_the_other_trainings_folder_alone(base, t
     made_by_the_first = T.make_run_folder
     held = []
 
-    def the_first_training_makes_it_meanwhile(folder, fresh=False):
+    def the_first_training_makes_it_meanwhile(folder, fresh=False, made=None):
         folder.mkdir()
         (folder / "config.json").write_text("{}", encoding="utf-8")
         held.append(os.open(folder, os.O_RDONLY))
         fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return made_by_the_first(folder, fresh)
+        return made_by_the_first(folder, fresh, made)
 
     monkeypatch.setattr(T, "make_run_folder", the_first_training_makes_it_meanwhile)
     config = TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, batch=32, epochs=1)
@@ -2810,3 +2810,42 @@ def test_an_option_given_twice_alike_is_taken(tmp_path, monkeypatch):
     args = bench.parse_args(["--quick", "--quick", "--iters", "4", "--iters", "4"])
     assert args.iters == 4 and not hasattr(args, "_given_once")
     assert bench.parse_args([]).iters == 30
+
+
+def test_a_run_failing_before_its_first_checkpoint_removes_the_folders_it_made(base, tmp_path,
+                                                                              monkeypatch):
+    """`train --out new/deep/run > /dev/full` removed run but left new/deep behind, made for it
+    and empty; a default run left an empty runs/. What it made goes, and only that: a folder
+    that was there before stays, and so does one another process put a file in meanwhile."""
+    from kanjinum.train import Reporter
+
+    class FullDisk(Reporter):  # the first line, printed to a full disk
+        def __init__(self, meanwhile=None):
+            self.meanwhile = meanwhile
+
+        def start(self, run, train, test, overlap):
+            if self.meanwhile is not None:
+                self.meanwhile.write_text("another process's", encoding="utf-8")
+            raise OSError(28, "No space left on device")
+
+    config = TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, batch=32, epochs=1)
+    with pytest.raises(OSError):
+        fit(config, tmp_path / "new" / "deep" / "run", reporter=FullDisk())
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(OSError):
+        fit(config, tmp_path / "mine" / "deep" / "run", reporter=FullDisk())
+    assert list(tmp_path.iterdir()) == [tmp_path / "mine"] and not any(
+        (tmp_path / "mine").iterdir())
+    with pytest.raises(OSError):
+        fit(config, tmp_path / "new" / "deep" / "run",
+            reporter=FullDisk(meanwhile=tmp_path / "new" / "theirs.txt"))
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["theirs.txt"]
+    monkeypatch.chdir(tmp_path / "mine")  # a run under runs/, made for it
+    with pytest.raises(OSError):
+        fit(config, reporter=FullDisk())
+    assert not any((tmp_path / "mine").iterdir())
+    # its own folder refused by the system (a name too long), after its parents were made
+    with pytest.raises(RunError, match="cannot create .*: File name too long"):
+        fit(config, tmp_path / "mine" / "new" / "deep" / ("x" * 300))
+    assert not any((tmp_path / "mine").iterdir())
