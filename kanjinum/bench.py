@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import KanjinumError, OptionError, counted
+from kanjinum.errors import KanjinumError, OptionError, counted, number_as_meant
 from kanjinum.fileio import atomic_write_text, folder_named, home_expanded, why_unwritable
 from kanjinum.layers import shared_step_rows
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
@@ -627,6 +627,16 @@ def vs_torch(result: dict):
 MOST = {"iters": 300, "warmup": 100, "decode_repeats": 30}
 
 
+def _whole_number(text: str) -> int:
+    """argparse's int, saying how to write what it refuses, as the other commands say it:
+    `--iters 1,000` was `invalid int value: '1,000'`."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number"
+                                         + number_as_meant(text, whole=True)) from None
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Option help wrapped at spaces only: `bi-attention` and `--decode-run` were cut at their
     hyphen, `bi-` at the end of one line and `attention` on the next."""
@@ -686,15 +696,15 @@ def parse_args(argv):
                                            "128): the book's addition.txt, or any file without "
                                            "kanji numerals, e.g. date.txt (default: `gen-data "
                                            "--task addition`'s, in memory)")
-    parser.add_argument("--iters", type=int, help=f"timed iterations, 1 to {MOST['iters']} "
+    parser.add_argument("--iters", type=_whole_number, help=f"timed iterations, 1 to {MOST['iters']} "
                                                   "(default 30; 3 with --quick)")
-    parser.add_argument("--warmup", type=int,
+    parser.add_argument("--warmup", type=_whole_number,
                         help=f"untimed iterations first, 0 to {MOST['warmup']} (default 5; 1 "
                              "with --quick)")
-    parser.add_argument("--decode-repeats", type=int,
+    parser.add_argument("--decode-repeats", type=_whole_number,
                         help="passes over the test split for the decoding median, 1 to "
                              f"{MOST['decode_repeats']} (default 3; 1 with --quick)")
-    parser.add_argument("--threads", type=int, default=1,  # the words of train's --threads
+    parser.add_argument("--threads", type=_whole_number, default=1,  # the words of train's --threads
                         help="BLAS threads for the matrix products: 1 is safe beside other "
                              "work; 2 is about 1.5x faster at hidden 256 on an otherwise idle "
                              "2-core machine (default 1)")

@@ -20,7 +20,8 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
-                             counted, not_utf8, read_as_utf8, shell_word, shortened)
+                             counted, not_utf8, number_as_meant, read_as_utf8, shell_word,
+                             shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND, MAX_PER_KIND, MAX_SIZE, percent
 from kanjinum.fileio import json_text
 from kanjinum.train import (MAX_EPOCHS, MAX_LAYER_SIZE, MISMATCHED, TrainConfig,
@@ -144,7 +145,9 @@ def _plain_message(exc, typed_args: list[str]) -> str:
              else None)
     for words, kind in _NOT_A_NUMBER.items():
         if words in message and typed is not None:
-            message = message.replace(words, f"{typed!r} is not {kind}")
+            # --lr 1,5 (a decimal comma), --size 50,000, --epochs ５: how to write it
+            message = message.replace(words, f"{typed!r} is not {kind}" + number_as_meant(
+                typed, whole=kind == "a whole number"))
     # not_an_option's own message (--out --resume) asks already: asked twice, it read as a stutter
     if typed is not None and typed.startswith("--") and "left out?" not in message:
         message += f" (was the value of {param.opts[0]} left out?)"

@@ -66,3 +66,33 @@ def not_utf8(text: str) -> str | None:
         return None
     return (f"the input is not UTF-8 text (bytes {raw[:8].hex(' ')}{' …' if len(raw) > 8 else ''}"
             " cannot be read as characters); type it in UTF-8")
+
+
+def number_as_meant(typed: str, whole: bool) -> str:
+    """How to write a number an option refused as typed, or "": `--lr 1,5` (a decimal comma, as
+    typed in many locales) is `1.5`, `--size 50,000` (the thousands --help writes, 1 to
+    1,000,000) is `50000`, `--size 1e4` is `10000`, and `--epochs ５` (a Japanese input method's
+    full-width digits) is `5`; each was refused as 'not a number' without a word of what was
+    wrong with it."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", typed).strip()  # ５０ → 50, １，５ → 1,5
+    how = [] if text == typed.strip() else ["in ASCII digits"]
+    if whole and re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text):
+        text = text.replace(",", "")
+        how.append("without commas")
+    elif not whole and re.fullmatch(r"[+-]?\d*,\d+([eE][+-]?\d+)?", text):
+        text = re.sub(r"^([+-]?),", r"\g<1>0,", text).replace(",", ".")  # ,5 → 0.5
+        how.append("with a decimal point, not a comma")
+    try:
+        value = float(text)
+    except ValueError:
+        return ""
+    if whole:
+        if not value.is_integer() or abs(value) > 2**53:  # 1e30 has no exact digits to show
+            return ""
+        text = str(int(value)) if not re.fullmatch(r"[+-]?\d+", text) else text
+    elif text == typed.strip():
+        return ""  # a number as it is: refused for another reason
+    return f"; write {text}" + (f", {' and '.join(how)}" if how else "")

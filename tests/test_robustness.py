@@ -2849,3 +2849,31 @@ def test_a_run_failing_before_its_first_checkpoint_removes_the_folders_it_made(b
     with pytest.raises(RunError, match="cannot create .*: File name too long"):
         fit(config, tmp_path / "mine" / "new" / "deep" / ("x" * 300))
     assert not any((tmp_path / "mine").iterdir())
+
+
+@pytest.mark.parametrize("args, said", [
+    *[(["train", option, "0,5"], f"Invalid value for '{option}': '0,5' is not a number; write "
+                                 "0.5, with a decimal point, not a comma (see")
+      for option in ("--lr", "--lr-decay", "--clip", "--oversample", "--target-acc")],
+    (["gen-data", "--hard-share", "0,3"], "'0,3' is not a number; write 0.3, with a decimal"),
+    (["train", "--lr", ",001"], "write 0.001, with a decimal point"),
+    (["gen-data", "--size", "50,000"], "'50,000' is not a whole number; write 50000, without "
+                                       "commas (see 'kanjinum gen-data --help')"),
+    (["train", "--hidden", "1e2"], "'1e2' is not a whole number; write 100 (see"),
+    (["train", "--epochs", "５"], "'５' is not a whole number; write 5, in ASCII digits (see"),
+    (["bench", "--iters", "1,000"], "argument --iters: '1,000' is not a whole number; write "
+                                    "1000, without commas"),
+])
+def test_a_number_written_otherwise_is_said_how_to_write(args, said, tmp_path, monkeypatch):
+    """`--lr 1,5` (a decimal comma, as typed in many locales), `--size 50,000` (as --help writes
+    1,000,000), `1e2`, a Japanese input method's full-width ５: each was `is not a number`, not
+    a word of what was wrong with it."""
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run(*args), 2, said)
+
+
+@pytest.mark.parametrize("args, said", [(["eval", "--show", "1,5"], "'1,5' is not a whole number ("),
+                                        (["train", "--lr", "fast"], "'fast' is not a number (")])
+def test_a_value_that_is_no_number_gets_no_advice(args, said, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run(*args), 2, said)
