@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kanjinum.errors import DataError, VocabError
+from kanjinum.errors import DataError, VocabError, percentage_as_share
 from kanjinum.fileio import atomic_write_text
 from kanjinum.numerals import to_kanji
 
@@ -642,7 +642,8 @@ def check_generation_options(size: int, max_digits: int, hard_share: float) -> N
                   if capacity < MAX_SIZE else f"gen-data writes at most {MAX_SIZE:,} lines")
         raise DataError(f"{reason}; ask for --size {min(capacity, MAX_SIZE)} or fewer")
     if not 0.0 <= hard_share <= 1.0:
-        raise DataError(f"--hard-share must be between 0 and 1, not {hard_share}")
+        raise DataError(f"--hard-share must be between 0 and 1, not {hard_share}"
+                        + percentage_as_share(hard_share))
 
 
 def check_hard_options(per_kind: int, max_digits: int) -> None:

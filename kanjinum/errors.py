@@ -79,6 +79,12 @@ def number_as_meant(typed: str, whole: bool) -> str:
 
     text = unicodedata.normalize("NFKC", typed).strip()  # ５０ → 50, １，５ → 1,5
     how = [] if text == typed.strip() else ["in ASCII digits"]
+    if not whole and text.endswith("%"):  # --target-acc 99%: the share options take 0.99
+        try:
+            percent = float(text[:-1].strip())
+        except ValueError:
+            return ""
+        return f"; write {percent / 100:g} for {percent:g} %"
     if whole and re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text):
         text = text.replace(",", "")
         how.append("without commas")
@@ -96,3 +102,11 @@ def number_as_meant(typed: str, whole: bool) -> str:
     elif text == typed.strip():
         return ""  # a number as it is: refused for another reason
     return f"; write {text}" + (f", {' and '.join(how)}" if how else "")
+
+
+def percentage_as_share(value: float, most: float = 1) -> str:
+    """For a share option given a percentage (`--target-acc 99`, `--hard-share 30`), how to
+    write it, or "": it was refused as outside (0, 1] and no more."""
+    if max(most, 2) <= value <= 100:  # 1.5 is no percentage: a factor above 1, most likely
+        return f" (a share: for {value:g} %, write {value / 100:g})"
+    return ""

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError, shell_word,
-                             shortened)
+from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError,
+                             percentage_as_share, shell_word, shortened)
 from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
                              file_where_a_folder_should_be, home_expanded)
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
@@ -123,16 +123,19 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise OptionError(f"--schedule must be one of {', '.join(SCHEDULES)}, "
                               f"not {self.schedule!r}")
-        if not 0 < self.lr_decay <= 1:
-            raise OptionError(f"--lr-decay must be in (0, 1], not {self.lr_decay}")
+        if not 0 < self.lr_decay <= 1:  # in the words of --help
+            raise OptionError(f"--lr-decay must be above 0 and at most 1, not {self.lr_decay}"
+                              + percentage_as_share(self.lr_decay))
         if not 0 <= self.oversample <= MAX_OVERSAMPLE:
             # a share s makes an epoch 1 / (1 - s) times the data: 0.999999 asked for a million
             # times, and failed out of memory after the run folder was made
             raise OptionError(f"--oversample must be in [0, {MAX_OVERSAMPLE}] (0.5 doubles an "
                               f"epoch, {MAX_OVERSAMPLE} makes it {1 / (1 - MAX_OVERSAMPLE):.0f} "
-                              f"times the data), not {self.oversample}")
+                              f"times the data), not {self.oversample}"
+                              + percentage_as_share(self.oversample, MAX_OVERSAMPLE))
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
-            raise OptionError(f"--target-acc must be in (0, 1], not {self.target_acc}")
+            raise OptionError(f"--target-acc must be above 0 and at most 1, not "
+                              f"{self.target_acc}" + percentage_as_share(self.target_acc))
 
 
 # --- a trained model and what it needs to read questions ------------------------------------

@@ -2877,3 +2877,24 @@ def test_a_number_written_otherwise_is_said_how_to_write(args, said, tmp_path, m
 def test_a_value_that_is_no_number_gets_no_advice(args, said, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert_one_line_error(run(*args), 2, said)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["train", "--target-acc", "99"],
+     "--target-acc must be above 0 and at most 1, not 99.0 (a share: for 99 %, write 0.99)"),
+    (["train", "--target-acc", "99%"], "'99%' is not a number; write 0.99 for 99 % (see"),
+    (["train", "--lr-decay", "95"], "--lr-decay must be above 0 and at most 1, not 95.0 (a share"),
+    (["train", "--oversample", "5"], "not 5.0 (a share: for 5 %, write 0.05)"),
+    (["gen-data", "--hard-share", "30"], "between 0 and 1, not 30.0 (a share: for 30 %, write 0.3)"),
+    (["gen-data", "--hard-share", "30%"], "'30%' is not a number; write 0.3 for 30 %"),
+])
+def test_a_percentage_given_for_a_share_is_said_how_to_write(args, said, base, tmp_path,
+                                                             monkeypatch):
+    """`--target-acc 99` was `must be in (0, 1], not 99.0`, in other words than --help's
+    (`above 0, at most 1, e.g. 0.99`); `99%` was `not a number`, and no more."""
+    monkeypatch.chdir(tmp_path)
+    if args[0] == "train":
+        args = [*args, "--data", base / "d.txt"]
+    assert_one_line_error(run(*args), 2, said)
+    assert list(tmp_path.iterdir()) == []
+    assert "%" not in run("train", "--lr-decay", "1.5", "--data", base / "d.txt").output  # a factor
