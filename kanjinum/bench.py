@@ -651,7 +651,20 @@ class _OneLineErrors(argparse.ArgumentParser):
     """A bad option is an OptionError (one line from the CLI), not argparse's usage block."""
 
     def error(self, message):
+        import re
+
+        flag = re.fullmatch(r"argument (--[\w-]+): ignored explicit argument '(.*)'", message)
+        if flag:  # `--quick=1`: "ignored" read as if it had gone on without it
+            message = self._a_flag_takes_no_value(*flag.groups())
         raise OptionError(f"{message} (see 'kanjinum bench --help')")
+
+    def _a_flag_takes_no_value(self, name: str, value: str) -> str:
+        """As the other commands say it: `--torch=false` wants --no-torch."""
+        dest = self._option_string_actions[name].dest
+        names = [option for action in self._actions if action.dest == dest
+                 for option in action.option_strings]
+        others = " or ".join(names) if len(names) > 1 else f"{name} alone"
+        return f"{name}={value}: {name} is a flag and takes no value; write {others}"
 
 
 def _given_once(store):

@@ -98,6 +98,29 @@ class OnceEach(TyperCommand):
         return parser
 
 
+    def parse_args(self, ctx, args):
+        typed = list(args)  # click's parser takes them off the list as it reads them
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as exc:
+            if "does not take a value" in exc.message:  # `--mask=false`, `--json=true`
+                exc.message = _a_flag_takes_no_value(self, ctx, exc.option_name, typed)
+            exc.ctx = exc.ctx or ctx  # click's parser raised it without: no '(see --help)'
+            raise
+
+
+def _a_flag_takes_no_value(command, ctx, name: str, args: list[str]) -> str:
+    """click's `Option '--mask' does not take a value.` as what to write instead: a user of
+    other tools' `--mask=false` wants --no-mask."""
+    typed = next((arg for arg in args if arg.startswith(f"{name}=")), name)
+    for param in command.get_params(ctx):
+        names = [*param.opts, *getattr(param, "secondary_opts", ())]
+        if name in names:
+            others = " or ".join(names) if len(names) > 1 else f"{name} alone"
+            return f"{typed}: {name} is a flag and takes no value; write {others}"
+    return f"{typed}: {name} takes no value"
+
+
 def _given_once(option, given: dict, ctx):
     process = option.process
 

@@ -2898,3 +2898,21 @@ def test_a_percentage_given_for_a_share_is_said_how_to_write(args, said, base, t
     assert_one_line_error(run(*args), 2, said)
     assert list(tmp_path.iterdir()) == []
     assert "%" not in run("train", "--lr-decay", "1.5", "--data", base / "d.txt").output  # a factor
+
+
+@pytest.mark.parametrize("args, said", [
+    (["train", "--mask=false"], "error: --mask=false: --mask is a flag and takes no value; write "
+                                "--mask or --no-mask (see 'kanjinum train --help')"),
+    (["eval", "--json=true"], "error: --json=true: --json is a flag and takes no value; write "
+                              "--json alone (see 'kanjinum eval --help')"),
+    (["gen-data", "--force=yes"], "write --force or --no-force (see 'kanjinum gen-data --help')"),
+    (["bench", *QUICK_BENCH, "--no-torch=true"],
+     "error: --no-torch=true: --no-torch is a flag and takes no value; write --torch or "
+     "--no-torch (see 'kanjinum bench --help')"),
+])
+def test_a_flag_given_a_value_says_what_to_write(args, said, tmp_path, monkeypatch):
+    """`--mask=false` (as other tools take it) was `Option '--mask' does not take a value.`,
+    without the `(see … --help)` every other usage mistake has, nor a word of --no-mask; bench
+    said `ignored explicit argument 'true'`, as if it had gone on without it."""
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run(*args), 2, said)
