@@ -687,7 +687,10 @@ def test_resume_honours_any_epochs_given(base, tmp_path, monkeypatch):
     # the starting command repeated with --resume is fine; a changed setting is refused
     result = run("train", *common, "--epochs", TrainConfig.epochs + 1, "--resume")
     assert result.exit_code == 0, result.output
-    result = run("train", *common, "--hidden", 5, "--lr", 0.5, "--resume")
+    # (the starting command with --hidden changed: given twice, 4 and 5, it is refused as such)
+    changed = [5 if value == 4 and common[k - 1] == "--hidden" else value
+               for k, value in enumerate(common)]
+    result = run("train", *changed, "--lr", 0.5, "--resume")
     assert_one_line_error(result, 2, "--hidden 5 (the run has 4)", "--lr 0.5")
     # a flag is named as typed, not as True / False
     result = run("train", *common, "--no-mask", "--resume")
