@@ -656,7 +656,20 @@ class _OneLineErrors(argparse.ArgumentParser):
         flag = re.fullmatch(r"argument (--[\w-]+): ignored explicit argument '(.*)'", message)
         if flag:  # `--quick=1`: "ignored" read as if it had gone on without it
             message = self._a_flag_takes_no_value(*flag.groups())
+        elif message.startswith("unrecognized arguments: "):
+            message += self._possible_options(message.removeprefix("unrecognized arguments: "))
         raise OptionError(f"{message} (see 'kanjinum bench --help')")
+
+    def _possible_options(self, unrecognized: str) -> str:
+        """The options a mistyped one is near, as the other commands (click) name them:
+        `--iter 5` was `unrecognized arguments: --iter 5` and no more."""
+        import difflib
+
+        near = [option for word in unrecognized.split() if word.startswith("--")
+                for option in difflib.get_close_matches(word.split("=")[0],
+                                                        self._option_string_actions, n=3,
+                                                        cutoff=0.75)]
+        return f" (Possible options: {', '.join(dict.fromkeys(near))})" if near else ""
 
     def _a_flag_takes_no_value(self, name: str, value: str) -> str:
         """As the other commands say it: `--torch=false` wants --no-torch."""

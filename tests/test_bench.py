@@ -5,6 +5,7 @@ and against the training forward fed its own outputs."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1058,3 +1059,15 @@ def test_bench_counts_are_bounded_as_help_says(option, most, capsys):
     with pytest.raises(SystemExit):
         bench.parse_args(["--help"])
     assert f"to {most} (default" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("argv, near", [(["--iter", "5"], "(Possible options: --iters)"),
+                                        (["--model", "attention"], "--models")])
+def test_a_mistyped_bench_option_names_the_ones_it_is_near(argv, near, capsys):
+    """`kanjinum bench --iter 5` said `unrecognized arguments: --iter 5` and no more, where
+    the other commands (click) name the options a mistyped one is near."""
+    with pytest.raises(OptionError, match=re.escape(near)):
+        bench.parse_args(argv)
+    with pytest.raises(OptionError) as refused:
+        bench.parse_args(["--xyzzy"])
+    assert "Possible" not in str(refused.value)
