@@ -320,7 +320,9 @@ def _parse_scan(text: str, start: int, stop: int) -> int:
                 # 一二百 could mean 1200 or 120 + 100 — refuse to guess.
                 raise _unexpected(text, index, "a run of digits cannot take 十, 百 or 千")
             if run_length and not run:
-                raise _unexpected(text, index, "a unit needs a non-zero digit before it, not 〇")
+                # the zero as typed: '0百' was told "not 〇", a character it does not hold
+                raise _unexpected(text, index, "a unit needs a non-zero digit before it, "
+                                  f"not {text[index - 1]}")
             group += (run if run_length else 1) * value  # 千 alone is 一千
             small_unit = value
             run = run_length = 0
@@ -336,10 +338,9 @@ def _parse_scan(text: str, start: int, stop: int) -> int:
                 )
             if not run_length and small_unit == _NO_SMALL_UNIT:
                 raise _unexpected(text, index, "a group unit needs a number before it")
-            if not (group or run):
-                raise _unexpected(
-                    text, index, "a group unit needs a non-zero number before it, not 〇"
-                )
+            if not (group or run):  # a run of zeros alone: its last one named as typed
+                raise _unexpected(text, index, "a group unit needs a non-zero number before "
+                                  f"it, not {text[index - 1]}")
             total += (group + run) * value
             group = run = run_length = 0
             small_unit = _NO_SMALL_UNIT

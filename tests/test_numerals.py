@@ -340,3 +340,12 @@ def test_numerals_beyond_what_is_read_say_what_they_are(text, char, meaning):
     with pytest.raises(ValueError, match=re.escape(meaning)) as caught:
         parse_kanji(text)
     assert f"{char!r}" in str(caught.value) and "not a numeral character" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "zero"), [("0億", "0"), ("0百", "0"), ("０万", "０"),
+                                            ("零万", "零"), ("〇百", "〇"), ("○万", "○")])
+def test_a_zero_before_a_unit_is_named_as_typed(text, zero):
+    """`kanjinum convert 0億` said `a group unit needs a non-zero number before it, not 〇`:
+    a character the user had not typed, which reads as if the ASCII 0 were fine."""
+    with pytest.raises(ValueError, match=re.escape(f"before it, not {zero}")):
+        parse_kanji(text)
