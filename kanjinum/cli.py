@@ -1025,10 +1025,13 @@ def attend(
     run: RunOption = None,
     out: Annotated[Optional[str], typer.Option(metavar="FILE", callback=not_an_option,
                                                help="PNG file to write. Default: "
-                                                    "attention.png")] = None,
+                                                    "attention.png; with --interactive, "
+                                                    "one per numeral, numbered from the "
+                                                    "first free name: attention-1.png, "
+                                                    "attention-2.png and on")] = None,
     interactive: Annotated[bool, typer.Option(help="Read numerals line by line until an "
                                                    "empty line (piped: to the end, blank lines "
-                                                   "skipped); one PNG each.")] = False,
+                                                   "skipped); one PNG each (see --out).")] = False,
     threads: ThreadsOption = 1,
 ) -> None:
     """Answer numerals with a trained model and draw where it attends, as a heatmap PNG.

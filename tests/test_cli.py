@@ -1347,3 +1347,12 @@ def test_the_shipped_model_is_named_as_default_not_by_its_installed_folder(tmp_p
     assert_clean_error(result)
     assert "error: default (the shipped model) can read none of the 2 questions" in result.output
     assert str(DEFAULT_RUN) not in result.output
+
+
+def test_attend_help_says_where_interactive_heatmaps_go():
+    """`attend --help` said `--out: PNG file to write. Default: attention.png`, while
+    --interactive writes attention-1.png, -2, … (FILE-1.png for --out FILE): a user looked
+    for attention.png, which was not remade."""
+    result = run("attend", "--help")
+    assert result.exit_code == 0
+    assert "attention-1.png" in " ".join(result.output.replace("│", " ").split())
