@@ -1097,7 +1097,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
     if len(train_set) == 0 or len(test_set) == 0:
         raise _too_small_to_split(config.data, dataset, len(train_set), len(test_set))
     if config.batch > len(train_set):
-        raise OptionError(f"--batch {config.batch} is larger than the {len(train_set)} training "
+        raise OptionError(f"--batch {config.batch} is larger than the {len(train_set):,} training "
                           f"lines of {config.data}; use --batch {len(train_set)} or less")
     rare = rows_by_kind(train_set.questions, train_set.answers)
     _check_oversample_applies(config, rare)

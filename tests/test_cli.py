@@ -1356,3 +1356,14 @@ def test_attend_help_says_where_interactive_heatmaps_go():
     result = run("attend", "--help")
     assert result.exit_code == 0
     assert "attention-1.png" in " ".join(result.output.replace("│", " ").split())
+
+
+def test_a_batch_larger_than_the_training_part_counts_its_lines_as_every_line_does(tmp_path):
+    """`train --batch 100000` said `larger than the 45010 training lines`, where train's
+    first line says `45,010 training and 4,990 test lines`; the advice stays pasteable."""
+    data = tmp_path / "d.txt"
+    assert run("gen-data", "--size", 2000, "--out", data).exit_code == 0
+    result = run("train", "--data", data, "--batch", 100000, "--out", tmp_path / "r")
+    assert_clean_error(result)
+    assert "larger than the 1,811 training lines" in result.output
+    assert "use --batch 1811 or less" in result.output
