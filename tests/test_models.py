@@ -298,6 +298,23 @@ def test_the_librarys_mistakes_are_value_errors():
         load_run(Path(__file__).parent / "no such run")
 
 
+def test_the_readme_names_every_kind_of_the_librarys_errors():
+    """The README listed VocabError, DataError, RunError and OptionError, and a notebook whose
+    fit met a nan loss caught a TrainingStopped (defined in kanjinum.train) that it never named."""
+    from pathlib import Path
+
+    import kanjinum.cli  # noqa: F401  every module that defines a kind is imported by now
+    from kanjinum.errors import KanjinumError
+
+    def kinds(cls):
+        return [k for sub in cls.__subclasses__() for k in (sub, *kinds(sub))]
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    found = kinds(KanjinumError)
+    assert {k.__name__ for k in found} >= {"VocabError", "DataError", "RunError", "OptionError"}
+    assert [k.__name__ for k in found if f"{k.__name__}`" not in readme] == []
+
+
 def test_a_run_prints_in_one_short_line():
     """It printed its whole vocabulary and training settings, about 1 KB (a new user)."""
     from kanjinum.train import load_run
