@@ -443,17 +443,19 @@ GEN_DATA_UNUSED = {
 def gen_data(
     task: Annotated[Task, typer.Option(help="kanji numerals, the book's addition task, or the "
                                             "hard test set (closed kinds + open kinds).")] = Task.kanji,
-    size: Annotated[int, typer.Option(help=f"Number of lines, 1 to {MAX_SIZE:,}.")] = 50_000,
+    size: Annotated[int, typer.Option(help=f"Number of lines, 1 to {MAX_SIZE:,} (--task kanji, addition; the hard set's "
+                             "size follows from --per-kind).")] = 50_000,
     max_digits: Annotated[int, typer.Option(
-        help="Largest number of digits, 1 to 20 (kanji tasks).")] = 13,
-    style: Annotated[Style, typer.Option(help="Numeral style of the questions.")] = Style.kanji,
+        help="Largest number of digits, 1 to 20 (--task kanji, hard).")] = 13,
+    style: Annotated[Style, typer.Option(help="Numeral style of the questions (--task kanji, "
+                                             "hard).")] = Style.kanji,
     seed: Annotated[int, typer.Option(help="Random seed, 0 to 2**32-1: the same options give "
                                            "the same file.")] = 0,
     hard_share: Annotated[float, typer.Option(
-        help="Share of lines replaced by hard cases, 0 to 1 (single digits, round, sparse, "
-             "group boundaries, repeated digits, short numbers).")] = DEFAULT_HARD_SHARE,
+        help="Share of lines replaced by hard cases, 0 to 1 (--task kanji): single digits, "
+             "round, sparse, group boundaries, repeated digits, short numbers.")] = DEFAULT_HARD_SHARE,
     closed: Annotated[bool, typer.Option(
-        help="Include every single digit and every d×10^k in range.")] = True,
+        help="Include every single digit and every d×10^k in range (--task kanji).")] = True,
     exclude: Annotated[Optional[str], typer.Option(
         metavar="FILE", callback=not_an_option,
         help="With --task hard: a data file (data/kanji.txt) whose numbers the open part of "

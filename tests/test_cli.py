@@ -1367,3 +1367,19 @@ def test_a_batch_larger_than_the_training_part_counts_its_lines_as_every_line_do
     assert_clean_error(result)
     assert "larger than the 1,811 training lines" in result.output
     assert "use --batch 1811 or less" in result.output
+
+
+def test_gen_data_help_says_which_tasks_each_option_applies_to():
+    """gen-data refuses an option its --task ignores (`--size does not apply to --task hard`),
+    but its help said so only for --exclude and --per-kind: --size read `Number of lines`,
+    --style and --closed named no task, --max-digits said `(kanji tasks)`."""
+    import typer.main
+
+    from kanjinum.cli import GEN_DATA_UNUSED
+
+    params = {p.name: p.help for p in typer.main.get_command(app).commands["gen-data"].params}
+    for name in set().union(*GEN_DATA_UNUSED.values()):
+        applies = [task for task, unused in GEN_DATA_UNUSED.items() if name not in unused]
+        help_text = " ".join(params[name].split())
+        assert (f"--task {', '.join(applies)}" in help_text
+                or f"With --task {', '.join(applies)}:" in help_text), (name, help_text)
