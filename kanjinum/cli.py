@@ -739,11 +739,12 @@ def train(
     wordvec: Annotated[int, typer.Option(help=f"Embedding size, 1 to {MAX_LAYER_SIZE}.")] = TrainConfig.wordvec,
     hidden: Annotated[int, typer.Option(help=f"LSTM hidden size, 1 to {MAX_LAYER_SIZE} (even for "
                                              "bi-attention).")] = TrainConfig.hidden,
-    batch: Annotated[int, typer.Option(help="Batch size.")] = TrainConfig.batch,
+    batch: Annotated[int, typer.Option(help="Batch size, 1 to the lines of the training "
+                                            "part.")] = TrainConfig.batch,
     epochs: Annotated[Optional[int], typer.Option(
         help=f"Number of passes over the training part, at most {MAX_EPOCHS:,} \\[default: "
              f"{TrainConfig.epochs}]; with --resume, the new total.", show_default=False)] = None,
-    lr: Annotated[float, typer.Option(help="Adam (peak) learning rate.")] = TrainConfig.lr,
+    lr: Annotated[float, typer.Option(help="Adam (peak) learning rate, above 0.")] = TrainConfig.lr,
     lr_decay: Annotated[float, typer.Option(help="Learning-rate factor applied after each epoch: "
                                                  "above 0, at most 1.")] = TrainConfig.lr_decay,
     schedule: Annotated[Schedule, typer.Option(help="constant (the book's), or cosine: warm up over "
@@ -778,7 +779,8 @@ def train(
         help="Start again in a non-empty --out folder. The run there is set aside until the "
              "new one has a model (its first epoch), and put back if the new one fails or is "
              "stopped before.")] = False,
-    show: Annotated[int, typer.Option(help="Test examples printed after each epoch.")] = 3,
+    show: Annotated[int, typer.Option(help="Test examples printed after each epoch, 0 or "
+                                           "more.")] = 3,
     threads: ThreadsOption = 1,
     ctx: typer.Context = None,
 ) -> None:
@@ -902,7 +904,8 @@ def eval_(
         help="Which lines to score: test, the run's test split (the default without --data), "
              "or all (the default with --data). --data COPY --split test scores the test split "
              "of a moved copy of the run's data file.", show_default=False)] = None,
-    show: Annotated[int, typer.Option(help="Print the first N examples as Q / T / ☑☒.")] = 0,
+    show: Annotated[int, typer.Option(help="Print the first N examples as Q / T / ☑☒ (N: 0 "
+                                           "or more).")] = 0,
     errors: Annotated[bool, typer.Option("--errors", help="With --show: print only misses.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
     threads: ThreadsOption = 1,

@@ -1383,3 +1383,15 @@ def test_gen_data_help_says_which_tasks_each_option_applies_to():
         help_text = " ".join(params[name].split())
         assert (f"--task {', '.join(applies)}" in help_text
                 or f"With --task {', '.join(applies)}:" in help_text), (name, help_text)
+
+
+@pytest.mark.parametrize("command, option, range_said", [
+    ("train", "batch", "1 to the lines of the training part"), ("train", "lr", "above 0"),
+    ("train", "show", "0 or more"), ("eval", "show", "0 or more")])
+def test_the_help_of_a_number_option_says_its_range(command, option, range_said):
+    """train's --batch, --lr and --show and eval's --show said no range, where --wordvec,
+    --epochs, --seed and the others did: `--batch 0`, `--lr 0` and `--show -1` are refused."""
+    import typer.main
+
+    params = {p.name: p.help for p in typer.main.get_command(app).commands[command].params}
+    assert range_said in " ".join(params[option].split())
