@@ -287,8 +287,8 @@ def user_errors():
         yield
     except (DataError, VocabError, OptionError, RunError) as exc:
         raise fail(_escape(_for_the_cli(str(exc))), USAGE) from None
-    except KanjinumError as exc:
-        raise fail(_escape(str(exc)), RUNTIME) from None
+    except KanjinumError as exc:  # TrainingStopped: a nan loss
+        raise fail(_escape(_for_the_cli(str(exc))), RUNTIME) from None
     except BrokenPipeError:  # `kanjinum bench | head`: the reader has all it wanted
         _discard_the_output()
         raise typer.Exit(code=141) from None  # 128 + SIGPIPE, as a shell reports it

@@ -1377,7 +1377,7 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
                 kept = ("kept the last good checkpoint (try a smaller --lr or --clip)"
                         if (run.path / "model.npz").exists() else
                         "no epoch had finished, so no model was saved (train again with "
-                        "--force and a smaller --lr or --clip)")
+                        "--force (fit: force=True) and a smaller --lr or --clip)")
                 raise TrainingStopped(
                     f"the loss became {loss} at epoch {state.epoch + 1}, iteration {i + 1}; "
                     f"{kept}")

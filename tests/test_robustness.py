@@ -385,6 +385,23 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(base, tmp_path
     assert last.startswith("error:") and "epoch 4, iteration 5" in last
 
 
+def test_a_run_that_diverged_at_once_names_fits_own_argument_in_python(base, tmp_path,
+                                                                      monkeypatch):
+    """fit's TrainingStopped for a NaN before any epoch said `train again with --force`, a
+    command-line option that a notebook's fit() does not take, where its other messages name
+    fit's argument beside the option; the CLI still prints the option alone."""
+    from kanjinum.models import AttentionSeq2seq
+    from kanjinum.train import TrainConfig, TrainingStopped, fit
+    monkeypatch.setattr(AttentionSeq2seq, "forward", lambda self, *args, **kw: float("nan"))
+    config = TrainConfig(data=str(base / "d.txt"), hidden=4, wordvec=4, epochs=1)
+    with pytest.raises(TrainingStopped, match=r"--force \(fit: force=True\) and a smaller"):
+        fit(config, tmp_path / "nb")
+    result = run("train", "--data", base / "d.txt", "--hidden", 4, "--wordvec", 4, "--show", 0,
+                 "--out", tmp_path / "cli")
+    last = result.output.strip().splitlines()[-1]
+    assert result.exit_code == 1 and "with --force and a smaller" in last and "fit:" not in last
+
+
 def test_a_run_that_diverged_at_once_says_to_start_again_with_force(base, tmp_path,
                                                                    monkeypatch):
     """A NaN in the first iterations left config.json alone; the advice to change --lr was met
