@@ -171,6 +171,29 @@ class Dataset:
     duplicates: int = field(default=0, compare=False)
     sha256: str = field(default="", compare=False)  # of the bytes read; "" when made in memory
 
+    def __post_init__(self):
+        # A data set made by hand in a notebook: answers as numbers (Dataset(numerals, ns, …))
+        # scored 0 % in evaluate without a word ('1' != 1); one answer short, a line was left
+        # out of the file; a width narrower than a text, the file's lines were of different
+        # lengths, and reading it back blamed an editor for removing trailing spaces.
+        for name in ("questions", "answers"):
+            odd = next((t for t in getattr(self, name) if not isinstance(t, str)), None)
+            if odd is not None:
+                raise TypeError(f"Dataset {name} must be strings, not {type(odd).__name__} "
+                                f"({odd!r}): write str(n) for a number")
+        if len(self.questions) != len(self.answers):
+            answers = len(self.answers)
+            raise DataError(f"Dataset of {len(self.questions):,} questions but {answers:,} "
+                            f"answer{'' if answers == 1 else 's'}: one answer for each question")
+        for name, texts in (("question_width", self.questions), ("answer_width", self.answers)):
+            width = getattr(self, name)
+            check_whole(name, width)
+            longest = max(texts, key=len, default="")
+            if len(longest) > width:
+                raise DataError(f"Dataset {name} {width} is narrower than {longest!r} "
+                                f"({len(longest)} characters): the width must hold the "
+                                "longest, as every line of the file has one length")
+
     def __len__(self) -> int:
         return len(self.questions)
 

@@ -616,3 +616,22 @@ def test_kinds_with_no_number_in_range_are_not_drawn(monkeypatch):
     draws.clear()
     D.hard_dataset(max_digits=6, per_kind=5)
     assert set(draws) == {"repeated", "short", "sparse", "group", "other"}
+
+
+def test_a_dataset_made_by_hand_that_no_file_could_hold_is_refused(tmp_path):
+    # A notebook's own test set: answers as numbers scored 0 % in evaluate without a word,
+    # an answer short dropped a line from the file, and a width narrower than a text wrote
+    # lines of different lengths, which reading back blamed on an editor.
+    with pytest.raises(TypeError, match=r"answers must be strings, not int \(1\)"):
+        D.Dataset(["一", "二"], [1, 2], 25, 13)
+    with pytest.raises(DataError, match="2 questions but 1 answer: one answer for each"):
+        D.Dataset(["一", "二"], ["1"], 25, 13)
+    with pytest.raises(DataError, match="question_width 1 is narrower than '一億一'"):
+        D.Dataset(["一", "一億一"], ["1", "100000001"], 1, 13)
+    with pytest.raises(DataError, match="answer_width 3 is narrower than '100000001'"):
+        D.Dataset(["一", "一億一"], ["1", "100000001"], 25, 3)
+    with pytest.raises(TypeError, match="question_width must be a whole number"):
+        D.Dataset(["一"], ["1"], 25.0, 13)
+    made = D.Dataset(["一", "一億一"], ["1", "100000001"], 3, 9)
+    D.write_dataset(made, tmp_path / "d.txt")
+    assert D.read_dataset(tmp_path / "d.txt") == made
