@@ -480,6 +480,8 @@ def categorise(n: int) -> str:
     (一億千二百三十四, 五兆五千五十五; 一億一 is sparse, tested first); other: everything else.
     Numerals name no negative numbers.
     """
+    # a float was told by its text: categorise(1e6), a million, was "sparse" ('1000000.0')
+    check_whole("categorise: n", n)
     if n < 0:
         raise ValueError(f"categorise: {n} is negative; numerals name 0 and up")
     digits = str(n)

@@ -201,6 +201,15 @@ def test_categorise_zero_is_a_single_digit_and_negatives_are_refused():
         D.categorise(-7)
 
 
+def test_categorise_refuses_a_float_it_would_misread():
+    # 1e6, a million as a notebook writes it, was "sparse" and 100.0 "short": the kind was
+    # read off the text '1000000.0'
+    for n in (1e6, 100.0, 5.0):
+        with pytest.raises(TypeError, match="n must be a whole number, not"):
+            D.categorise(n)
+    assert D.categorise(np.int64(1_000_000)) == "round"
+
+
 def test_hard_set_holds_all_kinds_and_avoids_the_training_file():
     train = D.generate_kanji(size=3000, seed=0, include_closed=True)
     hard = D.hard_dataset(per_kind=50, exclude=train.questions)
