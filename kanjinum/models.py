@@ -71,17 +71,18 @@ def answer_steps(tgt_mask):
     return steps
 
 
-def _check_ids(xs, vocab_size: int) -> None:
-    """A ValueError for question ids the embedding has no row for. The decoding encoder
+def _check_ids(xs, vocab_size: int, name: str = "xs") -> None:
+    """A ValueError for ids the embedding has no row for. The decoding encoder
     (`LSTM.infer`) packs each step's (state, id) into one number, so an id of vocab_size or
     more read as another state's step: questions encoded with another vocabulary were
-    answered, wrongly, without a word (the training forward raised numpy's IndexError)."""
+    answered, wrongly, without a word; the training forward raised numpy's IndexError from
+    deep inside, and took a negative id for a row counted from the end."""
     if not np.issubdtype(xs.dtype, np.integer):
-        raise TypeError(f"xs must hold integer ids, not {xs.dtype} values")
+        raise TypeError(f"{name} must hold integer ids, not {xs.dtype} values")
     if xs.size and (xs.min() < 0 or xs.max() >= vocab_size):
-        raise ValueError(f"xs holds ids outside 0..{vocab_size - 1}, the rows of this model's "
-                         f"embedding (found {xs.min()}..{xs.max()}): encode the questions with "
-                         "the vocabulary the model was trained with (run.vocab)")
+        raise ValueError(f"{name} holds ids outside 0..{vocab_size - 1}, the rows of this "
+                         f"model's embedding (found {xs.min()}..{xs.max()}): encode the "
+                         "texts with the vocabulary the model was trained with (run.vocab)")
 
 
 class Seq2seq:
@@ -150,6 +151,10 @@ class Seq2seq:
 
     def forward(self, xs, ts, src_mask=None, tgt_mask=None) -> float:
         """Mean cross-entropy of predicting ts[:, 1:] from xs and ts[:, :-1] (teacher forcing)."""
+        # ids as lists too, as generate takes them (ts[:, :-1] failed on a list of lists)
+        xs, ts = np.asarray(xs), np.asarray(ts)
+        _check_ids(xs, self.config.vocab_size)
+        _check_ids(ts, self.config.vocab_size, "ts")
         enc_hs, h = self.encode(xs, src_mask)
         scores = self._decode_train(ts[:, :-1], enc_hs, h, src_mask, answer_steps(tgt_mask))
         return self.loss_layer.forward(scores, ts[:, 1:], tgt_mask)

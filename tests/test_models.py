@@ -133,6 +133,25 @@ def test_generate_refuses_ids_outside_the_vocabulary(kind):
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_the_training_forward_takes_lists_and_refuses_ids_outside_the_vocabulary(kind):
+    """A training loop of one's own: ids as lists failed with "list indices must be integers
+    or slices, not tuple"; an id of V or more with numpy's IndexError from deep inside, and a
+    negative one was taken for a row counted from the end, without a word."""
+    rng = np.random.default_rng(3)
+    model = build_model(ModelConfig(kind, V, D, H), seed=0, dtype=np.float64)
+    xs, ts, _, _ = _batch(rng)
+    loss = model.forward(xs, ts)
+    assert model.forward(xs.tolist(), ts.tolist()) == loss
+    for name, bad in (("xs", V), ("ts", -1)):
+        wrong = {"xs": xs.copy(), "ts": ts.copy()}
+        wrong[name][0, 1] = bad
+        with pytest.raises(ValueError, match=rf"{name} holds ids outside 0..{V - 1}"):
+            model.forward(wrong["xs"], wrong["ts"])
+    with pytest.raises(TypeError, match="ts must hold integer ids"):
+        model.forward(xs, ts.astype(float))
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_generate_between_forward_and_backward_changes_no_gradient(kind):
     """A training loop that decodes a sample between forward and backward: bi-attention's
     decoding ran the encoder's own layers, which keep what backward needs, so the gradients
