@@ -37,6 +37,12 @@ class ModelConfig:
         if self.kind not in MODEL_KINDS:
             raise ValueError(f"unknown model {self.kind!r}; choose one of {', '.join(MODEL_KINDS)}")
         for name in ("vocab_size", "wordvec", "hidden"):
+            value = getattr(self, name)
+            # hidden="8" failed with "'<' not supported between 'str' and 'int'", and 8.0 was
+            # taken here and failed in numpy when the weights were drawn
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise TypeError(f"{name} {value!r} is not a whole number")
+            object.__setattr__(self, name, int(value))  # np.int64 as int: config.json holds it
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
 

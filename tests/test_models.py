@@ -132,6 +132,16 @@ def test_generate_refuses_ids_outside_the_vocabulary(kind):
         model.generate(np.ones((2, 4)), start_id=1, length=3)
 
 
+def test_a_model_config_names_sizes_that_are_not_whole_numbers():
+    # ModelConfig(hidden="8") failed with "'<' not supported between instances of 'str' and
+    # 'int'"; hidden=8.0 was taken, and failed in numpy when the weights were drawn
+    for bad in ("8", 8.0, None, True):
+        with pytest.raises(TypeError, match=rf"hidden {re.escape(repr(bad))} is not a whole number"):
+            ModelConfig("attention", V, D, bad)
+    config = ModelConfig("attention", np.int64(V), np.int64(D), np.int64(H))
+    assert type(config.hidden) is int and build_model(config).config == ModelConfig("attention", V, D, H)
+
+
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_the_training_forward_takes_lists_and_refuses_ids_outside_the_vocabulary(kind):
     """A training loop of one's own: ids as lists failed with "list indices must be integers
