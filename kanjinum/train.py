@@ -1292,18 +1292,23 @@ def _check_there_is_more_to_do(out: Path, config: TrainConfig, state: TrainState
     config.json is touched."""
     if state.epoch >= config.epochs:
         done = f"{state.epoch} epoch{'' if state.epoch == 1 else 's'}"
-        raise RunError(f"{out} has already trained {done}; ask for more with --epochs "
-                       f"(the new total, e.g. --epochs {state.epoch + 10})")
+        more = state.epoch + 10
+        # fit's own words too: fit(None, out, resume=True) was told only of --epochs
+        raise RunError(f"{out} has already trained {done}; ask for more with --epochs, the "
+                       f"new total, e.g. --epochs {more} (fit: a TrainConfig of epochs={more}, "
+                       "with resume=True)")
     last = state.history[-1].get("accuracy") if state.history and state.iteration == 0 else None
     if config.target_acc is not None and isinstance(last, (int, float)) \
             and last >= config.target_acc:
-        reached = f"{out} stopped on reaching --target-acc {config.target_acc:g} ({D.percent(last, 2)})"
+        reached = (f"{out} stopped on reaching --target-acc {config.target_acc:g} "
+                   f"({D.percent(last, 2)})")
         if last >= 1:
             # --target-acc is at most 1, so "ask for a higher one" sent a run of the book's
             # dates (100 % by its third epoch) round in a circle: no target lets it go on
             raise RunError(f"{reached}, the most there is, so no --target-acc lets it go on: "
                            "to train longer, start a new run without --target-acc")
-        raise RunError(f"{reached}; ask for a higher --target-acc to go on")
+        raise RunError(f"{reached}; ask for a higher --target-acc to go on (fit: a "
+                       "TrainConfig of a higher target_acc)")
 
 
 def learning_rate(config: TrainConfig, epochs_done: float) -> float:

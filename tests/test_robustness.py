@@ -1185,6 +1185,20 @@ def test_resume_with_nothing_left_to_do_is_refused_and_changes_nothing(two_epoch
     assert (two_epochs / "history.json").read_bytes() == history
 
 
+def test_fit_with_nothing_left_to_resume_names_its_own_arguments(two_epochs):
+    """fit(TrainConfig(epochs=1), out, resume=True) on a run that trained 1 epoch (stopped at
+    its target_acc) was told to ask for more with --epochs, an option of the CLI that fit has
+    not; the CLI's message stays as it was."""
+    with pytest.raises(RunError, match=r"e\.g\. --epochs 11 \(fit: a TrainConfig of epochs=11, "
+                                       r"with resume=True\)$"):
+        fit(TrainConfig(epochs=1), two_epochs, resume=True)
+    with pytest.raises(RunError, match=r"--target-acc to go on \(fit: a TrainConfig of a "
+                                       r"higher target_acc\)$"):
+        fit(None, two_epochs, resume=True)
+    result = run("train", "--out", two_epochs, "--resume", "--epochs", 1)
+    assert "fit:" not in result.output and "e.g. --epochs 11" in result.output
+
+
 def test_resume_takes_the_same_data_file_written_another_way(base, tmp_path, monkeypatch):
     (tmp_path / "w").mkdir()
     monkeypatch.chdir(tmp_path / "w")
