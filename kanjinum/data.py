@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum.errors import DataError, VocabError, percentage_as_share
-from kanjinum.fileio import atomic_write_text
+from kanjinum.fileio import atomic_write_text, user_path
 from kanjinum.numerals import to_kanji
 
 PAD = " "
@@ -217,7 +217,7 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
     Blank lines at the end are ignored (editors leave them); anywhere else they are an error.
     Messages give lengths and columns, never the line itself, which may be huge.
     """
-    path = Path(path)
+    path = user_path(path)
     raw = _read_bytes(path)
     lines = _decode_lines(raw, path)
     if not lines:
@@ -363,7 +363,7 @@ def _universal_newlines(text: str) -> str:
 
 def write_dataset(dataset: Dataset, path: str | os.PathLike, force: bool = False) -> None:
     """Write the book's format, atomically; an existing file only with force=True."""
-    path = Path(path)
+    path = user_path(path)
     if os.path.lexists(path) and not force:  # a link to a file not there is the user's too
         raise DataError(f"{path} exists; pass --force to overwrite it")
     if path.is_dir():

@@ -28,6 +28,16 @@ def home_expanded(path: str) -> str:
     return path
 
 
+def user_path(path: str | os.PathLike) -> Path:
+    """A path given to the library as a Path, a leading ~ as the home folder (`home_expanded`),
+    as the CLI reads its options and fit its config.data: fit(config, "~/runs/a") made a
+    folder named ~ in the current one, and read_dataset("~/d.txt") was "not found" where
+    fit(TrainConfig(data="~/d.txt")) read it."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    return Path(home_expanded(path) if isinstance(path, str) else path)
+
+
 def file_where_a_folder_should_be(path: str | os.PathLike) -> Path | None:
     """The nearest existing parent of path when it is a file, not a folder (data/kanji.txt in
     data/kanji.txt/x.png): the system's own words for it ("File exists", "Not a directory")

@@ -19,7 +19,7 @@ from matplotlib.font_manager import FontProperties, fontManager
 from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from kanjinum.data import percent
-from kanjinum.fileio import atomic_write_bytes
+from kanjinum.fileio import atomic_write_bytes, user_path
 
 PADDING_LABEL = "(pad)"  # the column of a model without a mask: its weight on all the padding
 MAX_PANELS = 40  # heatmaps in one PNG: 200 made a 2856 x 67080 image in 40 s
@@ -88,7 +88,7 @@ def _save(fig: Figure, path: str | os.PathLike, mark: str, dpi: int = 120) -> No
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, metadata={MARK_KEY: mark})
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(user_path(path), buffer.getvalue())
 
 
 class ShownFigure(Figure):

@@ -33,7 +33,7 @@ from kanjinum import data as D
 from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError,
                              percentage_as_share, shell_word, shortened)
 from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
-                             file_where_a_folder_should_be, home_expanded)
+                             file_where_a_folder_should_be, home_expanded, user_path)
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
 from kanjinum.numerals import NUMERAL_CHARS, parse_kanji
 from kanjinum.optim import Adam, clip_grads
@@ -1073,7 +1073,7 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
         if not str(out).strip():  # Path("") would be the current folder
             raise OptionError("out is empty: name the run folder to write, or pass None for a "
                               "new one under runs/ (the CLI: --out)")
-        out = Path(out)
+        out = user_path(out)
     if resume:
         config = resumed_config(out, None if config is None else config.epochs,
                                 None if config is None else config.target_acc,
@@ -1722,7 +1722,7 @@ def load_run(folder: str | Path) -> Run:
                        "the shipped model")
     if not isinstance(folder, (str, os.PathLike)):
         raise TypeError(f"load_run takes a run folder's path, not {type(folder).__name__}")
-    folder = Path(folder)
+    folder = user_path(folder)
     if folder.exists() and not folder.is_dir():
         raise RunError(f"{folder} is a file, not a run folder (the folder `kanjinum train` "
                        "wrote, with config.json and model.npz)" + _its_run_folder(folder))

@@ -2950,3 +2950,28 @@ def test_a_flag_given_a_value_says_what_to_write(args, said, tmp_path, monkeypat
     said `ignored explicit argument 'true'`, as if it had gone on without it."""
     monkeypatch.chdir(tmp_path)
     assert_one_line_error(run(*args), 2, said)
+
+
+def test_the_library_reads_a_leading_tilde_as_the_home_folder(base, tmp_path, monkeypatch):
+    """fit(config, "~/runs/a") made a folder named ~ in the current one (rm -rf ~ is then one
+    typo from the home folder), though the same call read TrainConfig(data="~/d.txt") from the
+    home folder; read_dataset, evaluate and load_run said "~/…" was not there. Now every path
+    the library takes reads ~ as the CLI reads it."""
+    from kanjinum import data as D
+    from kanjinum.plot import learning_curve
+    from kanjinum.train import evaluate
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    (home / "d.txt").write_bytes((base / "d.txt").read_bytes())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    trained = fit(TrainConfig(data="~/d.txt", hidden=4, wordvec=4, batch=32, epochs=1),
+                  "~/runs/a")
+    assert trained.path == home / "runs" / "a" and (home / "runs" / "a" / "model.npz").is_file()
+    assert load_run("~/runs/a").path == home / "runs" / "a"
+    dataset = D.read_dataset("~/d.txt")
+    assert evaluate(trained, "~/d.txt").answers == dataset.answers
+    D.write_dataset(dataset, "~/copy.txt")
+    learning_curve(trained.history, "~/curve.png")
+    assert (home / "copy.txt").is_file() and (home / "curve.png").is_file()
+    assert list(work.iterdir()) == []
