@@ -365,7 +365,8 @@ def write_dataset(dataset: Dataset, path: str | os.PathLike, force: bool = False
     """Write the book's format, atomically; an existing file only with force=True."""
     path = user_path(path)
     if os.path.lexists(path) and not force:  # a link to a file not there is the user's too
-        raise DataError(f"{path} exists; pass --force to overwrite it")
+        # this function's argument: a notebook was told of gen-data's option only
+        raise DataError(f"{path} exists; pass force=True to overwrite it (gen-data: --force)")
     if path.is_dir():
         raise DataError(f"{path} is a folder")
     if path.exists() and not path.is_file():  # a FIFO, /dev/null: named, not written to

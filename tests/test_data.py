@@ -644,3 +644,12 @@ def test_a_dataset_made_by_hand_that_no_file_could_hold_is_refused(tmp_path):
     made = D.Dataset(["一", "一億一"], ["1", "100000001"], 3, 9)
     D.write_dataset(made, tmp_path / "d.txt")
     assert D.read_dataset(tmp_path / "d.txt") == made
+
+
+def test_write_dataset_names_its_own_argument_to_overwrite(tmp_path):
+    # a notebook was told "pass --force", gen-data's option, which write_dataset has not
+    dataset = D.generate_kanji(size=5, max_digits=3)
+    D.write_dataset(dataset, tmp_path / "d.txt")
+    with pytest.raises(DataError, match=r"d\.txt exists; pass force=True to overwrite it"):
+        D.write_dataset(dataset, tmp_path / "d.txt")
+    D.write_dataset(dataset, tmp_path / "d.txt", force=True)
