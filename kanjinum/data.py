@@ -129,18 +129,38 @@ class Vocab:
         return ids
 
     def decode(self, ids) -> str:
-        return "".join(self.chars[i] for i in ids)
+        """One row of ids (T,) as text, padding kept: [12, 13, 0] → "一二 "."""
+        ids = self._checked_ids(ids, 1, "decode takes one row of ids (T,)",
+                                "for rows (N, T), as generate returns them, use decode_rows")
+        return "".join(self.chars[i] for i in ids.tolist())
 
     def decode_rows(self, ids) -> list[str]:
         """Each row of ids (N, T) as text, trailing padding removed; about 5x faster than
         `decode` row by row: the characters are looked up at once and each row read as one
         fixed-width string."""
-        ids = np.asarray(ids)
+        ids = self._checked_ids(ids, 2, "decode_rows takes rows of ids (N, T)",
+                                "for one row, use decode")
         if ids.shape[1] == 0:
             return [""] * ids.shape[0]
         chars = np.array(self.chars, dtype="<U1")[ids]  # (N, T)
         rows = np.ascontiguousarray(chars).view(f"<U{ids.shape[1]}")[:, 0]
         return [row.rstrip(PAD) for row in rows.tolist()]
+
+    def _checked_ids(self, ids, ndim: int, takes: str, other: str) -> np.ndarray:
+        """ids as an array of ndim dimensions of whole numbers in 0..len-1: a notebook's
+        decode of generate's (N, T) ids failed with "only integer scalar arrays can be
+        converted to a scalar index", an id past the end with "tuple index out of range", and
+        a negative one was read, without a word, as a character counted from the end."""
+        ids = np.asarray(ids)
+        if ids.ndim != ndim:
+            raise ValueError(f"{takes}, not an array of {ids.ndim} dimensions: {other}")
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"ids must be whole numbers, not {ids.dtype} values")
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.chars)):
+            raise ValueError(f"ids outside 0..{len(self.chars) - 1}, this vocabulary's "
+                             f"(found {ids.min()}..{ids.max()}): decode with the vocabulary "
+                             "that encoded them")
+        return ids
 
     def printable(self) -> str:
         """The characters of the vocabulary but padding and start, in natural order."""

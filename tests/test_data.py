@@ -653,3 +653,24 @@ def test_write_dataset_names_its_own_argument_to_overwrite(tmp_path):
     with pytest.raises(DataError, match=r"d\.txt exists; pass force=True to overwrite it"):
         D.write_dataset(dataset, tmp_path / "d.txt")
     D.write_dataset(dataset, tmp_path / "d.txt", force=True)
+
+
+def test_decoding_ids_of_the_wrong_shape_or_range_is_named():
+    # decode of generate's (N, T) ids failed with "only integer scalar arrays can be
+    # converted to a scalar index", decode_rows of one row with "tuple index out of range",
+    # an id past the end likewise, and a negative id was read as the last character
+    vocab = D.Vocab.from_texts(["一二"])  # ' ', '_', '一', '二'
+    assert vocab.decode([2, 3, 0]) == "一二 " and vocab.decode_rows([[2, 3, 0]]) == ["一二"]
+    with pytest.raises(ValueError, match=r"decode takes one row of ids \(T,\), not an array "
+                                         r"of 2 dimensions: .* use decode_rows"):
+        vocab.decode([[2, 3]])
+    with pytest.raises(ValueError, match=r"decode_rows takes rows of ids \(N, T\), not an "
+                                         r"array of 1 dimensions: for one row, use decode"):
+        vocab.decode_rows([2, 3])
+    for bad, found in ((4, "2..4"), (-1, "-1..2")):
+        with pytest.raises(ValueError, match=rf"ids outside 0..3, .*\(found {found}\)"):
+            vocab.decode([2, bad])
+        with pytest.raises(ValueError, match=rf"ids outside 0..3, .*\(found {found}\)"):
+            vocab.decode_rows([[2, bad]])
+    with pytest.raises(TypeError, match="whole numbers, not float64"):
+        vocab.decode([2.0])
