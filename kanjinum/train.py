@@ -1574,7 +1574,10 @@ def _check_setting_type(name: str, value, default) -> None:
     if value is None and default is None:
         return
     if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
-        raise OptionError(f"{name} must be {described}, not {value!r}")
+        # a data set made in a notebook: fit reads a file, whose sha256 the run records
+        hint = (": write it to a file first, write_dataset(dataset, path), and pass the path"
+                if isinstance(value, D.Dataset) else "")
+        raise OptionError(f"{name} must be {described}, not {value!r}{hint}")
 
 
 def _train_config_from(d, where) -> TrainConfig:

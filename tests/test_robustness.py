@@ -2975,3 +2975,14 @@ def test_the_library_reads_a_leading_tilde_as_the_home_folder(base, tmp_path, mo
     learning_curve(trained.history, "~/curve.png")
     assert (home / "copy.txt").is_file() and (home / "curve.png").is_file()
     assert list(work.iterdir()) == []
+
+
+def test_fit_given_a_dataset_for_its_data_says_how_to_train_on_it(tmp_path):
+    """TrainConfig(data=generate_kanji(...)), the data set a notebook just made, was told only
+    that data must be a path: fit reads a file, and there was no word of how to make one."""
+    from kanjinum import data as D
+    dataset = D.generate_kanji(size=50, max_digits=3)
+    with pytest.raises(OptionError, match=r"data must be a path, not Dataset\(50 lines.*: write "
+                                          r"it to a file first, write_dataset\(dataset, path\)"):
+        fit(TrainConfig(data=dataset, epochs=1), tmp_path / "r")
+    assert not (tmp_path / "r").exists()
