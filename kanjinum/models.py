@@ -91,6 +91,16 @@ def _check_ids(xs, vocab_size: int, name: str = "xs") -> None:
                          "texts with the vocabulary the model was trained with (run.vocab)")
 
 
+def _check_mask(mask, shape: tuple, name: str, of: str) -> None:
+    """A ValueError for a mask whose shape is not that of the ids it masks: a mask of other
+    rows or columns failed deep inside with numpy's IndexError or a broadcast error, and
+    seq2seq and peeky took a (2, 5) mask for 3 questions, and a (3, 6) one for questions of
+    5 ids, and answered without a word."""
+    if mask is not None and np.shape(mask) != shape:
+        raise ValueError(f"{name} has shape {np.shape(mask)}; it must be {of}'s, {shape}: "
+                         "one True or False for each id")
+
+
 class Seq2seq:
     """Encoder and plain decoder; Peeky and AttentionSeq2seq change only the decoder."""
 
@@ -161,6 +171,8 @@ class Seq2seq:
         xs, ts = np.asarray(xs), np.asarray(ts)
         _check_ids(xs, self.config.vocab_size)
         _check_ids(ts, self.config.vocab_size, "ts")
+        _check_mask(src_mask, xs.shape, "src_mask", "xs")
+        _check_mask(tgt_mask, ts[:, 1:].shape, "tgt_mask", "ts[:, 1:]")
         enc_hs, h = self.encode(xs, src_mask)
         scores = self._decode_train(ts[:, :-1], enc_hs, h, src_mask, answer_steps(tgt_mask))
         return self.loss_layer.forward(scores, ts[:, 1:], tgt_mask)
@@ -220,6 +232,7 @@ class Seq2seq:
         """
         xs = np.asarray(xs)
         _check_ids(xs, self.config.vocab_size)
+        _check_mask(src_mask, xs.shape, "src_mask", "xs")
         N = xs.shape[0]
         enc_hs, h = self._encode_for_decoding(xs, src_mask)
         mask = None if src_mask is None else np.asarray(src_mask, dtype=bool)

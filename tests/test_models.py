@@ -143,6 +143,26 @@ def test_a_model_config_names_sizes_that_are_not_whole_numbers():
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_a_mask_of_another_shape_than_its_ids_is_named(kind):
+    """A mask of other rows or columns than its ids failed deep inside (numpy's IndexError,
+    'list index out of range', a broadcast error), or, for seq2seq and peeky, was taken: a
+    (2, 4) mask for 3 questions gave a loss, a (3, 5) one for questions of 4 ids answers."""
+    rng = np.random.default_rng(4)
+    model = build_model(ModelConfig(kind, V, D, H), seed=0)
+    xs, ts, src_mask, tgt_mask = _batch(rng)  # xs (3, 4), ts (3, 5)
+    for bad in (src_mask[:2], np.ones((3, 5), bool), np.ones((3, 3), bool)):
+        with pytest.raises(ValueError, match=rf"src_mask has shape \({bad.shape[0]}, "
+                                             rf"{bad.shape[1]}\); it must be xs's, \(3, 4\)"):
+            model.forward(xs, ts, bad, tgt_mask)
+        with pytest.raises(ValueError, match="src_mask has shape"):
+            model.generate(xs, start_id=1, length=3, src_mask=bad)
+    with pytest.raises(ValueError, match=r"tgt_mask has shape \(3, 5\); it must be ts\[:, 1:\]'s, "
+                                         r"\(3, 4\)"):
+        model.forward(xs, ts, src_mask, np.ones((3, 5), bool))
+    model.forward(xs, ts, src_mask, tgt_mask)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_the_training_forward_takes_lists_and_refuses_ids_outside_the_vocabulary(kind):
     """A training loop of one's own: ids as lists failed with "list indices must be integers
     or slices, not tuple"; an id of V or more with numpy's IndexError from deep inside, and a
