@@ -241,7 +241,15 @@ class Run:
     def history(self) -> list[dict]:
         """Its training's epochs (loss, accuracy, seconds, lr) from the folder's history.json, as
         `plot.learning_curve` takes them; [] for a run with no folder or no epoch yet."""
-        return [] if self.path is None else read_history(self.path)
+        if self.path is None:
+            return []
+        if not self.path.is_dir():
+            # a run folder moved or deleted since, or a relative one after os.chdir: [] led to
+            # learning_curve's "the history is empty", as if the run had trained no epoch
+            where = "" if self.path.is_absolute() else f" (from {Path.cwd()})"
+            raise RunError(f"run folder {self.path} is not there any more{where}, so neither "
+                           "is its history.json")
+        return read_history(self.path)
 
     def __repr__(self) -> str:  # a notebook cell: a line, not the vocabulary and every setting
         c = self.model.config

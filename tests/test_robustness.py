@@ -2986,3 +2986,18 @@ def test_fit_given_a_dataset_for_its_data_says_how_to_train_on_it(tmp_path):
                                           r"it to a file first, write_dataset\(dataset, path\)"):
         fit(TrainConfig(data=dataset, epochs=1), tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_the_history_of_a_run_whose_folder_is_gone_is_not_called_empty(base, tmp_path,
+                                                                         monkeypatch):
+    """A run loaded by a relative path, then os.chdir in the notebook (or its folder moved):
+    run.history was [] and learning_curve said "the history is empty", as if the run had
+    trained no epoch."""
+    monkeypatch.chdir(tmp_path)
+    copy_run(base, tmp_path)
+    loaded = load_run("run")
+    assert len(loaded.history) == 1
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(RunError, match=r"run folder run is not there any more \(from .*elsewhere\)"):
+        loaded.history
