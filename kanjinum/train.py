@@ -1000,7 +1000,8 @@ def fit(config: TrainConfig | None, out: str | Path | None = None, resume: bool 
 
     resume=True continues the run in `out` with its saved settings; of `config` only `epochs`
     (the new total), `target_acc` (if not None) and, where the recorded data file has moved,
-    `data` (holding the same bytes) are used, and config may be None.
+    `data` (holding the same bytes) are used, and config may be None; another setting that
+    config changes from both its default and the run's value is refused (OptionError).
 
     SIGINT (Ctrl-C, a notebook's "interrupt") or SIGTERM stops it at the end of the current
     iteration: the state is saved for resume=True, the run returned has `stopped_by` set to
@@ -1083,9 +1084,11 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
                               "new one under runs/ (the CLI: --out)")
         out = user_path(out)
     if resume:
+        given = config
         config = resumed_config(out, None if config is None else config.epochs,
                                 None if config is None else config.target_acc,
                                 None if config is None else config.data)
+        _refuse_changed_settings(given, config)
     config.check()
     if not resume:  # as the CLI records it: found again from any folder
         config = replace(config, data=recorded_path(config.data))
@@ -1186,6 +1189,27 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
     if not run.put_back and has_model(out):
         _load_saved_weights(run)
     return run
+
+
+RESUME_MAY_CHANGE = ("epochs", "target_acc", "data")
+
+
+def _refuse_changed_settings(given: TrainConfig | None, saved: TrainConfig) -> None:
+    """A resumed run keeps its settings; one that the given config sets (not its default)
+    otherwise is refused, as the CLI refuses `--hidden 32 --resume`: fit(TrainConfig(hidden=32,
+    epochs=30), out, resume=True) went on at the run's hidden 8 without a word."""
+    if given is None:
+        return
+    default = TrainConfig()
+    changed = [f"{f.name}={getattr(given, f.name)!r} (the run has {getattr(saved, f.name)!r})"
+               for f in fields(TrainConfig) if f.name not in RESUME_MAY_CHANGE
+               and getattr(given, f.name) != getattr(default, f.name)
+               and getattr(given, f.name) != getattr(saved, f.name)]
+    if changed:
+        raise OptionError(f"resume keeps the run's settings, and the config changes "
+                          f"{', '.join(changed)}: only epochs, target_acc and data may change "
+                          "(resumed_config(out) gives the run's own); to train otherwise, "
+                          "start a new run")
 
 
 def _resuming_at(state: TrainState, epochs: int) -> str:

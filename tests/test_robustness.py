@@ -908,6 +908,21 @@ def test_fit_refuses_resume_and_force_together(base, tmp_path):
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
 
+def test_fit_resume_refuses_settings_it_would_not_use(base, tmp_path):
+    """fit(TrainConfig(hidden=32, lr=1e-4, epochs=3), out, resume=True) went on with the run's
+    own hidden 16 and lr without a word (round 43); the CLI refuses `--hidden 32 --resume`.
+    A default, which a TrainConfig cannot tell from a value set, is no change; nor is a
+    setting given as the run has it."""
+    folder = copy_run(base, tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    with pytest.raises(OptionError, match=r"changes hidden=32 \(the run has 16\), "
+                                          r"lr=0\.0001 \(the run has 0\.005\)"):
+        fit(TrainConfig(hidden=32, lr=1e-4, epochs=3), folder, resume=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    run_ = fit(TrainConfig(hidden=16, wordvec=8, batch=32, epochs=2), folder, resume=True)
+    assert len(run_.history) == 2
+
+
 def test_a_run_of_additions_without_its_data_suggests_no_kanji_file(tmp_path, monkeypatch):
     """The suggestion was --data data/hard.txt, kanji numerals, for any run."""
     from dataclasses import replace
