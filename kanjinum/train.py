@@ -1411,7 +1411,10 @@ def _train_epochs(run, optimizer, state, rng, enc, rare, test_set, reporter, sto
             xs, ts, src_mask, tgt_mask = batch_arrays(run, enc, batches[i])
             loss = model.forward(xs, ts, src_mask, tgt_mask)
             if not np.isfinite(loss):
-                kept = ("kept the last good checkpoint (try a smaller --lr or --clip)"
+                # --resume keeps the run's --lr: the advice says how it can be followed
+                kept = ("kept the last good checkpoint; to train on with a smaller --lr or "
+                        "--clip, start again, with --force (fit: force=True) or in another "
+                        "folder: --resume keeps the run's settings"
                         if (run.path / "model.npz").exists() else
                         "no epoch had finished, so no model was saved (train again with "
                         "--force (fit: force=True) and a smaller --lr or --clip)")

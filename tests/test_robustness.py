@@ -383,6 +383,9 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(base, tmp_path
     assert result.exit_code == 1 and "Traceback" not in result.output
     last = result.output.strip().splitlines()[-1]  # after the run's opening summary
     assert last.startswith("error:") and "epoch 4, iteration 5" in last
+    # how a smaller --lr can be had: --resume refuses a new one (round 42)
+    assert "start again, with --force or in another folder: --resume keeps the run's " \
+        "settings" in last, last
 
 
 def test_a_run_that_diverged_at_once_names_fits_own_argument_in_python(base, tmp_path,
