@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import KanjinumError, OptionError, counted, number_as_meant
+from kanjinum.errors import NEAR_OPTION, KanjinumError, OptionError, counted, number_as_meant
 from kanjinum.fileio import atomic_write_text, folder_named, home_expanded, why_unwritable
 from kanjinum.layers import shared_step_rows
 from kanjinum.models import MODEL_KINDS, ModelConfig, answer_steps, build_model
@@ -668,7 +668,7 @@ class _OneLineErrors(argparse.ArgumentParser):
         near = [option for word in unrecognized.split() if word.startswith("--")
                 for option in difflib.get_close_matches(word.split("=")[0],
                                                         self._option_string_actions, n=3,
-                                                        cutoff=0.75)]
+                                                        cutoff=NEAR_OPTION)]
         return f" (Possible options: {', '.join(dict.fromkeys(near))})" if near else ""
 
     def _a_flag_takes_no_value(self, name: str, value: str) -> str:

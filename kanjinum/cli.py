@@ -19,9 +19,9 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from kanjinum.errors import (DataError, KanjinumError, OptionError, RunError, VocabError,
-                             counted, not_utf8, number_as_meant, read_as_utf8, shell_word,
-                             shortened)
+from kanjinum.errors import (NEAR_OPTION, DataError, KanjinumError, OptionError, RunError,
+                             VocabError, counted, not_utf8, number_as_meant, read_as_utf8,
+                             shell_word, shortened)
 from kanjinum.data import DEFAULT_HARD_SHARE, DEFAULT_PER_KIND, MAX_PER_KIND, MAX_SIZE, percent
 from kanjinum.fileio import json_text
 from kanjinum.train import (MAX_EPOCHS, MAX_LAYER_SIZE, MISMATCHED, TrainConfig,
@@ -63,6 +63,7 @@ class OneLineErrors(TyperGroup):
         except _ClickException as exc:
             if not exc.format_message():  # no_args_is_help: the help text was the answer
                 sys.exit(exc.exit_code)
+            _keep_near_options(exc)
             ctx = getattr(exc, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             option = getattr(exc, "option_name", "") or ""
@@ -79,6 +80,17 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _keep_near_options(exc) -> None:
+    """Of click's suggestions for an unknown option, those a typo away (NEAR_OPTION, as bench
+    has them): `train --bogus` was offered `(Possible options: --out)`."""
+    import difflib
+
+    near = getattr(exc, "possibilities", None)
+    if near:
+        exc.possibilities = [option for option in near if difflib.SequenceMatcher(
+            None, exc.option_name, option).ratio() >= NEAR_OPTION]
 
 
 class OnceEach(TyperCommand):

@@ -22,6 +22,11 @@ class OptionError(KanjinumError):
     """An option value that cannot work (a size of 0, a batch larger than the data)."""
 
 
+# How like a known option a mistyped one must be for it to be suggested (difflib's ratio):
+# --epoch gets --epochs (0.93), --dta --data (0.91); click's own 0.6 offered --out for --bogus.
+NEAR_OPTION = 0.75
+
+
 def counted(n: int, noun: str) -> str:
     """'1 test line', '4,990 test lines': a message's count and its noun."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -72,6 +72,21 @@ def test_usage_mistakes(args, fragment, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, said", [
+    (["train", "--bogus"], "No such option: --bogus (see"),  # click offered --out
+    (["train", "--foo"], "No such option: --foo (see"),  # and --force
+    (["train", "--epoch", "3"], "No such option: --epoch (Possible options: --epochs) (see"),
+    (["eval", "--dta", "x"], "No such option: --dta (Possible options: --data) (see"),
+    (["train", "--mdoel", "peeky"], "(Possible options: --model)"),
+])
+def test_an_unknown_option_is_offered_only_options_a_typo_away(args, said, tmp_path,
+                                                               monkeypatch):
+    """`train --bogus` was answered `(Possible options: --out)`: click suggests any option
+    0.6 alike (round 42); bench's suggestions ask 0.75, and so do the other commands now."""
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run(*args), 2, said)
+
+
+@pytest.mark.parametrize("args, said", [
     (["train", "--epochs", "ten"], "Invalid value for '--epochs': 'ten' is not a whole number ("),
     (["train", "--lr=fast"], "Invalid value for '--lr': 'fast' is not a number ("),
     (["train", "--model", "bogus"], "Invalid value for '--model': 'bogus' is not one of"),
