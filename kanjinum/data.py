@@ -425,6 +425,7 @@ def encode_dataset(dataset: Dataset, vocab: Vocab,
 
 def split_indices(n: int, seed: int = BOOK_SPLIT_SEED, test_share: float = 0.1):
     """The book's split: shuffle with a seeded legacy generator, the last tenth is the test set."""
+    check_whole("seed", seed)  # 1.5 failed in numpy: "Cannot cast scalar from dtype('float64')"
     order = np.random.RandomState(seed).permutation(n)
     cut = n - int(n * test_share + 1e-9)  # n - n // 10 for the book's tenth
     return order[:cut], order[cut:]
@@ -687,6 +688,9 @@ def check_generation_options(size: int, max_digits: int, hard_share: float) -> N
         reason = (f"only {capacity:,} distinct numbers have at most {digits}"
                   if capacity < MAX_SIZE else f"gen-data writes at most {MAX_SIZE:,} lines")
         raise DataError(f"{reason}; ask for --size {min(capacity, MAX_SIZE)} or fewer")
+    if not isinstance(hard_share, (int, float, np.number)) or isinstance(hard_share, bool):
+        # hard_share="0.3" failed in a comparison: "'<=' not supported between …"
+        raise TypeError(f"hard_share must be a number between 0 and 1, not {hard_share!r}")
     if not 0.0 <= hard_share <= 1.0:
         raise DataError(f"--hard-share must be between 0 and 1, not {hard_share}"
                         + percentage_as_share(hard_share))
@@ -784,6 +788,9 @@ def _numbers_named(questions) -> set[int]:
 
     numbers = set()
     for question in questions:
+        if not isinstance(question, str):  # exclude=[1, 2] was refused in parse_kanji's name
+            raise TypeError(f"exclude takes questions as strings (numerals), not "
+                            f"{question!r}; for numbers, pass [to_kanji(n) for n in numbers]")
         try:
             numbers.add(parse_kanji(question))
         except ValueError:

@@ -674,3 +674,17 @@ def test_decoding_ids_of_the_wrong_shape_or_range_is_named():
             vocab.decode_rows([[2, bad]])
     with pytest.raises(TypeError, match="whole numbers, not float64"):
         vocab.decode([2.0])
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda: D.generate_kanji(10, hard_share="0.3"),
+     "hard_share must be a number between 0 and 1, not '0.3'"),
+    (lambda: D.split_dataset(D.generate_kanji(10), seed=1.5),
+     "seed must be a whole number, not 1.5"),
+    (lambda: D.hard_dataset(exclude=[1, 2]), r"exclude takes questions as strings \(numerals\), not 1"),
+])
+def test_library_arguments_of_the_wrong_type_are_named(call, said):
+    """A notebook's hard_share="0.3", split seed 1.5 or exclude=[1, 2] failed in a comparison,
+    in numpy's casting rules, or in parse_kanji's name (round 43)."""
+    with pytest.raises(TypeError, match=said):
+        call()
