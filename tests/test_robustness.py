@@ -3034,3 +3034,18 @@ def test_the_history_of_a_run_whose_folder_is_gone_is_not_called_empty(base, tmp
     monkeypatch.chdir(tmp_path / "elsewhere")
     with pytest.raises(RunError, match=r"run folder run is not there any more \(from .*elsewhere\)"):
         loaded.history
+
+
+def test_every_row_of_the_robustness_tables_has_its_headers_cells():
+    """A library row (call | what it does | test) was given the CLI table's exit column, `| — |`:
+    rendered, its test stood in a column with no header, cut off or out of line."""
+    doc = Path(__file__).resolve().parent.parent / "docs" / "robustness.md"
+    cells = None  # the header's count of the table being read
+    for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.startswith("|"):
+            cells = None
+            continue
+        count = len(re.findall(r"(?<!\\)\|", line)) - 1  # `\|` is a pipe inside a cell
+        if cells is None:
+            cells = count
+        assert count == cells, f"docs/robustness.md:{number}: {count} cells, its header {cells}"
