@@ -89,6 +89,8 @@ def number_as_meant(typed: str, whole: bool) -> str:
             percent = float(text[:-1].strip())
         except ValueError:
             return ""
+        if not 0 <= percent <= 100:  # 150 % is no share: 'write 1.5' was refused in turn
+            return ""
         return f"; write {percent / 100:g} for {percent:g} %"
     if whole and re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text):
         text = text.replace(",", "")

@@ -2940,7 +2940,12 @@ def test_a_number_written_otherwise_is_said_how_to_write(args, said, tmp_path, m
 
 
 @pytest.mark.parametrize("args, said", [(["eval", "--show", "1,5"], "'1,5' is not a whole number ("),
-                                        (["train", "--lr", "fast"], "'fast' is not a number (")])
+                                        (["train", "--lr", "fast"], "'fast' is not a number ("),
+                                        # no share: 'write 1.5 for 150 %' was refused in turn
+                                        (["gen-data", "--hard-share", "150%"],
+                                         "'150%' is not a number ("),
+                                        (["train", "--target-acc", "-5%"],
+                                         "'-5%' is not a number (")])
 def test_a_value_that_is_no_number_gets_no_advice(args, said, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert_one_line_error(run(*args), 2, said)
