@@ -631,9 +631,8 @@ def test_a_run_resumed_within_an_epoch_says_of_how_many_epochs(tmp_path):
     assert result.output.splitlines()[1] == "resuming at epoch 1 of 1, after its iteration 2"
 
 
-def test_the_curve_names_its_run_and_settings(tmp_path, monkeypatch):
-    """curve.png had no title: opened later, or beside another run's, it said neither which
-    run it was nor how that run was trained."""
+def _curve_titles(monkeypatch) -> list:
+    """The titles curve.png is drawn with, in order, as the runs draw it."""
     import kanjinum.plot
 
     titles = []
@@ -641,6 +640,13 @@ def test_the_curve_names_its_run_and_settings(tmp_path, monkeypatch):
     monkeypatch.setattr(kanjinum.plot, "learning_curve",
                         lambda history, path, title=None: titles.append(title)
                         or draw(history, path, title))
+    return titles
+
+
+def test_the_curve_names_its_run_and_settings(tmp_path, monkeypatch):
+    """curve.png had no title: opened later, or beside another run's, it said neither which
+    run it was nor how that run was trained."""
+    titles = _curve_titles(monkeypatch)
     data = tmp_path / "d.txt"
     run("gen-data", "--size", 200, "--max-digits", 3, "--out", data)
     result = run("train", "--data", data, "--hidden", 8, "--epochs", 1, "--no-reverse",
@@ -666,13 +672,7 @@ def test_the_curves_title_names_the_learning_rate_schedule(tmp_path, monkeypatch
     """The book's recipe (--lr 0.001 --schedule constant) and the default cosine schedule, whose
     lr is a peak that history.json's per-epoch lr falls away from, had titles alike but for
     the number: a class comparing the two curves could not tell them apart."""
-    import kanjinum.plot
-
-    titles = []
-    draw = kanjinum.plot.learning_curve
-    monkeypatch.setattr(kanjinum.plot, "learning_curve",
-                        lambda history, path, title=None: titles.append(title)
-                        or draw(history, path, title))
+    titles = _curve_titles(monkeypatch)
     data = tmp_path / "d.txt"
     run("gen-data", "--size", 200, "--max-digits", 3, "--out", data)
     for name, schedule in (("c", ["--schedule", "constant", "--lr-decay", 0.9]), ("k", [])):

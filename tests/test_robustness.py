@@ -2767,17 +2767,24 @@ def test_a_data_file_whose_name_is_not_utf8_is_written_trained_on_and_found_agai
     assert json.loads(as_json.stdout.decode("utf-8"))["data"] == str(data)
 
 
-def test_a_run_stopped_at_full_accuracy_is_not_told_to_ask_for_a_higher_target(tmp_path):
-    """A run that reached --target-acc 1 (the book's dates reach 100 % in three epochs) was
-    told, on --resume, to `ask for a higher --target-acc to go on`, which is refused as more
-    than 1: the advice went round in a circle."""
-    data = tmp_path / "const.txt"  # one answer for every question: 100 % in the first epoch
+def _trained_to_full_accuracy(tmp_path) -> Path:
+    """A run stopped at --target-acc 1 with 100 %: its data file has one answer for every
+    question, which it learns in its first epoch."""
+    data = tmp_path / "const.txt"
     data.write_text("".join(f"{q:06b}".replace("0", "a").replace("1", "b") + "_x\n"
                             for q in range(64)), encoding="utf-8")
     out = tmp_path / "r"
     result = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 8,
                  "--lr", 0.05, "--epochs", 5, "--target-acc", 1, "--show", 0, "--out", out)
     assert result.exit_code == 0, result.output
+    return out
+
+
+def test_a_run_stopped_at_full_accuracy_is_not_told_to_ask_for_a_higher_target(tmp_path):
+    """A run that reached --target-acc 1 (the book's dates reach 100 % in three epochs) was
+    told, on --resume, to `ask for a higher --target-acc to go on`, which is refused as more
+    than 1: the advice went round in a circle."""
+    out = _trained_to_full_accuracy(tmp_path)
     assert json.loads((out / "history.json").read_text())[-1]["accuracy"] == 1.0
     for target in ([], ["--target-acc", 1]):
         resumed = run("train", "--out", out, "--resume", "--epochs", 8, *target)
@@ -2821,13 +2828,7 @@ def test_a_run_stopped_within_an_epoch_and_resumed_with_another_thread_count_say
 def test_an_accuracy_short_of_all_never_reads_100_percent(tmp_path):
     """eval --data of the book's 50,000 dates with a model that missed 2: its first line said
     99.996 %, and the table below it `100.00%`; one right answer of 50,000 read `0.00%`."""
-    data = tmp_path / "const.txt"
-    data.write_text("".join(f"{q:06b}".replace("0", "a").replace("1", "b") + "_x\n"
-                            for q in range(64)), encoding="utf-8")
-    out = tmp_path / "r"
-    result = run("train", "--data", data, "--hidden", 4, "--wordvec", 4, "--batch", 8,
-                 "--lr", 0.05, "--epochs", 5, "--target-acc", 1, "--show", 0, "--out", out)
-    assert result.exit_code == 0, result.output
+    out = _trained_to_full_accuracy(tmp_path)
     for wrong, said in ((1, "99.997%"), (30_000, "0.003%")):  # of 30,001 lines
         big = tmp_path / "big.txt"
         big.write_text("aaaaaa_y\n" * wrong + "aaaaaa_x\n" * (30_001 - wrong), encoding="utf-8")
