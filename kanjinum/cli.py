@@ -103,16 +103,15 @@ class OnceEach(TyperCommand):
         parser = super().make_parser(ctx)
         given: dict[str, tuple[str, object]] = {}  # the option's name: as said, the value
         # click's parser calls each option's process(value, state) as it reads it; the
-        # repeatable kinds (append, count) are meant to be given again
-        # (click's parser keeps its options in private tables: where a release renames them,
-        # this check is skipped rather than every command broken)
+        # repeatable kinds (append, count) are meant to be given again. Its options are in
+        # private tables: where a release renames them, this check is skipped rather than
+        # every command broken.
         options = {*getattr(parser, "_long_opt", {}).values(),
                    *getattr(parser, "_short_opt", {}).values()}
         for option in options:
             if getattr(option, "action", None) in ("store", "store_const"):
                 option.process = _given_once(option, given, ctx)
         return parser
-
 
     def parse_args(self, ctx, args):
         typed = list(args)  # click's parser takes them off the list as it reads them
