@@ -144,7 +144,7 @@ def _given_once(option, given: dict, ctx):
             said, meant = f"{option.obj.opts[0]} {value}", _converted(option.obj, value, ctx)
         else:  # a flag: --mask, or --no-mask, its other name
             said, meant = (option._long_opts or option._short_opts)[0], option.const
-        if option.dest in given and given[option.dest][1] != meant:
+        if option.dest in given and not _alike(given[option.dest][1], meant):
             earlier = given[option.dest][0]
             if option.action == "store":
                 raise _UsageError(f"{option.obj.opts[0]} is given twice, {earlier} and {said}: "
@@ -154,6 +154,13 @@ def _given_once(option, given: dict, ctx):
         process(value, state)
 
     return once
+
+
+def _alike(earlier, later) -> bool:
+    """Two values of one option that leave nothing in doubt: equal, or both nan, which is not
+    equal to itself (`--lr nan --lr nan` was 'given twice, --lr nan and --lr nan', as if they
+    differed, instead of the refusal of nan itself)."""
+    return earlier == later or (earlier != earlier and later != later)
 
 
 def _converted(param, value, ctx):

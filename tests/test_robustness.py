@@ -2874,6 +2874,9 @@ def test_an_option_given_twice_alike_is_taken(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "d.txt").read_text(encoding="utf-8").splitlines()) == 20
     assert run("convert", "1", "--style", "daiji", "--style=daiji").output.strip() == "壱"
+    # nan is not equal to itself: the same value twice was told it differed
+    assert_one_line_error(run("train", "--data", "d.txt", "--lr", "nan", "--lr", "nan"), 2,
+                          "--lr must be a positive number, not nan")
     from kanjinum import bench
     args = bench.parse_args(["--quick", "--quick", "--iters", "4", "--iters", "4"])
     assert args.iters == 4 and not hasattr(args, "_given_once")
