@@ -113,7 +113,9 @@ def number_as_meant(typed: str, whole: bool) -> str:
 
 def percentage_as_share(value: float, most: float = 1) -> str:
     """For a share option given a percentage (`--target-acc 99`, `--hard-share 30`), how to
-    write it, or "": it was refused as outside (0, 1] and no more."""
-    if max(most, 2) <= value <= 100:  # 1.5 is no percentage: a factor above 1, most likely
+    write it, or "": it was refused as outside (0, 1] and no more. most: the option's largest
+    share; a percentage beyond it (--oversample 95, at most 0.9) would be refused again."""
+    # 1.5 is no percentage: a factor above 1, most likely
+    if max(most, 2) <= value <= 100 * most:
         return f" (a share: for {value:g} %, write {value / 100:g})"
     return ""

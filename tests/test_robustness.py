@@ -2974,6 +2974,8 @@ def test_a_percentage_given_for_a_share_is_said_how_to_write(args, said, base, t
     assert_one_line_error(run(*args), 2, said)
     assert list(tmp_path.iterdir()) == []
     assert "%" not in run("train", "--lr-decay", "1.5", "--data", base / "d.txt").output  # a factor
+    # 0.95 is beyond --oversample's 0.9 too: 'write 0.95' was refused in turn
+    assert "%" not in run("train", "--oversample", "95", "--data", base / "d.txt").output
 
 
 @pytest.mark.parametrize("args, said", [
