@@ -1534,7 +1534,11 @@ def resumed_config(out: str | Path, epochs: int | None = None,
     the target accuracy may change (None: as saved). data: where the run's data file is now,
     used only where the recorded one is gone (moved) or changed, and only if it holds the
     bytes the run was trained on."""
-    out = Path(out)
+    # ~ as the home folder, as fit reads a new run's out and config.data: a moved data file
+    # given as data="~/d.txt" was "not there any more, nor is ~/d.txt"
+    out = user_path(out)
+    if isinstance(data, (str, os.PathLike)):
+        data = user_path(data)
     if out.is_file():  # `--out runs/a/state.npz`: "no run there" would send them elsewhere
         raise RunError(f"nothing to resume in {out}: it is a file, not a run folder"
                        + _its_run_folder(out))

@@ -3003,7 +3003,7 @@ def test_the_library_reads_a_leading_tilde_as_the_home_folder(base, tmp_path, mo
     the library takes reads ~ as the CLI reads it."""
     from kanjinum import data as D
     from kanjinum.plot import learning_curve
-    from kanjinum.train import evaluate
+    from kanjinum.train import evaluate, resumed_config
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir(), work.mkdir()
     (home / "d.txt").write_bytes((base / "d.txt").read_bytes())
@@ -3019,6 +3019,11 @@ def test_the_library_reads_a_leading_tilde_as_the_home_folder(base, tmp_path, mo
     learning_curve(trained.history, "~/curve.png")
     assert (home / "copy.txt").is_file() and (home / "curve.png").is_file()
     assert list(work.iterdir()) == []
+    # resumed where its data file moved: resumed_config and fit's data read ~ too
+    (home / "d.txt").rename(home / "moved.txt")
+    assert resumed_config("~/runs/a", data="~/moved.txt").data == str(home / "moved.txt")
+    resumed = fit(TrainConfig(data="~/moved.txt", epochs=2), "~/runs/a", resume=True)
+    assert len(resumed.history) == 2 and list(work.iterdir()) == []
 
 
 def test_fit_given_a_dataset_for_its_data_says_how_to_train_on_it(tmp_path):
