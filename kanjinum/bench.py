@@ -653,7 +653,9 @@ class _OneLineErrors(argparse.ArgumentParser):
     def error(self, message):
         import re
 
-        flag = re.fullmatch(r"argument (--[\w-]+): ignored explicit argument '(.*)'", message)
+        # `argument --quick: …`, and `argument -h/--help: …` for a flag with a short name too
+        flag = re.fullmatch(r"argument (?:-\w/)?(--[\w-]+): ignored explicit argument '(.*)'",
+                            message)
         if flag:  # `--quick=1`: "ignored" read as if it had gone on without it
             message = self._a_flag_takes_no_value(*flag.groups())
         elif message.startswith("unrecognized arguments: "):
@@ -674,8 +676,9 @@ class _OneLineErrors(argparse.ArgumentParser):
     def _a_flag_takes_no_value(self, name: str, value: str) -> str:
         """As the other commands say it: `--torch=false` wants --no-torch."""
         dest = self._option_string_actions[name].dest
-        names = [option for action in self._actions if action.dest == dest
-                 for option in action.option_strings]
+        names = [option for action in self._actions if action.dest == dest  # long ones first,
+                 for option in sorted(action.option_strings,  # as the other commands say them
+                                      key=lambda option: not option.startswith("--"))]
         others = " or ".join(names) if len(names) > 1 else f"{name} alone"
         return f"{name}={value}: {name} is a flag and takes no value; write {others}"
 

@@ -129,11 +129,17 @@ def _a_flag_takes_no_value(command, ctx, name: str, args: list[str]) -> str:
     other tools' `--mask=false` wants --no-mask."""
     typed = next((arg for arg in args if arg.startswith(f"{name}=")), name)
     for param in command.get_params(ctx):
-        names = [*param.opts, *getattr(param, "secondary_opts", ())]
+        # long names first: click keeps the help option's names in a set, so `--help=1` was
+        # told `-h or --help` or `--help or -h` as the run's string hashes fell
+        names = [*sorted(param.opts, key=_short_last), *getattr(param, "secondary_opts", ())]
         if name in names:
             others = " or ".join(names) if len(names) > 1 else f"{name} alone"
             return f"{typed}: {name} is a flag and takes no value; write {others}"
     return f"{typed}: {name} takes no value"
+
+
+def _short_last(name: str) -> bool:
+    return not name.startswith("--")
 
 
 def _given_once(option, given: dict, ctx):

@@ -2987,6 +2987,12 @@ def test_a_percentage_given_for_a_share_is_said_how_to_write(args, said, base, t
     (["bench", *QUICK_BENCH, "--no-torch=true"],
      "error: --no-torch=true: --no-torch is a flag and takes no value; write --torch or "
      "--no-torch (see 'kanjinum bench --help')"),
+    # argparse names a flag with a short name too as `-h/--help`: bench said `ignored …`
+    # and click keeps the help option's names in a set: their order fell as strings hash
+    (["bench", "--help=1"], "error: --help=1: --help is a flag and takes no value; write --help "
+                            "or -h (see 'kanjinum bench --help')"),
+    (["train", "--help=1"], "error: --help=1: --help is a flag and takes no value; write --help "
+                            "or -h (see 'kanjinum train --help')"),
 ])
 def test_a_flag_given_a_value_says_what_to_write(args, said, tmp_path, monkeypatch):
     """`--mask=false` (as other tools take it) was `Option '--mask' does not take a value.`,
