@@ -92,7 +92,11 @@ def number_as_meant(typed: str, whole: bool) -> str:
         if not 0 <= percent <= 100:  # 150 % is no share: 'write 1.5' was refused in turn
             return ""
         return f"; write {percent / 100:g} for {percent:g} %"
-    if whole and re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text):
+    if not whole and re.fullmatch(r"[+-]?\d{1,3},\d{3}", text):
+        # --clip 1,000: a decimal comma or a thousands one; 'write 1.000' guessed the first
+        decimal, thousands = float(text.replace(",", ".")), float(text.replace(",", ""))
+        return f"; write {decimal:g} (for a decimal comma) or {thousands:g} (for thousands)"
+    if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text) and (whole or text.count(",") > 1):
         text = text.replace(",", "")
         how.append("without commas")
     elif not whole and re.fullmatch(r"[+-]?\d*,\d+([eE][+-]?\d+)?", text):

@@ -2934,6 +2934,10 @@ def test_a_run_failing_before_its_first_checkpoint_removes_the_folders_it_made(b
     (["train", "--epochs", "５"], "'５' is not a whole number; write 5, in ASCII digits (see"),
     (["bench", "--iters", "1,000"], "argument --iters: '1,000' is not a whole number; write "
                                     "1000, without commas"),
+    # a comma before three digits may be either kind: 'write 1.000' guessed (round 44)
+    (["train", "--clip", "1,000"], "'1,000' is not a number; write 1 (for a decimal comma) "
+                                   "or 1000 (for thousands) (see"),
+    (["train", "--clip", "1,000,000"], "write 1000000, without commas (see"),
 ])
 def test_a_number_written_otherwise_is_said_how_to_write(args, said, tmp_path, monkeypatch):
     """`--lr 1,5` (a decimal comma, as typed in many locales), `--size 50,000` (as --help writes
