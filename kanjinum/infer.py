@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kanjinum.errors import KanjinumError, VocabError, not_utf8, shortened
+from kanjinum.errors import VocabError, not_utf8, shortened
 from kanjinum.numerals import fold_look_alikes, parse_kanji
-from kanjinum.train import Run, check_is_run, training_data
+from kanjinum.train import Run, check_is_run
 
 
 @dataclass
@@ -114,17 +114,6 @@ def _truth(run: Run, question: str, lines: dict[str, str]) -> tuple[int | str | 
     return None, ""
 
 
-def data_file_answers(run: Run) -> dict[str, str]:
-    """Each question of the run's data file, where it is as recorded, and its answer: the one
-    truth there is for a task no rule reads (a class typing one of the book's dates saw its
-    answer marked `?`, unjudged); none where the file is gone or changed."""
-    try:
-        dataset, _ = training_data(run)
-    except KanjinumError:
-        return {}
-    return dict(zip(dataset.questions, dataset.answers))
-
-
 def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
     """The model's answers for numerals typed by a user; every one is checked before any runs."""
     check_is_run(run, "answer_numerals")
@@ -136,7 +125,7 @@ def answer_numerals(run: Run, texts: list[str]) -> list[Answer]:
         raise TypeError("answer_numerals takes a list of numerals as strings; for one, pass "
                         "[numeral]")
     numerals = [check_numeral(run, t) for t in texts]
-    lines = {} if run.reads_numerals or run.reads_additions else data_file_answers(run)
+    lines = {} if run.reads_numerals or run.reads_additions else run.data_file_answers
     truths = []
     for numeral in numerals:
         truth, error = _truth(run, numeral, lines)

@@ -218,6 +218,17 @@ class Run:
     def _readable(self) -> frozenset:
         return frozenset(self.readable_chars)
 
+    @cached_property
+    def data_file_answers(self) -> dict[str, str]:
+        """Each question of the run's data file, where it is as recorded, and its answer: the
+        one truth there is for a task no rule reads (the book's dates); empty where the file
+        is gone or changed. Read once: `attend --interactive` read 50,000 lines a question."""
+        try:
+            dataset, _ = training_data(self)
+        except KanjinumError:
+            return {}
+        return dict(zip(dataset.questions, dataset.answers))
+
     @property
     def kind(self) -> str:
         return self.model.kind
