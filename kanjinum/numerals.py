@@ -139,8 +139,10 @@ _CHAR_VALUES = {
     char: value
     for chars, value in (
         ("〇零0０○◯", 0),  # ○ U+25CB and ◯ U+25EF: the circles people type for 〇
-        ("一壱壹1１", 1),
-        ("二弐貳弍2２", 2),
+        # 弌 and 貮 (the variant of 貳 on old Japanese deeds) beside 弍 and 弎: 弍 was read
+        # and 弌 called "not a numeral character"
+        ("一壱壹弌1１", 1),
+        ("二弐貳貮弍2２", 2),
         ("三参參弎3３", 3),
         ("四肆4４", 4),
         ("五伍5５", 5),
@@ -357,7 +359,7 @@ def parse_kanji(text: str) -> int:
 
     Accepted:
       - the output of `to_kanji` in every style, and 一千 / 一百 / 一十 as well as 千 / 百 / 十;
-      - old and formal characters (壱壹 弐貳弍 参參 伍 拾 佰陌 阡仟 萬, and 肆陸漆捌玖);
+      - old and formal characters (壱壹弌 弐貳貮弍 参參弎 伍 拾 佰陌 阡仟 萬, and 肆陸漆柒捌玖);
       - 〇 and 零 as zero, ASCII and full-width Arabic digits mixed with units
         (1億2000万, ２万５千, 3兆9千億, 千〇五 = 1005);
       - a run of digits with no unit read positionally (二〇二六 = 2026, 12345 = 12345);

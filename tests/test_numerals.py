@@ -143,6 +143,9 @@ WRITTEN_FORMS = [
     ("壹", 1),
     ("貳", 2),
     ("弍", 2),
+    ("弌", 1),  # the old 一 beside 弍 and 弎: it was "not a numeral character"
+    ("貮", 2),  # the variant of 貳 on old Japanese deeds (金貮萬円)
+    ("弌萬貮阡弎", 12003),
     ("參", 3),
     ("佰", 100),
     ("陌", 100),  # the other formal 百 (Wikipedia's 大字: 佰・陌), beside 阡 for 千
