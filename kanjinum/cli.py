@@ -443,18 +443,40 @@ def convert(
                     raise ValueError(f"{shortened(stripped)}: only 0 <= n < 10**20 can be "
                                      "written as a numeral")
                 lines.append(to_kanji(int(digits), style.value))
-            elif style is not Style.kanji:  # reading knows every style: --style is for writing
-                raise ValueError(f"--style {style.value} chooses how integers are written; "
-                                 f"{shortened(stripped)!r} is a numeral to read")
             else:
-                lines.append(str(parse_kanji(text)))
+                # read first: `1,000 --style daiji` and `abc --style daiji` were called
+                # numerals to read, where neither is one
+                value = parse_kanji(text)
+                if style is not Style.kanji:  # reading knows every style: --style is for writing
+                    raise ValueError(f"--style {style.value} chooses how integers are written; "
+                                     f"{shortened(stripped)!r} is a numeral to read")
+                lines.append(str(value))
         except (ValueError, TypeError) as exc:
             # the library names its function; the user typed a command
             message = str(exc).removeprefix("parse_kanji: ").removeprefix("to_kanji: ")
-            raise fail(_escape(message)) from None
+            raise fail(_escape(message + _without_commas(folded))) from None
     console = _console()
     for line in lines:
         console.print(line)
+
+
+def _without_commas(folded: str) -> str:
+    """How to write a number typed with thousands separators, or "": `convert 1,000` was told
+    only that ',' is not a numeral character, not what to type instead (gen-data's --size
+    says `write 50000, without commas`). folded: the text with full-width digits and commas
+    made ASCII."""
+    import re
+
+    from kanjinum.numerals import parse_kanji
+
+    if not re.search(r"[0-9],[0-9]{3}(?![0-9])", folded):
+        return ""
+    plain = folded.replace(",", "")
+    try:
+        parse_kanji(plain)  # a digit run, or digits with units: 1,000万
+    except ValueError:
+        return ""
+    return f"; write {shortened(plain)}, without commas"
 
 
 # --- gen-data -------------------------------------------------------------------------------

@@ -1266,6 +1266,21 @@ def test_convert_mistakes(args, fragment):
     assert "parse_kanji" not in result.output and len(result.output) < 200
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["1,000"], "write 1000, without commas"),
+    (["１，０００"], "write 1000, without commas"),  # a Japanese input method's
+    (["1,000万"], "write 1000万, without commas"),
+    (["1,000", "--style", "daiji"], "write 1000, without commas"),
+    (["abc", "--style", "daiji"], "'a' at position 1 in 'abc' is not a numeral character"),
+])
+def test_convert_says_what_to_type_for_a_number_that_is_no_numeral(args, fragment):
+    """`convert 1,000` said only that ',' is not a numeral character, and with `--style daiji`
+    that '1,000' (or 'abc') "is a numeral to read", as if --style were the mistake."""
+    result = run("convert", *args)
+    assert_one_line_error(result, 2, fragment)
+    assert "is a numeral to read" not in result.output
+
+
 def test_gen_data_out_on_a_folder(tmp_path):
     # as for --out DIR/ and attend --out DIR (it was "is a folder; --out names the file")
     assert_one_line_error(run("gen-data", "--size", 10, "--out", tmp_path), 2,
