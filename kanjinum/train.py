@@ -1727,7 +1727,29 @@ def read_history(folder: Path) -> list[dict]:
     history = read_json(path) if path.exists() else []
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
         raise RunError(f"{path} is not a list of epoch records")
+    for k, record in enumerate(history, 1):
+        damage = _damaged_record(record)
+        if damage:
+            raise RunError(f"{path}: epoch record {k} {damage}; each needs an epoch and a "
+                           "loss and accuracy that are numbers (put back its values, or a "
+                           "copy of the file)")
     return history
+
+
+def _damaged_record(record: dict) -> str | None:
+    """What is wrong with one of history.json's records, edited by hand: a record without its
+    accuracy, or with `null` or text for it, trained a whole epoch on --resume and then ended
+    in a traceback from curve.png, after every epoch of every later --resume."""
+    lacking = [key for key in ("epoch", "loss", "accuracy") if key not in record]
+    if lacking:
+        return f"has no {', '.join(map(repr, lacking))}"
+    for key in ("epoch", "loss", "accuracy"):
+        value = record[key]
+        wanted = int if key == "epoch" else (int, float)
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            kind = "a whole number" if key == "epoch" else "a number"
+            return f"has {key} {json.dumps(value)}, not {kind}"
+    return None
 
 
 def read_json(path: Path):

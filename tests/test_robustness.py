@@ -768,6 +768,25 @@ def test_damaged_history_on_resume(base, tmp_path):
                           "history.json")
 
 
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda h: h[0].pop("accuracy"), "epoch record 1 has no 'accuracy'"),
+    (lambda h: h[-1].update(accuracy=None), "has accuracy null, not a number"),
+    (lambda h: h[0].update(loss="2.5"), 'has loss "2.5", not a number'),
+])
+def test_an_epoch_record_edited_by_hand_is_named_before_training_on(base, tmp_path, edit,
+                                                                     fragment):
+    # A record without its accuracy (or with null, or text) trained a whole epoch on --resume
+    # and then ended in a traceback from curve.png, at every later --resume too.
+    folder = copy_run(base, tmp_path)
+    history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    edit(history)
+    (folder / "history.json").write_text(json.dumps(history), encoding="utf-8")
+    config = (folder / "config.json").read_bytes()
+    result = run("train", "--out", folder, "--resume", "--epochs", len(history) + 1)
+    assert_one_line_error(result, 2, fragment)
+    assert (folder / "config.json").read_bytes() == config
+
+
 def _edit_state(folder, edit):
     """Rewrites folder/state.npz after `edit(arrays, meta)` has changed its arrays and its
     progress record (both dicts, in place)."""
