@@ -1122,9 +1122,27 @@ def attend(
         console = _console()
         _note_a_missing_font(loaded)
         if numerals:
+            _refuse_paths_for_numerals(loaded, numerals)
             _attend_once(console, loaded, [_typed_argument(n) for n in numerals], out)
         if interactive:
             _attend_interactive(console, loaded, out)
+
+
+def _refuse_paths_for_numerals(loaded, numerals: list[str]) -> None:
+    """A folder or file among the numerals, which the model cannot read: `attend --run runs/*
+    一` (the shell's glob gives --run its first match and the others as numerals), `attend
+    runs/a 一` (--run left out) or `attend nums.txt` were told that '/' and the name's letters
+    are not characters this model reads, as if the name were a numeral mistyped."""
+    for numeral in numerals:
+        if loaded.why_unreadable(numeral) is None or not os.path.lexists(numeral):
+            continue
+        if Path(numeral).is_dir():
+            raise fail(_escape(f"{shell_word(numeral)} is a folder here, not a numeral: name a "
+                               "run with --run, one folder (a glob such as runs/* names all "
+                               "of them)"))
+        raise fail(_escape(f"{shell_word(numeral)} is a file here, not a numeral: to answer "
+                           "the numerals of a file, one a line, kanjinum attend --interactive "
+                           f"< {shell_word(numeral)}"))
 
 
 def _typed_argument(text: str) -> str:

@@ -511,6 +511,24 @@ def test_attend_refuses_numbers_longer_than_the_models_answers(tmp_path):
     assert result.exit_code == 0 and "9999999999999" in result.output
 
 
+def test_a_folder_or_file_given_as_a_numeral_is_named_as_such(tmp_path, monkeypatch):
+    """`attend --run runs/* 一` (the glob gives --run its first match, the rest are taken as
+    numerals), `attend runs/a 一`, `attend nums.txt`: they were told that '/' and the name's
+    letters are not characters this model reads."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "b").mkdir(parents=True)
+    (tmp_path / "nums.txt").write_text("一\n", encoding="utf-8")
+    result = run("attend", "--run", "default", "runs/b", "一")
+    assert_clean_error(result)
+    assert "runs/b is a folder here, not a numeral" in result.output and "--run" in result.output
+    result = run("attend", "nums.txt", "--run", "default")
+    assert_clean_error(result)
+    assert "attend --interactive < nums.txt" in result.output
+    assert not (tmp_path / "attention.png").exists()
+    (tmp_path / "一").mkdir()  # a name the model reads is answered as a numeral
+    assert run("attend", "一", "--run", "default").exit_code == 0
+
+
 def test_a_failed_write_names_the_users_file_not_the_temporary_one(tmp_path, monkeypatch):
     import errno
 
