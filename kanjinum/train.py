@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from kanjinum import data as D
-from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError,
+from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError, counted,
                              percentage_as_share, shell_word, shortened)
 from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
                              file_where_a_folder_should_be, home_expanded, user_path)
@@ -724,6 +724,7 @@ class TrainState:
     # the BLAS thread counts the current epoch's iterations so far ran with, in order: a run
     # stopped mid-epoch and resumed with another --threads ran its epoch with both
     epoch_threads: list = field(default_factory=list)
+    dropped: int = 0  # history.json's records of epochs beyond the state's, left out on resume
 
 
 class StopRequest:
@@ -1157,9 +1158,9 @@ def _fit(config, out, resume, force, reporter, threads, locks: _FolderLocks) -> 
             reporter.start(run, train_set, test_set, D.count_overlap(train_set, test_set))
             if resume:  # the first line says "writing R" as for a new run
                 reporter.message(_resuming_at(state, config.epochs))
-            note = _other_threads_note(state, threads)
-            if note:
-                reporter.message(note)
+            for note in (_history_note(state), _other_threads_note(state, threads)):
+                if note:
+                    reporter.message(note)
             enc = D.encode_dataset(train_set, vocab)
             # A diverging run overflows in the products before its loss turns non-finite, which
             # `_train_epochs` reports in one line; numpy's warnings would only repeat it.
@@ -1527,7 +1528,33 @@ def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:
         np.random.default_rng().bit_generator.state = state.rng_state
     except (KeyError, TypeError, ValueError, OverflowError):
         raise RunError(f"{out / 'state.npz'} has a damaged progress record") from None
+    _drop_records_beyond_the_state(state)
     return state
+
+
+def _drop_records_beyond_the_state(state: TrainState) -> None:
+    """history.json's records of epochs that state.npz has not reached are left out: they go
+    with a later state than this one (a folder copied with cp -r while it trained, a process
+    killed between the two writes), and the epoch is trained again. They were kept, and the
+    resumed epoch's record added beside its namesake: curve.png drew epoch 3 twice, and the
+    --target-acc check read the later state's accuracy. state.dropped counts them."""
+    kept = [r for r in state.history if r["epoch"] <= state.epoch]
+    state.dropped = len(state.history) - len(kept)
+    state.history = kept
+
+
+def _history_note(state: TrainState) -> str:
+    """A line on a resumed run whose history.json does not go with its state.npz."""
+    if state.dropped:
+        return (f"note: history.json held {counted(state.dropped, 'record')} of epochs after "
+                f"epoch {state.epoch}, where state.npz stopped (a copy taken while it "
+                "trained?): left out, as those epochs are trained again")
+    missing = state.epoch - len({r["epoch"] for r in state.history})
+    if missing > 0:
+        return (f"note: history.json lacks the records of {counted(missing, 'epoch')} of the "
+                f"{state.epoch} trained (deleted by hand?): curve.png and history.json go on "
+                "without them")
+    return ""
 
 
 def _count(value) -> int:

@@ -787,6 +787,25 @@ def test_an_epoch_record_edited_by_hand_is_named_before_training_on(base, tmp_pa
     assert (folder / "config.json").read_bytes() == config
 
 
+def test_a_history_that_does_not_go_with_the_state_is_said_so_on_resume(base, tmp_path):
+    # A folder copied with cp -r while it trained can hold the history of a later epoch than
+    # its state.npz: the resumed epoch's record went in beside its namesake (epochs 1, 2, 2).
+    folder = copy_run(base, tmp_path)
+    history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    later = history + [dict(history[-1], epoch=2)]
+    (folder / "history.json").write_text(json.dumps(later), encoding="utf-8")
+    result = run("train", "--out", folder, "--resume", "--epochs", 2)
+    assert result.exit_code == 0, result.output
+    assert "history.json held 1 record of epochs after epoch 1" in result.output
+    saved = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    assert [r["epoch"] for r in saved] == [1, 2]
+    # deleted by hand: the run goes on, saying that the earlier records are gone
+    (folder / "history.json").unlink()
+    result = run("train", "--out", folder, "--resume", "--epochs", 3)
+    assert result.exit_code == 0, result.output
+    assert "history.json lacks the records of 2 epochs of the 2 trained" in result.output
+
+
 def _edit_state(folder, edit):
     """Rewrites folder/state.npz after `edit(arrays, meta)` has changed its arrays and its
     progress record (both dicts, in place)."""
