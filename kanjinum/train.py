@@ -1967,9 +1967,25 @@ def default_run(runs_root: str | Path = "runs") -> tuple[Path, str]:
                  # runs -> a disk not mounted: 'there is no runs/' beside the runs in `ls`
                  f"{root} is a link to {os.readlink(root)}, which does not exist"
                  if root.is_symlink() else
-                 f"there is no {root}/ in the current folder ({Path.cwd()})")
+                 f"there is no {root}/ in the current folder ({Path.cwd()})"
+                 + _runs_nearby(root))
         return DEFAULT_RUN, f"the shipped model: {where}"
     raise RunError(f"no trained model found under {root}/; make one with `kanjinum train`")
+
+
+def _runs_nearby(root: Path) -> str:
+    """Where a user's runs are, seen from inside runs/ (`cd runs; kanjinum eval`) or from a
+    folder beside it (`cd data`): the shipped model answered, 100 %, said to be the shipped
+    model, but not that the user's own runs were one step away nor how to name them."""
+    for folder, where in ((Path("."), "the current folder itself holds runs"),
+                          (Path("..") / root, f"../{root}/ holds runs")):
+        trained = ([p for p in folder.iterdir() if (p / "config.json").is_file()
+                    and (p / "model.npz").is_file()] if folder.is_dir() else [])
+        if trained:
+            last = max(trained, key=lambda p: ((p / "model.npz").stat().st_mtime,
+                                               in_the_order_made(p)))
+            return f"; {where}: name one, e.g. --run {shell_word(last)}"
+    return ""
 
 
 def being_trained(folder: Path) -> bool:

@@ -2069,6 +2069,29 @@ def test_eval_and_attend_without_run_say_which_run_they_take(base, tmp_path, mon
     assert "no --run: the shipped model: there is no runs/ in the current folder" in result.output
 
 
+def test_without_run_from_inside_runs_or_beside_it_the_users_runs_are_named(base, tmp_path,
+                                                                            monkeypatch):
+    # `cd runs; kanjinum eval` scored the shipped model (100 %) and said there is no runs/
+    # here, but not that the folder's own runs could be named, nor how.
+    for name, when in (("older", 1_000_000), ("newer", 2_000_000)):
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        for f in (base / "run").iterdir():
+            (folder / f.name).write_bytes(f.read_bytes())
+            os.utime(folder / f.name, (when, when))
+    (tmp_path / "data").mkdir()
+    for where, advice in (("runs", "the current folder itself holds runs: name one, e.g. "
+                                   "--run newer"),
+                          ("data", "../runs/ holds runs: name one, e.g. --run ../runs/newer")):
+        monkeypatch.chdir(tmp_path / where)
+        result = run("eval")
+        assert result.exit_code == 0, result.output
+        assert "no --run: the shipped model: there is no runs/" in result.output
+        assert advice in result.output
+    monkeypatch.chdir(tmp_path / "runs" / "newer")  # nothing of the kind around: no advice
+    assert "holds runs" not in run("eval").output
+
+
 def test_runs_named_with_a_number_after_them_are_in_the_order_they_were_made(base, tmp_path,
                                                                             monkeypatch):
     """Runs started in the same second are named runs/attention-<date>-<time>, -2, …, -10: by
