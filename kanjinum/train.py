@@ -1657,12 +1657,29 @@ def _check_setting_type(name: str, value, default) -> None:
         raise OptionError(f"{name} must be {described}, not {value!r}{hint}")
 
 
+# TrainConfig's fields that a config.json written before they were added lacks: it takes their
+# defaults. Every other field is in the "train" of every config.json kanjinum has written.
+SETTINGS_ADDED_LATER = ("schedule",)
+
+
 def _train_config_from(d, where) -> TrainConfig:
     """The training settings saved in a config.json, each of the type it must have."""
     bad = f"{where}: config.json has bad training settings"
     if not isinstance(d, dict):
         raise RunError(bad)
     names = {f.name for f in fields(TrainConfig)}
+    # A setting deleted by hand took its default: without its data, the run was said to be
+    # trained on a changed data/kanji.txt; without its hidden, state.npz was blamed for
+    # weights of the wrong shape. Settings added after runs were first written may be missing.
+    lacking = [f.name for f in fields(TrainConfig)
+               if f.name not in d and f.name not in SETTINGS_ADDED_LATER]
+    if not d:
+        raise RunError(f"{where}/config.json lacks the field 'train'")
+    if lacking:
+        one = len(lacking) == 1
+        raise RunError(f"{where}/config.json lacks the training setting{'' if one else 's'} "
+                       f"{', '.join(map(repr, lacking))} (under \"train\"): put "
+                       f"{'it' if one else 'them'} back as the run was trained")
     config = TrainConfig(**{name: value for name, value in d.items() if name in names})
     try:
         config.check()

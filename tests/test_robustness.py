@@ -806,6 +806,31 @@ def test_a_history_that_does_not_go_with_the_state_is_said_so_on_resume(base, tm
     assert "history.json lacks the records of 2 epochs of the 2 trained" in result.output
 
 
+@pytest.mark.parametrize("lacking, fragment", [
+    (("hidden",), "lacks the training setting 'hidden' (under \"train\"): put it back"),
+    (("data", "lr"), "lacks the training settings 'data', 'lr' (under \"train\")"),
+])
+def test_a_training_setting_deleted_from_config_is_named(base, tmp_path, lacking, fragment):
+    # A deleted setting took its default: without data, eval and --resume said that
+    # data/kanji.txt had changed since the run was trained on it (it never was); without
+    # hidden, --resume blamed state.npz for weights of the wrong shape.
+    folder = copy_run(base, tmp_path)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    for name in lacking:
+        del config["train"][name]
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert_one_line_error(run("eval", "--run", folder), 2, fragment)
+    assert_one_line_error(run("train", "--out", folder, "--resume", "--epochs", 2), 2, fragment)
+    del config["train"]
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert_one_line_error(run("eval", "--run", folder), 2, "lacks the field 'train'")
+    # a config.json written before --schedule was a setting still loads, as it did
+    config["train"] = json.loads((base / "run" / "config.json").read_text())["train"]
+    del config["train"]["schedule"]
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert run("eval", "--run", folder).exit_code == 0
+
+
 def _edit_state(folder, edit):
     """Rewrites folder/state.npz after `edit(arrays, meta)` has changed its arrays and its
     progress record (both dicts, in place)."""
