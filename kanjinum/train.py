@@ -1529,6 +1529,10 @@ def _load_state(out: Path, run: Run, optimizer: Adam) -> TrainState:
     except (KeyError, TypeError, ValueError, OverflowError):
         raise RunError(f"{out / 'state.npz'} has a damaged progress record") from None
     _drop_records_beyond_the_state(state)
+    if not (out / "model.npz").exists():
+        # deleted by hand: kept to the best accuracy so far, a later epoch that did less well
+        # wrote none, and the run stayed without a model for eval and attend
+        state.best_accuracy = -1.0
     return state
 
 
@@ -1765,6 +1769,24 @@ def _its_run_folder(path: Path) -> str:
     return ""
 
 
+def _refuse_a_trained_run_without_its_model(folder: Path, config: dict) -> None:
+    """A run that has trained epochs (its history.json says so) but whose model.npz is gone,
+    deleted by hand: it was said to have stopped before its first epoch ended. The next epoch
+    of a --resume writes the model again (see _load_state)."""
+    try:
+        trained = len(read_history(folder))
+    except RunError:
+        return
+    if not trained:
+        return
+    total = config.get("train", {}).get("epochs") if isinstance(config.get("train"), dict) else 0
+    more = "" if isinstance(total, int) and total > trained else f" --epochs {trained + 1}"
+    raise RunError(f"{folder} has no model.npz, though it has trained "
+                   f"{counted(trained, 'epoch')} (history.json): was it deleted? the next "
+                   f"epoch writes it again: kanjinum train --out {shell_word(folder)} "
+                   f"--resume{more}")
+
+
 def read_history(folder: Path) -> list[dict]:
     """A run folder's history.json, its epoch records; [] when it has none yet."""
     path = Path(folder) / "history.json"
@@ -1887,6 +1909,7 @@ def load_run(folder: str | Path) -> Run:
         raise RunError(f"{folder} is being trained now and has no model yet: its first epoch "
                        f"has not ended{waits}; wait for it, or name another run")
     if not (folder / "model.npz").exists() and (folder / "state.npz").exists():
+        _refuse_a_trained_run_without_its_model(folder, config)
         raise RunError(f"{folder} has no model.npz yet: it stopped before its first epoch ended; "
                        f"continue it with kanjinum train --out {shell_word(folder)} --resume")
     if not (folder / "model.npz").exists():

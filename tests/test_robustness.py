@@ -841,6 +841,23 @@ def _edit_state(folder, edit):
     np.savez(folder / "state.npz", **arrays)
 
 
+def test_a_trained_run_whose_model_was_deleted_says_so_and_resume_writes_it_again(base,
+                                                                                   tmp_path):
+    # It was said to have stopped before its first epoch ended; and --resume kept to the best
+    # accuracy so far, so an epoch that did less well wrote no model.npz: none ever came back.
+    folder = copy_run(base, tmp_path)
+    _edit_state(folder, lambda a, m: m.update(best_accuracy=1.0))  # an earlier epoch's best
+    (folder / "model.npz").unlink()
+    result = run("eval", "--run", folder)
+    assert_one_line_error(result, 2, "has no model.npz, though it has trained 1 epoch",
+                          "--resume --epochs 2")
+    assert "before its first epoch" not in result.output
+    result = run("train", "--out", folder, "--resume", "--epochs", 2)
+    assert result.exit_code == 0, result.output
+    assert (folder / "model.npz").is_file()
+    assert run("eval", "--run", folder).exit_code == 0
+
+
 @pytest.mark.parametrize("edit, fragment", [
     (lambda a, m: a.pop("adam/step"), "missing 'step'"),
     (lambda a, m: a.update({"adam/step": np.array(-5)}), "step count of -5"),
