@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kanjinum.errors import DataError, VocabError, percentage_as_share
+from kanjinum.errors import DataError, VocabError, percentage_as_share, stray_space
 from kanjinum.fileio import atomic_write_text, user_path
 from kanjinum.numerals import to_kanji
 
@@ -346,7 +346,7 @@ def _read_bytes(path: Path) -> bytes:
                             f"holds at most {MAX_FILE_BYTES:,}")
         return raw
     except FileNotFoundError:
-        raise DataError(f"data file {path} not found") from None
+        raise DataError(f"data file {path} not found{stray_space(path)}") from None
     except IsADirectoryError:
         raise DataError(f"{path} is a folder, not a data file") from None
     except OSError as exc:

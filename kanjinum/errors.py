@@ -47,6 +47,19 @@ def shell_word(path) -> str:
     return shlex.quote(str(path))
 
 
+def stray_space(path) -> str:
+    """For a file or folder not found whose name has a space at an end, where the name without
+    it is there (`--data "data/kanji.txt "`, a paste inside quotes): the message printed the
+    name with its space, which no one sees, and nothing else."""
+    import os
+
+    name = os.fspath(path)
+    if name != name.strip() and name.strip() and os.path.exists(name.strip()):
+        end = "ends" if name != name.rstrip() else "begins"
+        return f" (its name {shell_word(name)} {end} with a space; {name.strip()} is there)"
+    return ""
+
+
 def read_as_utf8(text: str, encoding: str) -> str:
     """text as its bytes read as UTF-8, where they are UTF-8 that a locale of another encoding
     decoded: under LC_ALL=C without Python's UTF-8 mode (or PYTHONIOENCODING=ascii) a typed

@@ -31,7 +31,7 @@ import numpy as np
 
 from kanjinum import data as D
 from kanjinum.errors import (KanjinumError, OptionError, RunError, VocabError, counted,
-                             percentage_as_share, shell_word, shortened)
+                             percentage_as_share, shell_word, shortened, stray_space)
 from kanjinum.fileio import (atomic_save_npz, atomic_write_json, broken_link_on_the_way,
                              file_where_a_folder_should_be, home_expanded, user_path)
 from kanjinum.models import MODEL_KINDS, ModelConfig, Seq2seq, build_model
@@ -1868,7 +1868,7 @@ def load_run(folder: str | Path) -> Run:
         raise RunError(f"{folder} is a file, not a run folder (the folder `kanjinum train` "
                        "wrote, with config.json and model.npz)" + _its_run_folder(folder))
     if not folder.is_dir():
-        raise RunError(f"run folder {folder} not found")
+        raise RunError(f"run folder {folder} not found{stray_space(folder)}")
     if not (folder / "config.json").exists():
         runs = [p.name for p in sorted(folder.iterdir(), key=in_the_order_made)
                 if (p / "config.json").is_file()]

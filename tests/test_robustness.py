@@ -831,6 +831,20 @@ def test_a_training_setting_deleted_from_config_is_named(base, tmp_path, lacking
     assert run("eval", "--run", folder).exit_code == 0
 
 
+def test_a_name_with_a_stray_space_at_an_end_is_said_to_have_it(base, tmp_path, monkeypatch):
+    # `--data "d.txt "` (a paste inside quotes) was told `data file d.txt  not found`: the
+    # space, the whole mistake, does not show.
+    monkeypatch.chdir(base)
+    assert_one_line_error(run("train", "--data", "d.txt ", "--out", tmp_path / "r"), 2,
+                          "(its name", "ends with a space; ")
+    assert not (tmp_path / "r").exists()
+    assert_one_line_error(run("eval", "--run", " run"), 2, "run folder  run not found (its name "
+                          "' run' begins with a space; run is there)")
+    result = run("eval", "--run", "nothere ")  # nothing of that name without it: as before
+    assert_one_line_error(result, 2, "run folder nothere  not found")
+    assert "space" not in result.output
+
+
 def _edit_state(folder, edit):
     """Rewrites folder/state.npz after `edit(arrays, meta)` has changed its arrays and its
     progress record (both dicts, in place)."""
