@@ -2093,18 +2093,23 @@ def test_load_run_of_an_empty_name_or_no_path_says_so(base, tmp_path, monkeypatc
         load_run(None)
 
 
-def test_eval_and_attend_without_run_say_which_run_they_take(base, tmp_path, monkeypatch):
-    """Without --run, attend named no run, a newer run with no model yet was passed over
-    without a word, a run still training was taken as any other, and from a subfolder (or
-    inside runs/) the shipped model answered unannounced."""
-    from kanjinum.train import _FolderLocks
-
+def _older_and_newer_runs(base, tmp_path) -> None:
+    """runs/older and runs/newer under tmp_path: copies of base's run, saved in that order."""
     for name, when in (("older", 1_000_000), ("newer", 2_000_000)):
         folder = tmp_path / "runs" / name
         folder.mkdir(parents=True)
         for f in (base / "run").iterdir():
             (folder / f.name).write_bytes(f.read_bytes())
             os.utime(folder / f.name, (when, when))
+
+
+def test_eval_and_attend_without_run_say_which_run_they_take(base, tmp_path, monkeypatch):
+    """Without --run, attend named no run, a newer run with no model yet was passed over
+    without a word, a run still training was taken as any other, and from a subfolder (or
+    inside runs/) the shipped model answered unannounced."""
+    from kanjinum.train import _FolderLocks
+
+    _older_and_newer_runs(base, tmp_path)
     stopped = tmp_path / "runs" / "stopped"  # stopped before its first epoch: no model.npz
     stopped.mkdir()
     (stopped / "config.json").write_bytes((base / "run" / "config.json").read_bytes())
@@ -2129,12 +2134,7 @@ def test_without_run_from_inside_runs_or_beside_it_the_users_runs_are_named(base
                                                                             monkeypatch):
     # `cd runs; kanjinum eval` scored the shipped model (100 %) and said there is no runs/
     # here, but not that the folder's own runs could be named, nor how.
-    for name, when in (("older", 1_000_000), ("newer", 2_000_000)):
-        folder = tmp_path / "runs" / name
-        folder.mkdir(parents=True)
-        for f in (base / "run").iterdir():
-            (folder / f.name).write_bytes(f.read_bytes())
-            os.utime(folder / f.name, (when, when))
+    _older_and_newer_runs(base, tmp_path)
     (tmp_path / "data").mkdir()
     for where, advice in (("runs", "the current folder itself holds runs: name one, e.g. "
                                    "--run newer"),
